@@ -1,0 +1,20 @@
+"""central-logging: read the stack's configuration, build its one component, export."""
+
+import pulumi
+
+from components.config import LoggingSettings, read_stack_config
+from components.destination import CentralDestination
+
+role, settings = read_stack_config()
+
+if isinstance(settings, LoggingSettings):
+    central = CentralDestination("central", settings)
+    pulumi.export("destinationArns", central.destination_arns)
+    pulumi.export("destinationArn", central.destination_arns[settings.regions[0]])
+    pulumi.export("bucketName", central.bucket_name)
+    pulumi.export("bucketArn", central.bucket_arn)
+    pulumi.export("kmsKeyArn", central.kms_key_arn)
+    pulumi.export("deliveryStreamArns", central.delivery_stream_arns)
+    if settings.transport == "kinesis":
+        pulumi.export("streamArns", central.stream_arns)
+    pulumi.export("archivePrefix", central.archive_prefix)

@@ -1,0 +1,424 @@
+"""Stack configuration: every `central-logging:` key, validated before any resource exists.
+
+Parsing is pure (a mapping of raw strings in, frozen settings out) so every rule is
+tested without Pulumi; `read_stack_config` is the only place that touches `pulumi.Config`.
+A bad value raises `ConfigError` with one sentence: the key, the value, what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pulumi
+
+NAMESPACE = "central-logging"
+
+REGION_RE = re.compile(
+    r"^[a-z]{2}(-gov|-iso[a-z]?)?-(north|south|east|west|central|"
+    r"northeast|northwest|southeast|southwest)-[1-9]$"
+)
+ACCOUNT_RE = re.compile(r"^\d{12}$")
+ORGANIZATION_RE = re.compile(r"^o-[a-z0-9]{10,32}$")
+# CloudWatch Logs destination and filter names: 1..512 characters, no ':' or '*'.
+LOGS_NAME_RE = re.compile(r"^[^:*]{1,512}$")
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+KMS_KEY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+$")
+STACK_RE = re.compile(r"^[^/\s]+/[^/\s]+/[^/\s]+$")
+LOG_GROUP_GLOB_RE = re.compile(r"^[A-Za-z0-9_./#*?\[\]!-]{1,512}$")
+GLOB_CHARS = re.compile(r"[*?\[\]]")
+SCHEDULE_RE = re.compile(
+    r"^(rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)"
+    r"|cron\(\S+( \S+){5}\))$"
+)
+FILTER_PATTERN_MAX = 1024
+DEFAULT_SHARD_COUNT = 2
+
+T = TypeVar("T")
+
+
+class ConfigError(pulumi.RunError):
+    """A stack configuration value that is not allowed; stops the run without a traceback."""
+
+
+def key(name: str) -> str:
+    return f"{NAMESPACE}:{name}"
+
+
+def _bad(name: str, value: object, allowed: str) -> ConfigError:
+    shown = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return ConfigError(f"{key(name)} is {shown}; {allowed}.")
+
+
+class Raw:
+    """Raw config strings of one stack, with typed getters that fail with clear errors."""
+
+    def __init__(self, values: Mapping[str, str | None]) -> None:
+        self.values = values
+
+    def text(self, name: str, default: str | None = None) -> str | None:
+        value = self.values.get(name)
+        return default if value is None or value == "" else value
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self.text(name, default)
+        assert value is not None
+        if value not in allowed:
+            raise _bad(name, value, f"allowed values are {', '.join(allowed)}")
+        return value
+
+    def integer(self, name: str, low: int, high: int, default: int | None) -> int | None:
+        value = self.text(name)
+        if value is None:
+            return default
+        allowed = f"it must be a whole number from {low} to {high}"
+        try:
+            number = int(value)
+        except ValueError:
+            raise _bad(name, value, allowed) from None
+        if not low <= number <= high:
+            raise _bad(name, value, allowed)
+        return number
+
+    def optional_count(self, name: str, high: int) -> int | None:
+        """A whole number from 1 to `high`, or None when unset or 0 (the Pulumi.yaml default)."""
+        number = self.integer(name, 0, high, None)
+        return number or None
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.text(name)
+        if value is None:
+            return default
+        if value.lower() not in ("true", "false"):
+            raise _bad(name, value, "it must be true or false")
+        return value.lower() == "true"
+
+    def strings(self, name: str, check: Callable[[str], bool], entry: str) -> tuple[str, ...]:
+        """A JSON array of distinct strings, each passing `check` (described by `entry`)."""
+        value = self.text(name)
+        if value is None:
+            return ()
+        try:
+            items: Any = json.loads(value)
+        except json.JSONDecodeError:
+            raise _bad(name, value, f"it must be a list, each entry {entry}") from None
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise _bad(name, value, f"it must be a list, each entry {entry}")
+        for index, item in enumerate(items):
+            if not check(item):
+                raise _bad(name, item, f"each entry must be {entry}")
+            if item in items[:index]:
+                raise _bad(name, item, "each entry may appear only once")
+        return tuple(items)
+
+
+def _matches(pattern: re.Pattern[str]) -> Callable[[str], bool]:
+    return lambda value: pattern.fullmatch(value) is not None
+
+
+def _one_of(name: str, value: str | None, pattern: re.Pattern[str], allowed: str) -> str | None:
+    if value is not None and not pattern.fullmatch(value):
+        raise _bad(name, value, allowed)
+    return value
+
+
+def _regions(raw: Raw, home_region: str | None) -> tuple[str, ...]:
+    regions = raw.strings("regions", _matches(REGION_RE), "an AWS region name such as eu-west-1")
+    if regions:
+        return regions
+    if not home_region:
+        raise ConfigError(
+            f"{key('regions')} is not set and neither is aws:region; set one of them to the "
+            "AWS region names to cover."
+        )
+    if not REGION_RE.fullmatch(home_region):
+        raise ConfigError(f"aws:region is {home_region!r}; it must be an AWS region name.")
+    return (home_region,)
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    """The logging account: destinations, transport and archive."""
+
+    regions: tuple[str, ...]
+    home_region: str
+    organization_id: str | None
+    member_accounts: tuple[str, ...]
+    destination_name: str
+    transport: str
+    archive_format: str
+    kinesis_stream_mode: str
+    kinesis_shard_count: int
+    kinesis_retention_hours: int
+    bucket_name: str | None
+    existing_bucket_name: str | None
+    s3_prefix: str
+    buffer_interval_seconds: int
+    buffer_size_mib: int
+    kms_key_arn: str | None
+    object_lock_mode: str | None
+    object_lock_days: int | None
+    transition_days: int | None
+    expire_days: int | None
+
+
+@dataclass(frozen=True)
+class MemberSettings:
+    """One member account: where its logs go and how its log groups are subscribed."""
+
+    regions: tuple[str, ...]
+    home_region: str
+    logging_stack: str
+    subscription_mode: str
+    filter_name: str
+    filter_pattern: str
+    exclude_log_groups: tuple[str, ...]
+    replace_filter_names: tuple[str, ...]
+    reconcile_schedule: str | None
+
+
+def _require(value: T | None) -> T:
+    assert value is not None
+    return value
+
+
+def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> LoggingSettings:
+    raw = Raw(values)
+    regions = _regions(raw, home_region)
+    home = home_region or regions[0]
+    organization_id = _one_of(
+        "organizationId",
+        raw.text("organizationId"),
+        ORGANIZATION_RE,
+        "it must be an AWS Organizations ID such as o-exampleorgid",
+    )
+    member_accounts = raw.strings("memberAccounts", _matches(ACCOUNT_RE), "a 12-digit account ID")
+    if not organization_id and not member_accounts:
+        raise ConfigError(
+            f"Neither {key('organizationId')} nor {key('memberAccounts')} is set; set at least "
+            "one of them to say which accounts may send logs."
+        )
+    destination_name = _require(raw.text("destinationName", "CentralLogDestination"))
+    if not LOGS_NAME_RE.fullmatch(destination_name):
+        raise _bad(
+            "destinationName", destination_name, "it must be 1 to 512 characters without : or *"
+        )
+    transport = raw.choice("transport", ("firehose", "kinesis"), "firehose")
+    archive_format = raw.choice("archiveFormat", ("json", "raw"), "json")
+    if archive_format == "json" and transport == "kinesis":
+        raise ConfigError(
+            f"{key('archiveFormat')} is 'json' with {key('transport')} 'kinesis'; Firehose only "
+            "decompresses records sent directly by CloudWatch Logs, so use transport firehose "
+            "or archiveFormat raw."
+        )
+    stream_mode = raw.choice("kinesisStreamMode", ("ON_DEMAND", "PROVISIONED"), "ON_DEMAND")
+    shard_count = raw.optional_count("kinesisShardCount", 10000)
+    if stream_mode == "ON_DEMAND" and shard_count is not None:
+        raise _bad(
+            "kinesisShardCount",
+            shard_count,
+            "a shard count applies only with kinesisStreamMode PROVISIONED",
+        )
+    retention = _require(raw.integer("kinesisRetentionHours", 24, 8760, 48))
+
+    bucket_name = _one_of(
+        "bucketName", raw.text("bucketName"), BUCKET_RE, "it must be a valid S3 bucket name"
+    )
+    existing_bucket = _one_of(
+        "existingBucketName",
+        raw.text("existingBucketName"),
+        BUCKET_RE,
+        "it must be a valid S3 bucket name",
+    )
+    for name, value in (("bucketName", bucket_name), ("existingBucketName", existing_bucket)):
+        if value and (".." in value or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", value)):
+            raise _bad(name, value, "it must be a valid S3 bucket name")
+    if bucket_name and existing_bucket:
+        raise ConfigError(
+            f"Both {key('bucketName')} and {key('existingBucketName')} are set; set "
+            "bucketName to create a bucket or existingBucketName to use one, not both."
+        )
+    s3_prefix = _require(raw.text("s3Prefix", "CentralizedAccountsLog/"))
+    if s3_prefix.startswith("/") or not s3_prefix.endswith("/") or "!{" in s3_prefix:
+        raise _bad("s3Prefix", s3_prefix, "it must end with / and not start with /")
+
+    partitioned = archive_format == "json"
+    buffer_interval = _require(raw.integer("bufferIntervalSeconds", 0, 900, 300))
+    size_low = 64 if partitioned else 1
+    buffer_size = _require(raw.integer("bufferSizeMiB", size_low, 128, 64))
+
+    kms_key_arn = _one_of(
+        "kmsKeyArn",
+        raw.text("kmsKeyArn"),
+        KMS_KEY_ARN_RE,
+        "it must be the ARN of a KMS key in the form arn:aws:kms:REGION:ACCOUNT:key/ID",
+    )
+    if kms_key_arn and kms_key_arn.split(":")[3] != home:
+        raise _bad("kmsKeyArn", kms_key_arn, f"the key must be in the bucket's region {home}")
+
+    lock_mode = raw.text("objectLockMode")
+    if lock_mode is not None and lock_mode not in ("GOVERNANCE", "COMPLIANCE"):
+        raise _bad("objectLockMode", lock_mode, "allowed values are GOVERNANCE, COMPLIANCE")
+    lock_days = raw.optional_count("objectLockDays", 36500)
+    if lock_mode and lock_days is None:
+        raise ConfigError(
+            f"{key('objectLockMode')} is {lock_mode!r} without {key('objectLockDays')}; set the "
+            "number of days each object is retained."
+        )
+    if lock_days is not None and not lock_mode:
+        raise _bad(
+            "objectLockDays", lock_days, "set objectLockMode GOVERNANCE or COMPLIANCE with it"
+        )
+    if (lock_mode or lock_days) and existing_bucket:
+        raise ConfigError(
+            f"{key('objectLockMode')} is set with {key('existingBucketName')}; Object Lock is "
+            "configured only on a bucket this stack creates."
+        )
+    transition_days = raw.optional_count("transitionDays", 36500)
+    expire_days = raw.optional_count("expireDays", 36500)
+    if (transition_days or expire_days) and existing_bucket:
+        raise ConfigError(
+            f"{key('transitionDays')}/{key('expireDays')} are set with "
+            f"{key('existingBucketName')}; lifecycle is configured only on a bucket this stack "
+            "creates."
+        )
+    if transition_days and expire_days and expire_days <= transition_days:
+        raise _bad(
+            "expireDays", expire_days, f"it must be greater than transitionDays ({transition_days})"
+        )
+    if lock_days and expire_days and expire_days < lock_days:
+        raise _bad("expireDays", expire_days, f"it must be at least objectLockDays ({lock_days})")
+
+    return LoggingSettings(
+        regions=regions,
+        home_region=home,
+        organization_id=organization_id,
+        member_accounts=member_accounts,
+        destination_name=destination_name,
+        transport=transport,
+        archive_format=archive_format,
+        kinesis_stream_mode=stream_mode,
+        kinesis_shard_count=shard_count or DEFAULT_SHARD_COUNT,
+        kinesis_retention_hours=retention,
+        bucket_name=bucket_name,
+        existing_bucket_name=existing_bucket,
+        s3_prefix=s3_prefix,
+        buffer_interval_seconds=buffer_interval,
+        buffer_size_mib=buffer_size,
+        kms_key_arn=kms_key_arn,
+        object_lock_mode=lock_mode,
+        object_lock_days=lock_days,
+        transition_days=transition_days,
+        expire_days=expire_days,
+    )
+
+
+def parse_member(values: Mapping[str, str | None], home_region: str | None) -> MemberSettings:
+    raw = Raw(values)
+    regions = _regions(raw, home_region)
+    logging_stack = raw.text("loggingStack")
+    if logging_stack is None:
+        raise ConfigError(
+            f"{key('loggingStack')} is not set; set it to the logging stack as org/project/stack."
+        )
+    if not STACK_RE.fullmatch(logging_stack):
+        raise _bad("loggingStack", logging_stack, "it must be a stack name as org/project/stack")
+    mode = raw.choice("subscriptionMode", ("lambda", "account-policy"), "lambda")
+    filter_name = _require(raw.text("filterName", "central-logging"))
+    if not LOGS_NAME_RE.fullmatch(filter_name):
+        raise _bad("filterName", filter_name, "it must be 1 to 512 characters without : or *")
+    filter_pattern = raw.values.get("filterPattern") or ""
+    if len(filter_pattern) > FILTER_PATTERN_MAX:
+        raise _bad(
+            "filterPattern",
+            filter_pattern[:40] + "...",
+            f"it must be at most {FILTER_PATTERN_MAX} characters",
+        )
+    excludes = raw.strings(
+        "excludeLogGroups", _matches(LOG_GROUP_GLOB_RE), "a log group name or glob pattern"
+    )
+    if mode == "account-policy":
+        for pattern in excludes:
+            if GLOB_CHARS.search(pattern):
+                raise _bad(
+                    "excludeLogGroups",
+                    pattern,
+                    "subscriptionMode account-policy takes exact log group names only, "
+                    "no glob patterns",
+                )
+    replace_names = raw.strings(
+        "replaceFilterNames",
+        _matches(LOGS_NAME_RE),
+        "a filter name of 1 to 512 characters without : or *",
+    )
+    if filter_name in replace_names:
+        raise _bad("replaceFilterNames", filter_name, "it must not contain filterName itself")
+    schedule = raw.text("reconcileSchedule", "rate(6 hours)")
+    assert schedule is not None
+    if schedule != "off" and not SCHEDULE_RE.fullmatch(schedule):
+        raise _bad(
+            "reconcileSchedule",
+            schedule,
+            "it must be an EventBridge schedule such as rate(6 hours) or cron(0 3 * * ? *), or off",
+        )
+    return MemberSettings(
+        regions=regions,
+        home_region=home_region or regions[0],
+        logging_stack=logging_stack,
+        subscription_mode=mode,
+        filter_name=filter_name,
+        filter_pattern=filter_pattern,
+        exclude_log_groups=excludes,
+        replace_filter_names=replace_names,
+        reconcile_schedule=None if schedule == "off" else schedule,
+    )
+
+
+LOGGING_KEYS = [
+    "regions",
+    "organizationId",
+    "memberAccounts",
+    "destinationName",
+    "transport",
+    "archiveFormat",
+    "kinesisStreamMode",
+    "kinesisShardCount",
+    "kinesisRetentionHours",
+    "bucketName",
+    "existingBucketName",
+    "s3Prefix",
+    "bufferIntervalSeconds",
+    "bufferSizeMiB",
+    "kmsKeyArn",
+    "objectLockMode",
+    "objectLockDays",
+    "transitionDays",
+    "expireDays",
+]
+MEMBER_KEYS = [
+    "regions",
+    "loggingStack",
+    "subscriptionMode",
+    "filterName",
+    "filterPattern",
+    "excludeLogGroups",
+    "replaceFilterNames",
+    "reconcileSchedule",
+]
+
+
+def read_stack_config() -> tuple[str, LoggingSettings | MemberSettings]:
+    """Read and validate this stack's configuration; returns its role and settings."""
+    config = pulumi.Config(NAMESPACE)
+    home_region = pulumi.Config("aws").get("region")
+    role = config.get("role")
+    if role == "logging":
+        return role, parse_logging({k: config.get(k) for k in LOGGING_KEYS}, home_region)
+    if role == "member":
+        return role, parse_member({k: config.get(k) for k in MEMBER_KEYS}, home_region)
+    if role is None:
+        raise ConfigError(f"{key('role')} is not set; set it to logging or member.")
+    raise _bad("role", role, "allowed values are logging, member")

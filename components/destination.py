@@ -1,0 +1,429 @@
+"""CentralDestination: the logging account's side of the pipeline.
+
+Per region: a CloudWatch Logs destination, the role it delivers with, and the transport
+(Firehose directly, or a Kinesis stream read by Firehose) into one archive bucket in the
+home region, encrypted with one key.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+from pulumi import Output, ResourceOptions
+from pulumi_aws.kinesis import (
+    FirehoseDeliveryStreamExtendedS3ConfigurationProcessingConfigurationProcessorArgs as Processor,
+)
+from pulumi_aws.kinesis import (
+    FirehoseDeliveryStreamExtendedS3ConfigurationProcessingConfigurationProcessorParameterArgs as Parameter,
+)
+
+from components import policies
+from components.config import LoggingSettings
+
+# Colder storage for `transitionDays`: still readable at once, so Athena and `read` work.
+TRANSITION_STORAGE_CLASS = "GLACIER_IR"
+ERROR_LOG_RETENTION_DAYS = 365
+
+
+def archive_prefixes(settings: LoggingSettings, region: str) -> tuple[str, str]:
+    """Firehose object prefix and error prefix, in the layout of design.md section 5."""
+    base = settings.s3_prefix
+    day = "year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/"
+    errors = f"{base}errors/region={region}/!{{firehose:error-output-type}}/{day}"
+    if settings.archive_format == "json":
+        return f"{base}account=!{{partitionKeyFromQuery:owner}}/region={region}/{day}", errors
+    # raw: the seed's layout; Firehose appends YYYY/MM/DD/HH/ to a prefix without expressions.
+    return base, errors
+
+
+def _json_dumps(policy: Output[policies.Policy]) -> Output[str]:
+    return policy.apply(lambda document: json.dumps(document, sort_keys=True))
+
+
+@dataclass
+class RegionalPipeline:
+    """What one region of the logging account holds."""
+
+    destination: aws.cloudwatch.LogDestination
+    delivery_stream: aws.kinesis.FirehoseDeliveryStream
+    stream: aws.kinesis.Stream | None
+
+
+class CentralDestination(pulumi.ComponentResource):
+    """Destinations in every region, delivering into one encrypted, versioned archive."""
+
+    def __init__(
+        self, name: str, settings: LoggingSettings, opts: ResourceOptions | None = None
+    ) -> None:
+        super().__init__("central-logging:destination:CentralDestination", name, None, opts)
+        self.settings = settings
+        self.name = name
+        self.partition = policies.partition_for(settings.home_region)
+        self.account_id = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)
+        ).account_id
+
+        self.kms_key: aws.kms.Key | None = None
+        if settings.kms_key_arn:
+            self.kms_key_arn: Output[str] = Output.from_input(settings.kms_key_arn)
+        else:
+            self.kms_key = self._archive_key()
+            self.kms_key_arn = self.kms_key.arn
+
+        self.bucket: aws.s3.Bucket | None = None
+        if settings.existing_bucket_name:
+            self.bucket_name: Output[str] = Output.from_input(settings.existing_bucket_name)
+            self.bucket_arn: Output[str] = Output.from_input(
+                f"arn:{self.partition}:s3:::{settings.existing_bucket_name}"
+            )
+        else:
+            self.bucket = self._archive_bucket()
+            self.bucket_name = self.bucket.bucket
+            self.bucket_arn = self.bucket.arn
+
+        self.regions = {region: self._region(region) for region in settings.regions}
+        self.destination_arns = Output.all(
+            **{region: p.destination.arn for region, p in self.regions.items()}
+        )
+        self.delivery_stream_arns = Output.all(
+            **{region: p.delivery_stream.arn for region, p in self.regions.items()}
+        )
+        self.stream_arns = Output.all(
+            **{region: p.stream.arn for region, p in self.regions.items() if p.stream}
+        )
+        self.archive_prefix = Output.concat("s3://", self.bucket_name, "/", settings.s3_prefix)
+        self.register_outputs(
+            {
+                "destinationArns": self.destination_arns,
+                "deliveryStreamArns": self.delivery_stream_arns,
+                "bucketName": self.bucket_name,
+                "kmsKeyArn": self.kms_key_arn,
+            }
+        )
+
+    def _archive_key(self) -> aws.kms.Key:
+        home = self.settings.home_region
+        return aws.kms.Key(
+            f"{self.name}-archive-key",
+            region=home,
+            description="central-logging archive bucket encryption",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=_json_dumps(
+                self.account_id.apply(lambda account: policies.key_policy(self.partition, account))
+            ),
+            opts=ResourceOptions(parent=self),
+        )
+
+    def _archive_bucket(self) -> aws.s3.Bucket:
+        s = self.settings
+        home = s.home_region
+        name = f"{self.name}-archive"
+        bucket = aws.s3.Bucket(
+            name,
+            region=home,
+            bucket=s.bucket_name,
+            object_lock_enabled=bool(s.object_lock_mode),
+            # The archive outlives the stack: `pulumi destroy` leaves it and its objects.
+            opts=ResourceOptions(parent=self, retain_on_delete=True),
+        )
+        bucket_opts = ResourceOptions(parent=self, depends_on=[bucket])
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            region=home,
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=bucket_opts,
+        )
+        public_access = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access",
+            region=home,
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=bucket_opts,
+        )
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            region=home,
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
+                status="Enabled"
+            ),
+            opts=bucket_opts,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            region=home,
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="aws:kms", kms_master_key_id=self.kms_key_arn
+                    ),
+                    bucket_key_enabled=True,
+                )
+            ],
+            opts=bucket_opts,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-policy",
+            region=home,
+            bucket=bucket.id,
+            policy=_json_dumps(bucket.arn.apply(policies.bucket_policy)),
+            opts=ResourceOptions(parent=self, depends_on=[public_access]),
+        )
+        if s.object_lock_mode:
+            aws.s3.BucketObjectLockConfiguration(
+                f"{name}-object-lock",
+                region=home,
+                bucket=bucket.id,
+                rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
+                    default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
+                        mode=s.object_lock_mode, days=s.object_lock_days
+                    )
+                ),
+                opts=ResourceOptions(parent=self, depends_on=[versioning]),
+            )
+        if s.transition_days or s.expire_days:
+            self._lifecycle(bucket, versioning)
+        return bucket
+
+    def _lifecycle(self, bucket: aws.s3.Bucket, versioning: aws.s3.BucketVersioning) -> None:
+        s = self.settings
+        transitions = []
+        noncurrent_transitions = []
+        if s.transition_days:
+            transitions.append(
+                aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
+                    days=s.transition_days, storage_class=TRANSITION_STORAGE_CLASS
+                )
+            )
+            noncurrent_transitions.append(
+                aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionTransitionArgs(
+                    noncurrent_days=s.transition_days, storage_class=TRANSITION_STORAGE_CLASS
+                )
+            )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{self.name}-archive-lifecycle",
+            region=s.home_region,
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="archive-retention",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=s.s3_prefix),
+                    transitions=transitions or None,
+                    noncurrent_version_transitions=noncurrent_transitions or None,
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                        days=s.expire_days
+                    )
+                    if s.expire_days
+                    else None,
+                    # Versioned: an expired object stays as a noncurrent version until this.
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=s.expire_days
+                    )
+                    if s.expire_days
+                    else None,
+                )
+            ],
+            opts=ResourceOptions(parent=self, depends_on=[versioning]),
+        )
+
+    def _region(self, region: str) -> RegionalPipeline:
+        s = self.settings
+        prefix = f"{self.name}-{region}"
+        partition = policies.partition_for(region)
+
+        stream: aws.kinesis.Stream | None = None
+        if s.transport == "kinesis":
+            provisioned = s.kinesis_stream_mode == "PROVISIONED"
+            stream = aws.kinesis.Stream(
+                f"{prefix}-stream",
+                region=region,
+                name=s.destination_name,
+                retention_period=s.kinesis_retention_hours,
+                shard_count=s.kinesis_shard_count if provisioned else None,
+                stream_mode_details=aws.kinesis.StreamStreamModeDetailsArgs(
+                    stream_mode=s.kinesis_stream_mode
+                ),
+                encryption_type="KMS",
+                # The AWS managed key lives in every region and needs no grants to producers.
+                kms_key_id="alias/aws/kinesis",
+                opts=ResourceOptions(parent=self),
+            )
+
+        error_log_group = aws.cloudwatch.LogGroup(
+            f"{prefix}-delivery-errors",
+            region=region,
+            # A member stack in this account must exclude this group (log recursion).
+            name=f"/aws/kinesisfirehose/{s.destination_name}",
+            retention_in_days=ERROR_LOG_RETENTION_DAYS,
+            opts=ResourceOptions(parent=self),
+        )
+        error_log_stream = aws.cloudwatch.LogStream(
+            f"{prefix}-delivery-errors-s3",
+            region=region,
+            log_group_name=error_log_group.name,
+            name="S3Delivery",
+            opts=ResourceOptions(parent=self),
+        )
+
+        firehose_role = aws.iam.Role(
+            f"{prefix}-firehose",
+            description=f"Firehose delivery of central logs from {region} to the archive",
+            assume_role_policy=_json_dumps(
+                self.account_id.apply(
+                    lambda account: policies.service_trust(policies.FIREHOSE_SERVICE, account)
+                )
+            ),
+            opts=ResourceOptions(parent=self),
+        )
+        firehose_policy = aws.iam.RolePolicy(
+            f"{prefix}-firehose",
+            role=firehose_role.id,
+            policy=_json_dumps(
+                Output.all(
+                    self.bucket_arn,
+                    self.kms_key_arn,
+                    error_log_group.arn,
+                    stream.arn if stream else None,
+                ).apply(
+                    lambda a: policies.firehose_delivery_policy(
+                        bucket_arn=a[0],
+                        bucket_region=s.home_region,
+                        kms_key_arn=a[1],
+                        error_log_group_arn=a[2],
+                        stream_arn=a[3],
+                    )
+                )
+            ),
+            opts=ResourceOptions(parent=self),
+        )
+        delivery_stream = self._delivery_stream(
+            region, stream, firehose_role, firehose_policy, error_log_group, error_log_stream
+        )
+
+        target_arn = stream.arn if stream else delivery_stream.arn
+        destination_role = aws.iam.Role(
+            f"{prefix}-destination",
+            description=f"CloudWatch Logs delivery from member accounts into {region}",
+            assume_role_policy=json.dumps(
+                policies.logs_sender_trust(region, partition, s.organization_id, s.member_accounts),
+                sort_keys=True,
+            ),
+            opts=ResourceOptions(parent=self),
+        )
+        destination_role_policy = aws.iam.RolePolicy(
+            f"{prefix}-destination",
+            role=destination_role.id,
+            policy=_json_dumps(target_arn.apply(policies.destination_delivery_policy)),
+            opts=ResourceOptions(parent=self),
+        )
+        destination = aws.cloudwatch.LogDestination(
+            prefix,
+            region=region,
+            name=s.destination_name,
+            role_arn=destination_role.arn,
+            target_arn=target_arn,
+            # CloudWatch Logs checks the role by sending a test message on creation.
+            opts=ResourceOptions(parent=self, depends_on=[destination_role_policy]),
+        )
+        aws.cloudwatch.LogDestinationPolicy(
+            f"{prefix}-access",
+            region=region,
+            destination_name=destination.name,
+            access_policy=_json_dumps(
+                destination.arn.apply(
+                    lambda arn: policies.destination_access_policy(
+                        arn, s.organization_id, s.member_accounts
+                    )
+                )
+            ),
+            opts=ResourceOptions(parent=self),
+        )
+        return RegionalPipeline(destination, delivery_stream, stream)
+
+    def _delivery_stream(
+        self,
+        region: str,
+        stream: aws.kinesis.Stream | None,
+        role: aws.iam.Role,
+        role_policy: aws.iam.RolePolicy,
+        error_log_group: aws.cloudwatch.LogGroup,
+        error_log_stream: aws.cloudwatch.LogStream,
+    ) -> aws.kinesis.FirehoseDeliveryStream:
+        s = self.settings
+        prefix, error_prefix = archive_prefixes(s, region)
+        partitioned = s.archive_format == "json"
+        s3 = aws.kinesis.FirehoseDeliveryStreamExtendedS3ConfigurationArgs(
+            bucket_arn=self.bucket_arn,
+            role_arn=role.arn,
+            prefix=prefix,
+            error_output_prefix=error_prefix,
+            buffering_interval=s.buffer_interval_seconds,
+            buffering_size=s.buffer_size_mib,
+            kms_key_arn=self.kms_key_arn,
+            cloudwatch_logging_options=aws.kinesis.FirehoseDeliveryStreamExtendedS3ConfigurationCloudwatchLoggingOptionsArgs(
+                enabled=True,
+                log_group_name=error_log_group.name,
+                log_stream_name=error_log_stream.name,
+            ),
+            # raw: records stay the gzip members CloudWatch Logs sent.
+            compression_format="GZIP" if partitioned else "UNCOMPRESSED",
+            file_extension=".json.gz" if partitioned else None,
+            dynamic_partitioning_configuration=aws.kinesis.FirehoseDeliveryStreamExtendedS3ConfigurationDynamicPartitioningConfigurationArgs(
+                enabled=True
+            )
+            if partitioned
+            else None,
+            processing_configuration=aws.kinesis.FirehoseDeliveryStreamExtendedS3ConfigurationProcessingConfigurationArgs(
+                enabled=True,
+                processors=[
+                    Processor(
+                        type="Decompression",
+                        parameters=[
+                            Parameter(parameter_name="CompressionFormat", parameter_value="GZIP")
+                        ],
+                    ),
+                    Processor(
+                        type="MetadataExtraction",
+                        parameters=[
+                            Parameter(
+                                parameter_name="MetadataExtractionQuery",
+                                parameter_value="{owner:.owner}",
+                            ),
+                            Parameter(parameter_name="JsonParsingEngine", parameter_value="JQ-1.6"),
+                        ],
+                    ),
+                    Processor(type="AppendDelimiterToRecord"),
+                ],
+            )
+            if partitioned
+            else None,
+        )
+        return aws.kinesis.FirehoseDeliveryStream(
+            f"{self.name}-{region}-delivery",
+            region=region,
+            name=s.destination_name,
+            destination="extended_s3",
+            extended_s3_configuration=s3,
+            kinesis_source_configuration=aws.kinesis.FirehoseDeliveryStreamKinesisSourceConfigurationArgs(
+                kinesis_stream_arn=stream.arn, role_arn=role.arn
+            )
+            if stream
+            else None,
+            # Direct PUT is encrypted at rest by Firehose; a Kinesis source is by the stream.
+            server_side_encryption=None
+            if stream
+            else aws.kinesis.FirehoseDeliveryStreamServerSideEncryptionArgs(
+                enabled=True, key_type="AWS_OWNED_CMK"
+            ),
+            opts=ResourceOptions(parent=self, depends_on=[role_policy]),
+        )

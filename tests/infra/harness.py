@@ -1,0 +1,172 @@
+"""Run the Pulumi program under Pulumi's mock runtime and record what it declares.
+
+Each run gets a fresh event loop and fresh mocks, runs `__main__.py` with `runpy` like the
+Pulumi CLI would, and returns every registered resource (inputs as the provider would
+receive them) and the resolved stack outputs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import runpy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pulumi
+
+PROGRAM = Path(__file__).resolve().parents[2] / "__main__.py"
+ACCOUNT_ID = "111111111111"
+LOGGING_ACCOUNT_ID = "999999999999"
+ORG_ID = "o-exampleorgid"
+
+# ARN shapes of the resource types the program declares: {region}, {account}, {name}.
+ARN_FORMATS = {
+    "aws:s3/bucket:Bucket": "arn:aws:s3:::{name}",
+    "aws:kms/key:Key": "arn:aws:kms:{region}:{account}:key/{name}",
+    "aws:iam/role:Role": "arn:aws:iam::{account}:role/{name}",
+    "aws:kinesis/stream:Stream": "arn:aws:kinesis:{region}:{account}:stream/{name}",
+    "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": (
+        "arn:aws:firehose:{region}:{account}:deliverystream/{name}"
+    ),
+    "aws:cloudwatch/logDestination:LogDestination": (
+        "arn:aws:logs:{region}:{account}:destination:{name}"
+    ),
+    "aws:cloudwatch/logGroup:LogGroup": "arn:aws:logs:{region}:{account}:log-group:{name}",
+    "aws:lambda/function:Function": "arn:aws:lambda:{region}:{account}:function:{name}",
+    "aws:sqs/queue:Queue": "arn:aws:sqs:{region}:{account}:{name}",
+    "aws:cloudwatch/eventRule:EventRule": "arn:aws:events:{region}:{account}:rule/{name}",
+    "aws:ssm/parameter:Parameter": "arn:aws:ssm:{region}:{account}:parameter{name}",
+}
+NAME_KEYS = {"aws:s3/bucket:Bucket": "bucket"}
+
+
+@dataclass
+class Resource:
+    urn: str
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    state: dict[str, Any]
+
+    def policy(self, key: str) -> Any:
+        """A policy input, parsed from its JSON string."""
+        return json.loads(self.inputs[key])
+
+
+@dataclass
+class Run:
+    resources: list[Resource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: str | None = None) -> Resource:
+        found = [r for r in self.of_type(type_) if name is None or r.name == name]
+        assert len(found) == 1, f"expected one {type_} {name or ''}, found {len(found)}"
+        return found[0]
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(
+        self, run: Run, account_id: str, region: str, stack_outputs: Mapping[str, Any]
+    ) -> None:
+        self.run = run
+        self.account_id = account_id
+        self.region = region
+        self.stack_outputs = stack_outputs
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        if args.typ == "pulumi:pulumi:StackReference":
+            stack = args.inputs["name"]
+            if stack not in self.stack_outputs:
+                raise RuntimeError(f"unknown stack {stack}")
+            return stack, {"name": stack, "outputs": self.stack_outputs[stack]}
+        state = dict(args.inputs)
+        name_key = NAME_KEYS.get(args.typ, "name")
+        suffix = hashlib.sha256(args.name.encode()).hexdigest()[:7]
+        state.setdefault(name_key, f"{args.name}-{suffix}")
+        arn_format = ARN_FORMATS.get(args.typ)
+        if arn_format:
+            state["arn"] = arn_format.format(
+                region=state.get("region") or self.region,
+                account=self.account_id,
+                name=state[name_key],
+            )
+        if args.typ == "aws:kms/key:Key":
+            state["keyId"] = state["arn"].rsplit("/", 1)[1]
+        if args.typ == "aws:sqs/queue:Queue":
+            state["url"] = (
+                f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{state['name']}"
+            )
+        resource_id = f"{args.name}-id"
+        self.run.resources.append(Resource("", args.typ, args.name, dict(args.inputs), state))
+        return resource_id, state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": self.account_id,
+                "arn": f"arn:aws:iam::{self.account_id}:user/test",
+                "userId": "AIDATEST",
+                "id": self.account_id,
+            }
+        raise NotImplementedError(f"no mock for {args.token}")
+
+
+class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):  # type: ignore[misc]
+    """Records each resource's URN, which names its parent chain."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.recording = mocks
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        for resource in self.recording.run.resources:
+            if (resource.type, resource.name, resource.urn) == (request.type, request.name, ""):
+                resource.urn = response.urn
+        return response
+
+
+def _config_value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def run_program(
+    config: Mapping[str, Any],
+    *,
+    region: str = "eu-west-1",
+    account_id: str = LOGGING_ACCOUNT_ID,
+    stack_outputs: Mapping[str, Any] | None = None,
+) -> Run:
+    """Run `__main__.py` with `central-logging:` config keys (values as in stack YAML)."""
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    run = Run()
+    mocks = RecordingMocks(run, account_id, region, stack_outputs or {})
+    pulumi.runtime.set_mocks(
+        mocks,
+        project="central-logging",
+        stack="test",
+        preview=False,
+        monitor=RecordingMonitor(mocks),
+    )
+    all_config = {f"central-logging:{k}": _config_value(v) for k, v in config.items()}
+    if region:
+        all_config["aws:region"] = region
+    pulumi.runtime.set_all_config(all_config)
+    exports: dict[str, Any] = {}
+
+    @pulumi.runtime.test  # type: ignore[misc]
+    def program() -> pulumi.Output[None]:
+        with mock.patch.object(pulumi, "export", exports.__setitem__):
+            runpy.run_path(str(PROGRAM), run_name="__main__")
+        return pulumi.Output.from_input(exports).apply(run.outputs.update)
+
+    program()
+    return run

@@ -1,0 +1,299 @@
+"""CentralDestination under Pulumi's mock runtime: what an auditor of the logging account sees."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.infra.harness import LOGGING_ACCOUNT_ID, ORG_ID, Run, run_program
+
+BUCKET = "aws:s3/bucket:Bucket"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+DESTINATION = "aws:cloudwatch/logDestination:LogDestination"
+DESTINATION_POLICY = "aws:cloudwatch/logDestinationPolicy:LogDestinationPolicy"
+FIREHOSE = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
+STREAM = "aws:kinesis/stream:Stream"
+KEY = "aws:kms/key:Key"
+
+
+def role_policy(run: Run, role_name: str) -> dict[str, Any]:
+    return run.one(ROLE_POLICY, role_name).policy("policy")
+
+
+def statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    assert policy["Version"] == "2012-10-17"
+    return list(policy["Statement"])
+
+
+def test_organization_mode_one_region(org_config: dict[str, object]) -> None:
+    run = run_program(org_config, region="eu-west-1")
+
+    destination = run.one(DESTINATION)
+    assert destination.inputs["name"] == "CentralLogDestination"
+    assert destination.inputs["region"] == "eu-west-1"
+    firehose = run.one(FIREHOSE)
+    assert destination.inputs["targetArn"] == firehose.state["arn"]
+
+    [grant] = statements(run.one(DESTINATION_POLICY).policy("accessPolicy"))
+    assert grant["Principal"] == "*"
+    assert grant["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": ORG_ID}}
+    assert sorted(grant["Action"]) == ["logs:PutAccountPolicy", "logs:PutSubscriptionFilter"]
+    assert grant["Resource"] == destination.state["arn"]
+
+    # The role the destination uses: CloudWatch Logs, for the organisation only.
+    [trust] = statements(run.one(ROLE, "central-eu-west-1-destination").policy("assumeRolePolicy"))
+    assert trust["Principal"] == {"Service": "logs.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceOrgID": ORG_ID}}
+    [put] = statements(role_policy(run, "central-eu-west-1-destination"))
+    assert put["Action"] == ["firehose:PutRecord", "firehose:PutRecordBatch"]
+    assert put["Resource"] == firehose.state["arn"]
+
+    assert run.outputs["destinationArns"] == {"eu-west-1": destination.state["arn"]}
+    assert run.outputs["destinationArn"] == destination.state["arn"]
+    assert run.outputs["deliveryStreamArns"] == {"eu-west-1": firehose.state["arn"]}
+    assert "streamArns" not in run.outputs
+    bucket = run.one(BUCKET)
+    assert run.outputs["bucketName"] == bucket.state["bucket"]
+    assert run.outputs["bucketArn"] == bucket.state["arn"]
+    assert run.outputs["kmsKeyArn"] == run.one(KEY).state["arn"]
+    assert run.outputs["archivePrefix"] == f"s3://{bucket.state['bucket']}/CentralizedAccountsLog/"
+
+
+def test_every_resource_is_parented_under_the_component(org_config: dict[str, object]) -> None:
+    run = run_program({**org_config, "regions": ["eu-west-1", "us-east-1"]})
+    children = [
+        r for r in run.resources if r.type != "central-logging:destination:CentralDestination"
+    ]
+    assert len(children) > 20
+    for resource in children:
+        assert "central-logging:destination:CentralDestination$" in resource.urn, resource.name
+        assert resource.name.startswith("central-"), resource.name
+
+
+def test_account_list_over_three_regions() -> None:
+    accounts = ["111111111111", "222222222222"]
+    regions = ["eu-west-1", "us-east-1", "ap-southeast-2"]
+    run = run_program({"role": "logging", "memberAccounts": accounts, "regions": regions})
+
+    destinations = run.of_type(DESTINATION)
+    assert sorted(d.inputs["region"] for d in destinations) == sorted(regions)
+    assert set(run.outputs["destinationArns"]) == set(regions)
+    for region in regions:
+        arn = run.outputs["destinationArns"][region]
+        assert (
+            arn == f"arn:aws:logs:{region}:{LOGGING_ACCOUNT_ID}:destination:CentralLogDestination"
+        )
+        # Each region delivers into its own Firehose in the same region.
+        firehose = run.one(FIREHOSE, f"central-{region}-delivery")
+        assert firehose.inputs["region"] == region
+        [trust] = statements(
+            run.one(ROLE, f"central-{region}-destination").policy("assumeRolePolicy")
+        )
+        assert trust["Condition"] == {
+            "StringLike": {"aws:SourceArn": [f"arn:aws:logs:{region}:{a}:*" for a in accounts]}
+        }
+    for policy in run.of_type(DESTINATION_POLICY):
+        [grant] = statements(policy.policy("accessPolicy"))
+        assert grant["Principal"] == {"AWS": accounts}
+        assert "Condition" not in grant
+    # One bucket and one key, in the home region, for every region.
+    assert run.one(BUCKET).inputs["region"] == "eu-west-1"
+    assert run.one(KEY).inputs["region"] == "eu-west-1"
+
+
+def test_organization_and_accounts_together() -> None:
+    run = run_program(
+        {"role": "logging", "organizationId": ORG_ID, "memberAccounts": ["333333333333"]}
+    )
+    grants = statements(run.one(DESTINATION_POLICY).policy("accessPolicy"))
+    assert [g["Principal"] for g in grants] == ["*", {"AWS": ["333333333333"]}]
+    assert grants[0]["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == ORG_ID
+
+
+def test_json_archive_is_decompressed_partitioned_and_gzipped(
+    org_config: dict[str, object],
+) -> None:
+    run = run_program({**org_config, "bufferIntervalSeconds": 60, "bufferSizeMiB": 128})
+    s3 = run.one(FIREHOSE).inputs["extendedS3Configuration"]
+    assert s3["prefix"] == (
+        "CentralizedAccountsLog/account=!{partitionKeyFromQuery:owner}/region=eu-west-1/"
+        "year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/"
+    )
+    assert "!{firehose:error-output-type}" in s3["errorOutputPrefix"]
+    assert s3["errorOutputPrefix"].startswith("CentralizedAccountsLog/errors/")
+    assert s3["compressionFormat"] == "GZIP"
+    assert s3["fileExtension"] == ".json.gz"
+    assert s3["dynamicPartitioningConfiguration"] == {"enabled": True}
+    assert (s3["bufferingInterval"], s3["bufferingSize"]) == (60, 128)
+    processors = s3["processingConfiguration"]["processors"]
+    assert [p["type"] for p in processors] == [
+        "Decompression",
+        "MetadataExtraction",
+        "AppendDelimiterToRecord",
+    ]
+    query = {p["parameterName"]: p["parameterValue"] for p in processors[1]["parameters"]}
+    assert query["MetadataExtractionQuery"] == "{owner:.owner}"
+    assert s3["cloudwatchLoggingOptions"]["enabled"] is True
+    assert s3["kmsKeyArn"] == run.one(KEY).state["arn"]
+    assert run.one(FIREHOSE).inputs["serverSideEncryption"]["enabled"] is True
+
+
+def test_raw_format_keeps_records_and_the_seed_layout(org_config: dict[str, object]) -> None:
+    run = run_program({**org_config, "archiveFormat": "raw", "s3Prefix": "logs/"})
+    s3 = run.one(FIREHOSE).inputs["extendedS3Configuration"]
+    assert s3["prefix"] == "logs/"  # Firehose appends YYYY/MM/DD/HH/
+    assert s3["compressionFormat"] == "UNCOMPRESSED"
+    assert "processingConfiguration" not in s3
+    assert "dynamicPartitioningConfiguration" not in s3
+    assert "fileExtension" not in s3
+
+
+@pytest.mark.parametrize("mode", ["ON_DEMAND", "PROVISIONED"])
+def test_kinesis_transport(mode: str) -> None:
+    config: dict[str, object] = {
+        "role": "logging",
+        "organizationId": ORG_ID,
+        "transport": "kinesis",
+        "archiveFormat": "raw",
+        "kinesisStreamMode": mode,
+        "kinesisRetentionHours": 72,
+        "regions": ["eu-west-1", "eu-central-1"],
+    }
+    if mode == "PROVISIONED":
+        config["kinesisShardCount"] = 4
+    run = run_program(config)
+    for region in ("eu-west-1", "eu-central-1"):
+        stream = run.one(STREAM, f"central-{region}-stream")
+        assert stream.inputs["region"] == region
+        assert stream.inputs["streamModeDetails"] == {"streamMode": mode}
+        assert stream.inputs.get("shardCount") == (4 if mode == "PROVISIONED" else None)
+        assert stream.inputs["retentionPeriod"] == 72
+        assert stream.inputs["encryptionType"] == "KMS"
+        assert stream.inputs["kmsKeyId"] == "alias/aws/kinesis"
+        # The destination targets the stream; Firehose reads it.
+        assert run.one(DESTINATION, f"central-{region}").inputs["targetArn"] == stream.state["arn"]
+        firehose = run.one(FIREHOSE, f"central-{region}-delivery")
+        assert (
+            firehose.inputs["kinesisSourceConfiguration"]["kinesisStreamArn"] == stream.state["arn"]
+        )
+        [put] = statements(role_policy(run, f"central-{region}-destination"))
+        assert put["Action"] == ["kinesis:PutRecord", "kinesis:PutRecords"]
+        assert put["Resource"] == stream.state["arn"]
+        read = next(
+            s
+            for s in statements(role_policy(run, f"central-{region}-firehose"))
+            if s["Sid"] == "ReadStream"
+        )
+        assert read["Resource"] == stream.state["arn"]
+    assert set(run.outputs["streamArns"]) == {"eu-west-1", "eu-central-1"}
+
+
+def test_bucket_is_private_encrypted_versioned_and_tls_only(org_config: dict[str, object]) -> None:
+    run = run_program(org_config)
+    bucket = run.one(BUCKET)
+    key = run.one(KEY)
+    assert key.inputs["enableKeyRotation"] is True
+    access = run.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    assert all(
+        access[k] is True
+        for k in (
+            "blockPublicAcls",
+            "blockPublicPolicy",
+            "ignorePublicAcls",
+            "restrictPublicBuckets",
+        )
+    )
+    ownership = run.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs
+    assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+    versioning = run.one("aws:s3/bucketVersioning:BucketVersioning").inputs
+    assert versioning["versioningConfiguration"]["status"] == "Enabled"
+    [rule] = run.one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    ).inputs["rules"]
+    assert rule["applyServerSideEncryptionByDefault"] == {
+        "sseAlgorithm": "aws:kms",
+        "kmsMasterKeyId": key.state["arn"],
+    }
+    assert rule["bucketKeyEnabled"] is True
+    [deny] = statements(run.one("aws:s3/bucketPolicy:BucketPolicy").policy("policy"))
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny["Resource"] == [bucket.state["arn"], bucket.state["arn"] + "/*"]
+    # No lock or lifecycle unless configured.
+    assert not run.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
+    assert not run.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+
+
+def test_key_policy_grants_nothing_to_anyone_without_a_condition(
+    org_config: dict[str, object],
+) -> None:
+    run = run_program(org_config)
+    for statement in statements(run.one(KEY).policy("policy")):
+        assert statement["Principal"] != "*" or "Condition" in statement
+        assert statement["Principal"] == {"AWS": f"arn:aws:iam::{LOGGING_ACCOUNT_ID}:root"}
+
+
+def test_firehose_role_reaches_only_its_bucket(org_config: dict[str, object]) -> None:
+    run = run_program(org_config)
+    bucket_arn = run.one(BUCKET).state["arn"]
+    [trust] = statements(run.one(ROLE, "central-eu-west-1-firehose").policy("assumeRolePolicy"))
+    assert trust["Principal"] == {"Service": "firehose.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": LOGGING_ACCOUNT_ID}}
+    policy = statements(role_policy(run, "central-eu-west-1-firehose"))
+    s3_resources = [s["Resource"] for s in policy if any(a.startswith("s3:") for a in s["Action"])]
+    # The blog's template granted `bucketArn*`, which matches other buckets too.
+    assert s3_resources == [bucket_arn, f"{bucket_arn}/*"]
+    key_use = next(s for s in policy if s["Sid"] == "KeyThroughS3")
+    assert key_use["Condition"]["StringEquals"] == {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
+    assert all("*" not in str(s["Action"]) for s in policy)
+
+
+def test_existing_bucket_and_key() -> None:
+    key_arn = "arn:aws:kms:eu-west-1:999999999999:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    run = run_program(
+        {
+            "role": "logging",
+            "organizationId": ORG_ID,
+            "existingBucketName": "lz-log-archive",
+            "kmsKeyArn": key_arn,
+        }
+    )
+    assert not run.of_type(BUCKET)
+    assert not run.of_type(KEY)
+    assert not run.of_type("aws:s3/bucketPolicy:BucketPolicy")
+    s3 = run.one(FIREHOSE).inputs["extendedS3Configuration"]
+    assert s3["bucketArn"] == "arn:aws:s3:::lz-log-archive"
+    assert s3["kmsKeyArn"] == key_arn
+    assert run.outputs["bucketName"] == "lz-log-archive"
+    assert run.outputs["bucketArn"] == "arn:aws:s3:::lz-log-archive"
+    assert run.outputs["kmsKeyArn"] == key_arn
+    policy = statements(role_policy(run, "central-eu-west-1-firehose"))
+    assert next(s for s in policy if s["Sid"] == "KeyThroughS3")["Resource"] == key_arn
+
+
+def test_object_lock_with_lifecycle(org_config: dict[str, object]) -> None:
+    run = run_program(
+        {
+            **org_config,
+            "bucketName": "example-central-logs",
+            "objectLockMode": "COMPLIANCE",
+            "objectLockDays": 365,
+            "transitionDays": 90,
+            "expireDays": 400,
+        }
+    )
+    bucket = run.one(BUCKET)
+    assert bucket.inputs["bucket"] == "example-central-logs"
+    assert bucket.inputs["objectLockEnabled"] is True
+    lock = run.one("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration").inputs
+    assert lock["rule"]["defaultRetention"] == {"mode": "COMPLIANCE", "days": 365}
+    [rule] = run.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs[
+        "rules"
+    ]
+    assert rule["status"] == "Enabled"
+    assert rule["filter"] == {"prefix": "CentralizedAccountsLog/"}
+    assert rule["transitions"] == [{"days": 90, "storageClass": "GLACIER_IR"}]
+    assert rule["expiration"] == {"days": 400}
+    assert rule["noncurrentVersionExpiration"] == {"noncurrentDays": 400}
