@@ -4,8 +4,9 @@ import pulumi
 
 from components.config import LoggingSettings, read_stack_config
 from components.destination import CentralDestination
+from components.subscriber import MemberSubscriber
 
-role, settings = read_stack_config()
+settings = read_stack_config()
 
 if isinstance(settings, LoggingSettings):
     central = CentralDestination("central", settings)
@@ -18,3 +19,10 @@ if isinstance(settings, LoggingSettings):
     if settings.transport == "kinesis":
         pulumi.export("streamArns", central.stream_arns)
     pulumi.export("archivePrefix", central.archive_prefix)
+else:
+    member = MemberSubscriber("central", settings)
+    pulumi.export("destinationArns", member.destination_arns)
+    pulumi.export("subscriptionMode", settings.subscription_mode)
+    if settings.subscription_mode == "lambda":
+        pulumi.export("subscriberFunctionArns", member.subscriber_function_arns)
+    pulumi.export("senderRoleArn", member.sender_role_arn)

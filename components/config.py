@@ -410,15 +410,15 @@ MEMBER_KEYS = [
 ]
 
 
-def read_stack_config() -> tuple[str, LoggingSettings | MemberSettings]:
-    """Read and validate this stack's configuration; returns its role and settings."""
+def read_stack_config() -> LoggingSettings | MemberSettings:
+    """Read and validate this stack's configuration: the settings of its role."""
     config = pulumi.Config(NAMESPACE)
     home_region = pulumi.Config("aws").get("region")
     role = config.get("role")
     if role == "logging":
-        return role, parse_logging({k: config.get(k) for k in LOGGING_KEYS}, home_region)
+        return parse_logging({k: config.get(k) for k in LOGGING_KEYS}, home_region)
     if role == "member":
-        return role, parse_member({k: config.get(k) for k in MEMBER_KEYS}, home_region)
+        return parse_member({k: config.get(k) for k in MEMBER_KEYS}, home_region)
     if role is None:
         raise ConfigError(f"{key('role')} is not set; set it to logging or member.")
     raise _bad("role", role, "allowed values are logging, member")

@@ -227,32 +227,65 @@ def key_policy(partition: str, account_id: str) -> Policy:
     )
 
 
-def sender_role_trust(partition: str, region: str, account_id: str) -> Policy:
-    """Trust for the member's sender role: CloudWatch Logs, for this account and region."""
+def lambda_trust() -> Policy:
+    """Trust for a function's execution role. Lambda assumes it only for functions this
+    account created with the role (iam:PassRole), so no source condition is needed."""
+    return document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": LAMBDA_SERVICE},
+            "Action": "sts:AssumeRole",
+        }
+    )
+
+
+def sender_role_trust(partition: str, regions: Sequence[str], account_id: str) -> Policy:
+    """Trust for the member's sender role: CloudWatch Logs, for this account's regions."""
     return document(
         {
             "Effect": "Allow",
             "Principal": {"Service": LOGS_SERVICE},
             "Action": "sts:AssumeRole",
             "Condition": {
-                "StringLike": {"aws:SourceArn": f"arn:{partition}:logs:{region}:{account_id}:*"}
+                "StringLike": {
+                    "aws:SourceArn": [
+                        f"arn:{partition}:logs:{region}:{account_id}:*" for region in regions
+                    ]
+                }
             },
         }
     )
 
 
-def sender_role_policy(destination_arn: str) -> Policy:
-    """What CloudWatch Logs may do with the sender role: deliver to the destination's
-    account in the destination's region."""
-    partition = arn_partition(destination_arn)
-    region = arn_region(destination_arn)
-    account = arn_account(destination_arn)
+def sender_role_policy(destination_arns: Sequence[str]) -> Policy:
+    """What CloudWatch Logs may do with the sender role: deliver to each destination's
+    account in that destination's region."""
+    resources = sorted(
+        {
+            f"arn:{arn_partition(arn)}:logs:{arn_region(arn)}:{arn_account(arn)}:*"
+            for arn in destination_arns
+        }
+    )
     return document(
         {
-            "Sid": "DeliverToDestination",
+            "Sid": "DeliverToDestinations",
             "Effect": "Allow",
             "Action": "logs:PutLogEvents",
-            "Resource": f"arn:{partition}:logs:{region}:{account}:*",
+            "Resource": resources,
+        }
+    )
+
+
+def dead_letter_queue_policy(queue_arn: str, rule_arn: str) -> Policy:
+    """Only the subscriber's EventBridge rule may park undeliverable events in the queue."""
+    return document(
+        {
+            "Sid": "EventBridgeDeadLetters",
+            "Effect": "Allow",
+            "Principal": {"Service": EVENTS_SERVICE},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
         }
     )
 
@@ -264,18 +297,16 @@ def subscriber_function_policy(
     account_id: str,
     destination_arn: str,
     sender_role_arn: str,
-    function_arn: str,
     function_log_group_arn: str,
+    function_arn: str | None = None,
+    dead_letter_queue_arn: str | None = None,
 ) -> Policy:
-    """Least privilege for the subscriber function of one account and region."""
+    """Least privilege for a subscriber function of one account and region.
+
+    `function_arn` is given for the sweep, which continues itself; `dead_letter_queue_arn`
+    where failed asynchronous invocations are parked."""
     log_groups = f"arn:{partition}:logs:{region}:{account_id}:log-group:*"
-    return document(
-        {
-            "Sid": "ListLogGroups",
-            "Effect": "Allow",
-            "Action": "logs:DescribeLogGroups",
-            "Resource": log_groups,
-        },
+    statements: list[Statement] = [
         {
             "Sid": "ManageFilters",
             "Effect": "Allow",
@@ -301,16 +332,35 @@ def subscriber_function_policy(
             "Condition": {"StringEquals": {"iam:PassedToService": LOGS_SERVICE}},
         },
         {
-            # The sweep continues itself before the Lambda time limit.
-            "Sid": "ContinueSweep",
-            "Effect": "Allow",
-            "Action": "lambda:InvokeFunction",
-            "Resource": function_arn,
-        },
-        {
             "Sid": "OwnLogs",
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": f"{function_log_group_arn}:log-stream:*",
         },
-    )
+    ]
+    if function_arn:
+        statements += [
+            {
+                "Sid": "ListLogGroups",
+                "Effect": "Allow",
+                "Action": "logs:DescribeLogGroups",
+                "Resource": log_groups,
+            },
+            {
+                # The sweep continues itself before the Lambda time limit.
+                "Sid": "ContinueSweep",
+                "Effect": "Allow",
+                "Action": "lambda:InvokeFunction",
+                "Resource": function_arn,
+            },
+        ]
+    if dead_letter_queue_arn:
+        statements.append(
+            {
+                "Sid": "DeadLetters",
+                "Effect": "Allow",
+                "Action": "sqs:SendMessage",
+                "Resource": dead_letter_queue_arn,
+            }
+        )
+    return document(*statements)

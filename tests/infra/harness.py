@@ -18,6 +18,7 @@ from typing import Any
 from unittest import mock
 
 import pulumi
+from pulumi.runtime import rpc
 
 PROGRAM = Path(__file__).resolve().parents[2] / "__main__.py"
 ACCOUNT_ID = "111111111111"
@@ -72,6 +73,17 @@ class Run:
         return found[0]
 
 
+def _reveal(value: Any) -> Any:
+    """Inputs with secrets unwrapped (the SDK marks them with a signature key)."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return _reveal(value["value"])
+        return {k: _reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_reveal(v) for v in value]
+    return value
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(
         self, run: Run, account_id: str, region: str, stack_outputs: Mapping[str, Any]
@@ -87,7 +99,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             if stack not in self.stack_outputs:
                 raise RuntimeError(f"unknown stack {stack}")
             return stack, {"name": stack, "outputs": self.stack_outputs[stack]}
-        state = dict(args.inputs)
+        state = _reveal(args.inputs)
         name_key = NAME_KEYS.get(args.typ, "name")
         suffix = hashlib.sha256(args.name.encode()).hexdigest()[:7]
         state.setdefault(name_key, f"{args.name}-{suffix}")
@@ -105,7 +117,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{state['name']}"
             )
         resource_id = f"{args.name}-id"
-        self.run.resources.append(Resource("", args.typ, args.name, dict(args.inputs), state))
+        self.run.resources.append(Resource("", args.typ, args.name, _reveal(args.inputs), state))
         return resource_id, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:

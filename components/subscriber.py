@@ -1,0 +1,368 @@
+"""MemberSubscriber: one member account's side of the pipeline.
+
+Reads the logging stack's destinations through a StackReference, then, in every configured
+region, keeps every log group subscribed: either with the subscriber functions (a filter per
+log group, for new groups on their CloudTrail event, for all groups on a schedule and at
+deploy time) or with one account-level subscription filter policy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+from pulumi import Output, ResourceOptions
+
+from components import policies
+from components.config import ConfigError, MemberSettings, key
+
+HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
+DESTINATION_PARAMETER = "/central-logging/destination-arn"
+RUNTIME = "python3.13"
+FUNCTION_LOG_RETENTION_DAYS = 90
+DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
+
+# CloudTrail's record of a successful CreateLogGroup; failed calls carry `errorCode`.
+CREATE_LOG_GROUP_PATTERN: dict[str, Any] = {
+    "source": ["aws.logs"],
+    "detail-type": ["AWS API Call via CloudTrail"],
+    "detail": {
+        "eventSource": ["logs.amazonaws.com"],
+        "eventName": ["CreateLogGroup"],
+        "errorCode": [{"exists": False}],
+    },
+}
+
+
+def handler_files(directory: Path = HANDLERS_DIR) -> dict[str, Path]:
+    """The files bundled into the functions: the handlers package's modules only."""
+    return {
+        f"handlers/{path.relative_to(directory).as_posix()}": path
+        for path in sorted(directory.rglob("*.py"))
+        if "__pycache__" not in path.parts and not path.name.startswith("test")
+    }
+
+
+def select_destinations(
+    arns: Mapping[str, str] | None, regions: tuple[str, ...], logging_stack: str
+) -> dict[str, str]:
+    """The destination of every configured region, or a clear error naming the gap."""
+    for region in regions:
+        if not arns or region not in arns:
+            known = ", ".join(sorted(arns or {})) or "none"
+            raise ConfigError(
+                f"{key('regions')} includes {region!r} but the logging stack {logging_stack} has "
+                f"no destination there (its destinationArns cover: {known}); add the region "
+                "to the logging stack first or remove it here."
+            )
+    return {region: arns[region] for region in regions} if arns else {}
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+@dataclass
+class RegionalSubscriber:
+    """The subscriber functions of one region (lambda mode)."""
+
+    subscriber: aws.lambda_.Function
+    reconciler: aws.lambda_.Function
+
+
+class MemberSubscriber(pulumi.ComponentResource):
+    """Every log group of one member account, in every configured region, subscribed."""
+
+    def __init__(
+        self, name: str, settings: MemberSettings, opts: ResourceOptions | None = None
+    ) -> None:
+        super().__init__("central-logging:subscriber:MemberSubscriber", name, None, opts)
+        self.name = name
+        self.settings = settings
+        self.partition = policies.partition_for(settings.home_region)
+        self.account_id = aws.get_caller_identity_output(
+            opts=pulumi.InvokeOutputOptions(parent=self)
+        ).account_id
+
+        logging_stack = pulumi.StackReference(
+            f"{name}-logging-stack",
+            stack_name=settings.logging_stack,
+            opts=ResourceOptions(parent=self),
+        )
+        self.destination_arns: Output[dict[str, str]] = logging_stack.require_output(
+            "destinationArns"
+        ).apply(lambda arns: select_destinations(arns, settings.regions, settings.logging_stack))
+
+        self.sender_role = aws.iam.Role(
+            f"{name}-sender",
+            description="CloudWatch Logs delivery of this account's logs to the central destinations",
+            assume_role_policy=self.account_id.apply(
+                lambda account: _json(
+                    policies.sender_role_trust(self.partition, settings.regions, account)
+                )
+            ),
+            opts=ResourceOptions(parent=self),
+        )
+        sender_policy = aws.iam.RolePolicy(
+            f"{name}-sender",
+            role=self.sender_role.id,
+            policy=self.destination_arns.apply(
+                lambda arns: _json(policies.sender_role_policy(list(arns.values())))
+            ),
+            opts=ResourceOptions(parent=self),
+        )
+        self.sender_role_arn = self.sender_role.arn
+
+        self.functions: dict[str, RegionalSubscriber] = {}
+        for region in settings.regions:
+            destination_arn = self.destination_arns[region]
+            aws.ssm.Parameter(
+                f"{name}-{region}-destination-arn",
+                region=region,
+                name=DESTINATION_PARAMETER,
+                type="String",
+                value=destination_arn,
+                description="The central-logging destination of this region (CLI default)",
+                opts=ResourceOptions(parent=self),
+            )
+            if settings.subscription_mode == "account-policy":
+                self._account_policy(region, destination_arn, sender_policy)
+            else:
+                self.functions[region] = self._subscriber_functions(
+                    region, destination_arn, sender_policy
+                )
+
+        self.subscriber_function_arns = Output.all(
+            **{region: f.subscriber.arn for region, f in self.functions.items()}
+        )
+        self.register_outputs(
+            {"destinationArns": self.destination_arns, "senderRoleArn": self.sender_role_arn}
+        )
+
+    def _account_policy(
+        self, region: str, destination_arn: Output[str], sender_policy: aws.iam.RolePolicy
+    ) -> None:
+        s = self.settings
+        document = Output.all(destination_arn, self.sender_role.arn).apply(
+            lambda a: _json(
+                {
+                    "DestinationArn": a[0],
+                    "RoleArn": a[1],
+                    "FilterPattern": s.filter_pattern,
+                    "Distribution": "Random",
+                }
+            )
+        )
+        aws.cloudwatch.LogAccountPolicy(
+            f"{self.name}-{region}-account-policy",
+            region=region,
+            policy_name=s.filter_name,
+            policy_type="SUBSCRIPTION_FILTER_POLICY",
+            scope="ALL",
+            policy_document=document,
+            selection_criteria=f"LogGroupName NOT IN {json.dumps(list(s.exclude_log_groups))}"
+            if s.exclude_log_groups
+            else None,
+            opts=ResourceOptions(parent=self, depends_on=[sender_policy]),
+        )
+
+    def _subscriber_functions(
+        self, region: str, destination_arn: Output[str], sender_policy: aws.iam.RolePolicy
+    ) -> RegionalSubscriber:
+        s = self.settings
+        prefix = f"{self.name}-{region}"
+        child = ResourceOptions(parent=self)
+        dead_letters = aws.sqs.Queue(
+            f"{prefix}-dead-letters",
+            region=region,
+            sqs_managed_sse_enabled=True,
+            message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
+            opts=child,
+        )
+        environment: dict[str, pulumi.Input[str]] = {
+            "DESTINATION_ARN": destination_arn,
+            "SENDER_ROLE_ARN": self.sender_role.arn,
+            "FILTER_NAME": s.filter_name,
+            "FILTER_PATTERN": s.filter_pattern,
+            "EXCLUDE_PATTERNS": json.dumps(list(s.exclude_log_groups)),
+            "REPLACE_FILTER_NAMES": json.dumps(list(s.replace_filter_names)),
+        }
+        subscriber, _ = self._function(
+            region, "subscriber", "handlers.subscribe.handler", 60, environment, dead_letters
+        )
+        reconciler, reconciler_policy = self._function(
+            region, "reconciler", "handlers.reconcile.handler", 900, environment, dead_letters
+        )
+
+        created = aws.cloudwatch.EventRule(
+            f"{prefix}-log-group-created",
+            region=region,
+            description="A log group was created: subscribe it",
+            event_pattern=_json(CREATE_LOG_GROUP_PATTERN),
+            opts=child,
+        )
+        aws.sqs.QueuePolicy(
+            f"{prefix}-dead-letters",
+            region=region,
+            queue_url=dead_letters.url,
+            policy=Output.all(dead_letters.arn, created.arn).apply(
+                lambda a: _json(policies.dead_letter_queue_policy(a[0], a[1]))
+            ),
+            opts=child,
+        )
+        self._trigger(region, created, subscriber, dead_letters, "log-group-created")
+        if s.reconcile_schedule:
+            schedule = aws.cloudwatch.EventRule(
+                f"{prefix}-sweep-schedule",
+                region=region,
+                description="Sweep every log group of this region",
+                schedule_expression=s.reconcile_schedule,
+                opts=child,
+            )
+            self._trigger(region, schedule, reconciler, None, "sweep-schedule")
+
+        # `pulumi up` itself covers the existing log groups: sweep once now, and again
+        # whenever what a subscription means changes.
+        aws.lambda_.Invocation(
+            f"{prefix}-deploy-sweep",
+            region=region,
+            function_name=reconciler.name,
+            input=_json({"source": "central-logging.deploy"}),
+            triggers={
+                "destination": destination_arn,
+                "settings": _json(
+                    [
+                        s.filter_name,
+                        s.filter_pattern,
+                        s.exclude_log_groups,
+                        s.replace_filter_names,
+                    ]
+                ),
+                "code": self._code_hash(),
+            },
+            opts=ResourceOptions(parent=self, depends_on=[reconciler_policy, sender_policy]),
+        )
+        return RegionalSubscriber(subscriber, reconciler)
+
+    def _code_hash(self) -> str:
+        digest = hashlib.sha256()
+        for name, path in handler_files().items():
+            digest.update(name.encode() + b"\0" + path.read_bytes())
+        return digest.hexdigest()
+
+    def _function(
+        self,
+        region: str,
+        kind: str,
+        handler: str,
+        timeout: int,
+        environment: Mapping[str, pulumi.Input[str]],
+        dead_letters: aws.sqs.Queue,
+    ) -> tuple[aws.lambda_.Function, aws.iam.RolePolicy]:
+        prefix = f"{self.name}-{region}-{kind}"
+        function_name = f"central-logging-{kind}"
+        log_group = aws.cloudwatch.LogGroup(
+            f"{prefix}-logs",
+            region=region,
+            name=f"/aws/lambda/{function_name}",
+            retention_in_days=FUNCTION_LOG_RETENTION_DAYS,
+            opts=ResourceOptions(parent=self),
+        )
+        role = aws.iam.Role(
+            prefix,
+            description=f"central-logging {kind} function in {region}",
+            assume_role_policy=_json(policies.lambda_trust()),
+            opts=ResourceOptions(parent=self),
+        )
+        function_arn = self.account_id.apply(
+            lambda account: (
+                f"arn:{self.partition}:lambda:{region}:{account}:function:{function_name}"
+            )
+        )
+        role_policy = aws.iam.RolePolicy(
+            prefix,
+            role=role.id,
+            policy=Output.all(
+                self.account_id,
+                environment["DESTINATION_ARN"],
+                self.sender_role.arn,
+                log_group.arn,
+                function_arn,
+                dead_letters.arn,
+            ).apply(
+                lambda a: _json(
+                    policies.subscriber_function_policy(
+                        partition=self.partition,
+                        region=region,
+                        account_id=a[0],
+                        destination_arn=a[1],
+                        sender_role_arn=a[2],
+                        function_log_group_arn=a[3],
+                        function_arn=a[4] if kind == "reconciler" else None,
+                        dead_letter_queue_arn=a[5],
+                    )
+                )
+            ),
+            opts=ResourceOptions(parent=self),
+        )
+        function = aws.lambda_.Function(
+            prefix,
+            region=region,
+            name=function_name,
+            description=f"central-logging {kind}: keeps log groups subscribed",
+            role=role.arn,
+            runtime=RUNTIME,
+            handler=handler,
+            code=pulumi.AssetArchive(
+                {name: pulumi.FileAsset(str(path)) for name, path in handler_files().items()}
+            ),
+            architectures=["arm64"],
+            memory_size=256,
+            timeout=timeout,
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
+            # Asynchronous invocations that still fail after Lambda's retries are kept.
+            dead_letter_config=aws.lambda_.FunctionDeadLetterConfigArgs(
+                target_arn=dead_letters.arn
+            ),
+            # Lambda checks at creation that the role may use the dead-letter queue.
+            opts=ResourceOptions(parent=self, depends_on=[log_group, role_policy]),
+        )
+        return function, role_policy
+
+    def _trigger(
+        self,
+        region: str,
+        rule: aws.cloudwatch.EventRule,
+        function: aws.lambda_.Function,
+        dead_letters: aws.sqs.Queue | None,
+        purpose: str,
+    ) -> None:
+        prefix = f"{self.name}-{region}-{purpose}"
+        aws.cloudwatch.EventTarget(
+            prefix,
+            region=region,
+            rule=rule.name,
+            arn=function.arn,
+            retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+                maximum_event_age_in_seconds=24 * 3600, maximum_retry_attempts=185
+            ),
+            dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=dead_letters.arn)
+            if dead_letters
+            else None,
+            opts=ResourceOptions(parent=self),
+        )
+        aws.lambda_.Permission(
+            prefix,
+            region=region,
+            function=function.name,
+            action="lambda:InvokeFunction",
+            principal="events.amazonaws.com",
+            source_arn=rule.arn,
+            opts=ResourceOptions(parent=self),
+        )

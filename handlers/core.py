@@ -1,0 +1,510 @@
+"""Decide and apply the subscription of one log group to the central destination.
+
+Shared by the Lambda handlers and the operator CLI. Deciding is pure (`decide`) and acting is
+separate (`apply`), so a dry run or an audit reports exactly what a real run would do.
+
+Rules (design section 4):
+- Only filters this project owns are ever changed or deleted: the one named FILTER_NAME and
+  any named in REPLACE_FILTER_NAMES.
+- A log group that a filter of another owner already delivers to the destination counts as
+  covered. The project's own filter is always kept as configured, so a changed filter pattern
+  reaches every log group on the next sweep.
+- A log group whose filter slots are all taken is reported as `limit-exceeded`. How many slots
+  a log group has is left to AWS, which has raised the limit before.
+- Dry runs and audits report `not-subscribed` for every log group that needs a write, with a
+  detail saying what a real run would do.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_logs.type_defs import (
+        PutSubscriptionFilterRequestTypeDef,
+        SubscriptionFilterTypeDef,
+    )
+
+# Outcomes: one vocabulary for the Lambda handlers, the CLI and reports.
+SUBSCRIBED = "subscribed"
+UPDATED = "updated"
+ALREADY_SUBSCRIBED = "already-subscribed"
+EXCLUDED = "excluded"
+LIMIT_EXCEEDED = "limit-exceeded"
+NOT_FOUND = "not-found"
+IGNORED = "ignored"
+FAILED = "failed"
+NOT_SUBSCRIBED = "not-subscribed"
+OUTCOMES = (
+    SUBSCRIBED,
+    UPDATED,
+    ALREADY_SUBSCRIBED,
+    EXCLUDED,
+    LIMIT_EXCEEDED,
+    NOT_FOUND,
+    IGNORED,
+    FAILED,
+    NOT_SUBSCRIBED,
+)
+
+# API quotas per account and region (design section 6); none of them is adjustable.
+QUOTAS_PER_SECOND: Mapping[str, int] = {
+    "DescribeLogGroups": 10,
+    "DescribeSubscriptionFilters": 5,
+    "PutSubscriptionFilter": 5,
+    "DeleteSubscriptionFilter": 5,
+}
+
+# Attempts per call. Standard mode backs off with jitter, doubling up to 20 s: the seven
+# retries wait up to 71 s in all (about 35 s on average), which outlasts the throttling that
+# concurrent invocations cause.
+MAX_ATTEMPTS = 8
+
+_DESTINATION_ARN = re.compile(r"arn:aws[a-z-]*:logs:[a-z0-9-]+:\d{12}:destination:[^:*\s]{1,512}")
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+_FILTER_NAME = re.compile(r"[^:*]{1,512}")
+_MAX_FILTER_PATTERN = 1024
+
+
+class SettingsError(ValueError):
+    """A subscriber setting has a value that is not allowed."""
+
+
+def _setting_error(variable: str, value: str | None, allowed: str) -> SettingsError:
+    found = "it is not set" if value is None else f"got {value!r}"
+    return SettingsError(f"{variable} must be {allowed}; {found}.")
+
+
+def _json_strings(
+    env: Mapping[str, str], variable: str, valid: Callable[[str], bool], allowed: str
+) -> tuple[str, ...]:
+    raw = env.get(variable, "")
+    if not raw:
+        return ()
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = None
+    if not isinstance(value, list) or not all(isinstance(v, str) and valid(v) for v in value):
+        raise _setting_error(variable, raw, allowed)
+    return tuple(value)
+
+
+def _is_filter_name(name: str) -> bool:
+    return _FILTER_NAME.fullmatch(name) is not None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What to subscribe to where; the subscriber Lambda reads it from its environment."""
+
+    destination_arn: str
+    sender_role_arn: str | None
+    filter_name: str
+    filter_pattern: str = ""
+    exclude_patterns: tuple[str, ...] = ()
+    replace_filter_names: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        destination_arn = env.get("DESTINATION_ARN")
+        if destination_arn is None or not _DESTINATION_ARN.fullmatch(destination_arn):
+            raise _setting_error(
+                "DESTINATION_ARN",
+                destination_arn,
+                "the ARN of a CloudWatch Logs destination, "
+                "arn:aws:logs:REGION:ACCOUNT:destination:NAME",
+            )
+        sender_role_arn = env.get("SENDER_ROLE_ARN") or None
+        if sender_role_arn is not None and not _ROLE_ARN.fullmatch(sender_role_arn):
+            raise _setting_error(
+                "SENDER_ROLE_ARN",
+                sender_role_arn,
+                "empty or the ARN of an IAM role, arn:aws:iam::ACCOUNT:role/NAME",
+            )
+        filter_name = env.get("FILTER_NAME")
+        if filter_name is None or not _is_filter_name(filter_name):
+            raise _setting_error(
+                "FILTER_NAME",
+                filter_name,
+                "a subscription filter name of 1 to 512 characters without ':' or '*'",
+            )
+        filter_pattern = env.get("FILTER_PATTERN", "")
+        if len(filter_pattern) > _MAX_FILTER_PATTERN:
+            raise _setting_error(
+                "FILTER_PATTERN",
+                filter_pattern,
+                f"a filter pattern of at most {_MAX_FILTER_PATTERN} characters",
+            )
+        exclude_patterns = _json_strings(
+            env,
+            "EXCLUDE_PATTERNS",
+            valid=bool,
+            allowed='a JSON array of non-empty glob patterns, such as ["/aws/lambda/*"]',
+        )
+        replace_filter_names = _json_strings(
+            env,
+            "REPLACE_FILTER_NAMES",
+            valid=_is_filter_name,
+            allowed='a JSON array of subscription filter names, such as ["old-filter"]',
+        )
+        return cls(
+            destination_arn=destination_arn,
+            sender_role_arn=sender_role_arn,
+            filter_name=filter_name,
+            filter_pattern=filter_pattern,
+            exclude_patterns=exclude_patterns,
+            replace_filter_names=replace_filter_names,
+        )
+
+    @property
+    def owned_filter_names(self) -> frozenset[str]:
+        return frozenset((self.filter_name, *self.replace_filter_names))
+
+
+def _matching_exclude_pattern(log_group_name: str, patterns: Sequence[str]) -> str | None:
+    return next((p for p in patterns if fnmatchcase(log_group_name, p)), None)
+
+
+def is_excluded(log_group_name: str, patterns: Sequence[str]) -> bool:
+    """Whether a glob pattern matches the whole name; case-sensitive, and `*` spans `/`."""
+    return _matching_exclude_pattern(log_group_name, patterns) is not None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one log group needs, and the outcome once that is done."""
+
+    log_group: str
+    outcome: str
+    detail: str
+    # Filters this project owns under an earlier name: deleted before the put frees a slot.
+    delete_filter_names: tuple[str, ...] = ()
+    put_filter_name: str | None = None
+    # Filters of other owners: never touched, named when they hold every slot.
+    foreign_filter_names: tuple[str, ...] = ()
+
+    @property
+    def needs_write(self) -> bool:
+        return bool(self.delete_filter_names) or self.put_filter_name is not None
+
+
+@dataclass(frozen=True)
+class Result:
+    log_group: str | None  # None only for an ignored event that names no log group
+    outcome: str
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"logGroup": self.log_group, "outcome": self.outcome, "detail": self.detail}
+
+
+def _is_as_configured(subscription_filter: SubscriptionFilterTypeDef, settings: Settings) -> bool:
+    return (
+        subscription_filter.get("destinationArn") == settings.destination_arn
+        and subscription_filter.get("filterPattern", "") == settings.filter_pattern
+        and (subscription_filter.get("roleArn") or None) == settings.sender_role_arn
+    )
+
+
+def _writes_text(delete_names: Sequence[str], put_name: str | None, *, done: bool) -> str:
+    delete_verb = "deleted" if done else "delete"
+    steps = [f"{delete_verb} filter {name!r}" for name in delete_names]
+    if put_name is not None:
+        steps.append(f"put filter {put_name!r}")
+    return ", then ".join(steps)
+
+
+def decide(
+    log_group: str, filters: Sequence[SubscriptionFilterTypeDef], settings: Settings
+) -> Decision:
+    """What `log_group` needs, given its current subscription filters. Pure."""
+    pattern = _matching_exclude_pattern(log_group, settings.exclude_patterns)
+    if pattern is not None:
+        return Decision(log_group, EXCLUDED, f"matches exclude pattern {pattern!r}")
+    owned = settings.owned_filter_names
+    ours = next((f for f in filters if f.get("filterName") == settings.filter_name), None)
+    ours_as_configured = ours is not None and _is_as_configured(ours, settings)
+    retired = tuple(
+        name
+        for f in filters
+        if (name := f.get("filterName", "")) in owned and name != settings.filter_name
+    )
+    foreign = [f for f in filters if f.get("filterName", "") not in owned]
+    if ours_as_configured and not retired:
+        return Decision(
+            log_group,
+            ALREADY_SUBSCRIBED,
+            f"filter {settings.filter_name!r} already delivers to {settings.destination_arn}",
+        )
+    if ours is None and not retired:
+        for f in foreign:
+            if f.get("destinationArn") == settings.destination_arn:
+                return Decision(
+                    log_group,
+                    ALREADY_SUBSCRIBED,
+                    f"filter {f.get('filterName')!r} of another owner already delivers to "
+                    f"{settings.destination_arn}",
+                )
+    put_name = None if ours_as_configured else settings.filter_name
+    return Decision(
+        log_group,
+        UPDATED if ours is not None or retired else SUBSCRIBED,
+        _writes_text(retired, put_name, done=False),
+        delete_filter_names=retired,
+        put_filter_name=put_name,
+        foreign_filter_names=tuple(f.get("filterName", "") for f in foreign),
+    )
+
+
+def error_result(log_group: str, error: ClientError | BotoCoreError) -> Result:
+    """The outcome of a call that failed: `not-found` for a missing log group, else `failed`."""
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "Unknown")
+        message = error.response.get("Error", {}).get("Message", "")
+        outcome = NOT_FOUND if code == "ResourceNotFoundException" else FAILED
+        return Result(log_group, outcome, f"{code}: {message}")
+    return Result(log_group, FAILED, f"{type(error).__name__}: {error}")
+
+
+def _put_arguments(
+    log_group: str, filter_name: str, settings: Settings
+) -> PutSubscriptionFilterRequestTypeDef:
+    arguments: PutSubscriptionFilterRequestTypeDef = {
+        "logGroupName": log_group,
+        "filterName": filter_name,
+        "filterPattern": settings.filter_pattern,
+        "destinationArn": settings.destination_arn,
+    }
+    if settings.sender_role_arn is not None:
+        arguments["roleArn"] = settings.sender_role_arn
+    return arguments
+
+
+def apply(
+    client: CloudWatchLogsClient, decision: Decision, settings: Settings, *, dry_run: bool = False
+) -> Result:
+    """Carry out a decision: delete the retired owned filters, then put ours. Never raises
+    for an AWS error; the result says what happened."""
+    if not decision.needs_write:
+        return Result(decision.log_group, decision.outcome, decision.detail)
+    if dry_run:
+        return Result(decision.log_group, NOT_SUBSCRIBED, f"would {decision.detail}")
+    try:
+        for name in decision.delete_filter_names:
+            client.delete_subscription_filter(logGroupName=decision.log_group, filterName=name)
+    except (ClientError, BotoCoreError) as error:
+        return error_result(decision.log_group, error)
+    if decision.put_filter_name is not None:
+        try:
+            client.put_subscription_filter(
+                **_put_arguments(decision.log_group, decision.put_filter_name, settings)
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "LimitExceededException":
+                return error_result(decision.log_group, error)
+            holders = (
+                "filters of other owners: " + ", ".join(map(repr, decision.foreign_filter_names))
+                if decision.foreign_filter_names
+                else "filters added since the log group was read"
+            )
+            return Result(
+                decision.log_group,
+                LIMIT_EXCEEDED,
+                f"every subscription filter slot is taken by {holders}",
+            )
+        except BotoCoreError as error:
+            return error_result(decision.log_group, error)
+    done = _writes_text(decision.delete_filter_names, decision.put_filter_name, done=True)
+    return Result(decision.log_group, decision.outcome, done)
+
+
+def describe_filters(
+    client: CloudWatchLogsClient, log_group: str
+) -> list[SubscriptionFilterTypeDef]:
+    """Every subscription filter of a log group; raises the ClientError of a failed call."""
+    filters: list[SubscriptionFilterTypeDef] = []
+    paginator = client.get_paginator("describe_subscription_filters")
+    for page in paginator.paginate(logGroupName=log_group):
+        filters.extend(page.get("subscriptionFilters", []))
+    return filters
+
+
+def subscribe_log_group(
+    client: CloudWatchLogsClient, log_group: str, settings: Settings, dry_run: bool = False
+) -> Result:
+    """Describe, decide and apply for one log group."""
+    filters: list[SubscriptionFilterTypeDef] = []
+    # An excluded log group is never read: its filters cannot change the outcome.
+    if not is_excluded(log_group, settings.exclude_patterns):
+        try:
+            filters = describe_filters(client, log_group)
+        except (ClientError, BotoCoreError) as error:
+            return error_result(log_group, error)
+    return apply(client, decide(log_group, filters, settings), settings, dry_run=dry_run)
+
+
+class RateLimiter:
+    """Token bucket, thread-safe: up to `burst` calls at once, `rate_per_second` on average.
+
+    Any one-second window holds at most `burst + rate_per_second - 1` calls (integer values);
+    with a burst of 1 that is exactly the rate, which is how `quota_limiters` stays under a
+    per-second quota.
+    """
+
+    def __init__(
+        self,
+        rate_per_second: float,
+        burst: int = 1,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate_per_second <= 0 or burst < 1:
+            raise ValueError(
+                "A rate limiter needs a rate above 0 and a burst of at least 1; "
+                f"got rate {rate_per_second} and burst {burst}."
+            )
+        self._rate = rate_per_second
+        self._burst = burst
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._tokens = float(burst)
+        self._updated = clock()
+
+    def acquire(self) -> None:
+        """Wait until a call is within budget, and book it."""
+        # Waiting while holding the lock queues callers: each gets the next token in turn.
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
+            self._updated = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return
+            wait = (1 - self._tokens) / self._rate
+            self._sleep(wait)
+            # The token that came due after `wait` is taken. Booking it at its due time rather
+            # than re-reading the clock leaves no float remainder to wait for again, and any
+            # time overslept is credited at the next call.
+            self._tokens = 0.0
+            self._updated = now + wait
+
+
+def quota_limiters(
+    clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+) -> dict[str, RateLimiter]:
+    """One limiter per paced operation, each keeping to its per-second quota."""
+    return {
+        operation: RateLimiter(rate, burst=1, clock=clock, sleep=sleep)
+        for operation, rate in QUOTAS_PER_SECOND.items()
+    }
+
+
+def _pacer(limiter: RateLimiter) -> Callable[..., None]:
+    def wait_for_budget(**_: Any) -> None:
+        limiter.acquire()
+
+    return wait_for_budget
+
+
+def _full_slots_are_final(client: CloudWatchLogsClient) -> Callable[..., None]:
+    """A needs-retry handler for PutSubscriptionFilter: LimitExceededException there means
+    every filter slot of the log group is taken, which no retry can change.
+
+    botocore counts that code as throttling. Returning False from this handler would stop the
+    retry, but botocore still runs its own retry handler afterwards, which books the error
+    against the client's retry quota (5 of 500 tokens each); a sweep meeting many full log
+    groups would drain it and then stop retrying real throttling. Raising the modeled error,
+    exactly as botocore would raise it, ends the call here with no retry bookkeeping.
+    """
+
+    def raise_at_once(response: tuple[Any, Any] | None, **_: Any) -> None:
+        if response is None:
+            return
+        parsed = response[1]
+        if parsed.get("Error", {}).get("Code") == "LimitExceededException":
+            raise client.exceptions.LimitExceededException(parsed, "PutSubscriptionFilter")
+
+    return raise_at_once
+
+
+def make_logs_client(
+    session: boto3.session.Session | None,
+    region: str | None,
+    *,
+    limiters: Mapping[str, RateLimiter] | None = None,
+) -> CloudWatchLogsClient:
+    """A CloudWatch Logs client that retries throttling with backoff, reports full filter
+    slots at once, and paces each operation in `limiters` (every attempt counts)."""
+    client = (session or boto3.session.Session()).client(
+        "logs",
+        region_name=region,
+        config=Config(retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}),
+    )
+    events = client.meta.events
+    events.register_first(
+        "needs-retry.cloudwatch-logs.PutSubscriptionFilter", _full_slots_are_final(client)
+    )
+    for operation, limiter in (limiters or {}).items():
+        events.register(f"before-send.cloudwatch-logs.{operation}", _pacer(limiter))
+    return client
+
+
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object per record; the `fields` mapping passed in `extra` is merged in."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "level": record.levelname,
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, Mapping):
+            entry.update(fields)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class _StdoutLines(logging.Handler):
+    # Resolves sys.stdout at each record (Lambda sends stdout to the function's log stream).
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stdout.write(self.format(record) + "\n")
+            sys.stdout.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def json_logger(name: str) -> logging.Logger:
+    """A logger writing one JSON object per line to stdout, apart from the Lambda runtime's
+    own text format on the root logger."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(handler, _StdoutLines) for handler in logger.handlers):
+        handler = _StdoutLines()
+        handler.setFormatter(JsonLineFormatter())
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger

@@ -1,0 +1,49 @@
+"""Subscribes a new log group, on its EventBridge "AWS API Call via CloudTrail" event."""
+
+from __future__ import annotations
+
+import os
+
+from handlers.core import (
+    IGNORED,
+    Result,
+    Settings,
+    json_logger,
+    make_logs_client,
+    subscribe_log_group,
+)
+
+LOGGER = json_logger("central_logging.subscribe")
+
+
+def parse_event(event: object) -> str | Result:
+    """The log group a successful CreateLogGroup call created, or the `ignored` result saying
+    why the event asks for nothing. Never raises, whatever the event holds."""
+    detail = event.get("detail") if isinstance(event, dict) else None
+    if not isinstance(detail, dict):
+        return Result(None, IGNORED, "the event has no CloudTrail detail")
+    parameters = detail.get("requestParameters")
+    name = parameters.get("logGroupName") if isinstance(parameters, dict) else None
+    log_group = name if isinstance(name, str) and name else None
+    if detail.get("eventSource") != "logs.amazonaws.com" or detail.get("eventName") != (
+        "CreateLogGroup"
+    ):
+        return Result(log_group, IGNORED, "the event is not a CloudWatch Logs CreateLogGroup call")
+    if "errorCode" in detail:
+        # A failed call created nothing (design section 6).
+        return Result(log_group, IGNORED, f"the call failed with {detail['errorCode']}")
+    if log_group is None:
+        return Result(None, IGNORED, "the event names no log group")
+    return log_group
+
+
+def handler(event: object, context: object) -> dict[str, str | None]:
+    settings = Settings.from_env(os.environ)
+    parsed = parse_event(event)
+    if isinstance(parsed, Result):
+        result = parsed
+    else:
+        client = make_logs_client(None, os.environ.get("AWS_REGION"))
+        result = subscribe_log_group(client, parsed, settings)
+    LOGGER.info("log group handled", extra={"fields": result.as_dict()})
+    return result.as_dict()

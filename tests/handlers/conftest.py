@@ -1,0 +1,76 @@
+"""Fixtures of the handler tests: moto with IAM enforcement, a cross-account destination, and
+the subscriber function's role holding the exact policy the member stack renders."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from components.policies import destination_access_policy, subscriber_function_policy
+from tests.handlers.harness import (
+    DESTINATION_ARN,
+    FUNCTION_ARN,
+    FUNCTION_LOG_GROUP_ARN,
+    MEMBER_ACCOUNT,
+    ORGANIZATION_ID,
+    REGION,
+    SENDER_ROLE_ARN,
+    FakeAws,
+    function_environment,
+    member_settings,
+)
+
+
+@pytest.fixture
+def function_policy() -> dict[str, Any]:
+    """The IAM policy of the subscriber function of the member account, in `REGION`."""
+    return subscriber_function_policy(
+        partition="aws",
+        region=REGION,
+        account_id=MEMBER_ACCOUNT,
+        destination_arn=DESTINATION_ARN,
+        sender_role_arn=SENDER_ROLE_ARN,
+        function_arn=FUNCTION_ARN,
+        function_log_group_arn=FUNCTION_LOG_GROUP_ARN,
+    )
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAws]:
+    """moto, extended; the destination lives in the logging account and is shared with the
+    organisation, as the logging stack renders it."""
+    # Set before moto starts, so that undoing them last restores the environment as it was.
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    with mock_aws(config={"lambda": {"use_docker": False}}):
+        fake = FakeAws(monkeypatch)
+        fake.create_destination(destination_access_policy(DESTINATION_ARN, ORGANIZATION_ID, []))
+        yield fake
+
+
+@pytest.fixture
+def function_session(aws: FakeAws, function_policy: dict[str, Any]) -> boto3.session.Session:
+    return aws.function_session(function_policy)
+
+
+@pytest.fixture
+def function_env(monkeypatch: pytest.MonkeyPatch, function_session: boto3.session.Session) -> None:
+    """The subscriber function's environment: its settings and its role's credentials."""
+    credentials = function_session.get_credentials()
+    assert credentials is not None
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", credentials.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials.secret_key)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", credentials.token or "")
+    for variable, value in function_environment(member_settings()).items():
+        monkeypatch.setenv(variable, value)

@@ -1,0 +1,513 @@
+"""The world the handler tests run in: accounts, fake time, and two extensions of moto.
+
+- IAM: moto's enforcement is switched on only around the code under test, so setup and
+  inspection keep using moto's unchecked default credentials.
+- Cross-account destinations: moto has no model of a CloudWatch Logs destination as a filter
+  target, so `CrossAccountDestinations` stands in for AWS on those puts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
+from moto import settings as moto_settings
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.iam.access_control import IAMRequestBase
+from moto.logs.exceptions import (
+    LimitExceededException,
+    LogsClientError,
+    ResourceNotFoundException,
+)
+from moto.logs.models import LogsBackend, SubscriptionFilter, logs_backends
+
+from handlers import reconcile
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs.type_defs import (
+        PutSubscriptionFilterRequestTypeDef,
+        SubscriptionFilterTypeDef,
+    )
+from handlers.core import Settings, make_logs_client, quota_limiters
+
+REGION = "eu-west-1"
+# moto's default account, where calls with its default credentials land: the member account.
+MEMBER_ACCOUNT = DEFAULT_ACCOUNT_ID
+LOGGING_ACCOUNT = "222222222222"
+OUTSIDER_ACCOUNT = "333333333333"
+ORGANIZATION_ID = "o-a1b2c3d4e5"
+# Organisation membership as AWS Organizations would report it; the outsider is in none.
+ORGANIZATION_OF = {MEMBER_ACCOUNT: ORGANIZATION_ID}
+
+DESTINATION_NAME = "CentralLogDestination"
+DESTINATION_ARN = f"arn:aws:logs:{REGION}:{LOGGING_ACCOUNT}:destination:{DESTINATION_NAME}"
+FUNCTION_NAME = "central-logging-subscriber"
+FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{MEMBER_ACCOUNT}:function:{FUNCTION_NAME}"
+FUNCTION_LOG_GROUP_ARN = (
+    f"arn:aws:logs:{REGION}:{MEMBER_ACCOUNT}:log-group:/aws/lambda/{FUNCTION_NAME}"
+)
+SENDER_ROLE_ARN = f"arn:aws:iam::{MEMBER_ACCOUNT}:role/central-logging-sender"
+FILTER_NAME = "central-logging"
+LEGACY_FILTER_NAME = "seed-central-logging"
+
+# moto names the IAM action after the API operation; where IAM's own name differs, the check
+# uses IAM's name, as AWS does.
+IAM_ACTION_OF_OPERATION = {"lambda:Invoke": "lambda:InvokeFunction"}
+
+
+def member_settings(**changes: Any) -> Settings:
+    """The settings the member stack gives its subscriber, with `changes`."""
+    settings = Settings(
+        destination_arn=DESTINATION_ARN,
+        sender_role_arn=SENDER_ROLE_ARN,
+        filter_name=FILTER_NAME,
+        replace_filter_names=(LEGACY_FILTER_NAME,),
+    )
+    return replace(settings, **changes)
+
+
+def function_environment(settings: Settings) -> dict[str, str]:
+    """The environment variables the component sets on the subscriber function."""
+    return {
+        "DESTINATION_ARN": settings.destination_arn,
+        "SENDER_ROLE_ARN": settings.sender_role_arn or "",
+        "FILTER_NAME": settings.filter_name,
+        "FILTER_PATTERN": settings.filter_pattern,
+        "EXCLUDE_PATTERNS": json.dumps(list(settings.exclude_patterns)),
+        "REPLACE_FILTER_NAMES": json.dumps(list(settings.replace_filter_names)),
+    }
+
+
+def create_log_group_event(log_group: Any, **detail_changes: Any) -> dict[str, Any]:
+    """An EventBridge "AWS API Call via CloudTrail" event of a successful CreateLogGroup."""
+    detail = {
+        "eventVersion": "1.08",
+        "eventSource": "logs.amazonaws.com",
+        "eventName": "CreateLogGroup",
+        "awsRegion": REGION,
+        "requestParameters": {"logGroupName": log_group},
+        "responseElements": None,
+        **detail_changes,
+    }
+    return {
+        "version": "0",
+        "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.logs",
+        "account": MEMBER_ACCOUNT,
+        "region": REGION,
+        "detail": detail,
+    }
+
+
+SCHEDULED_EVENT = {
+    "version": "0",
+    "id": "89d1a02d-5ec7-412e-82f5-13505f849b41",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "region": REGION,
+    "detail": {},
+}
+
+
+def with_resources_widened(policy: Mapping[str, Any]) -> dict[str, Any]:
+    """The policy with every Resource set to "*", actions and conditions kept.
+
+    moto checks logs and lambda actions against the resource "*" only, so a scoped Resource
+    would deny everything there; the scoping is asserted on the rendered policy instead.
+    """
+    return {**policy, "Statement": [{**s, "Resource": "*"} for s in policy["Statement"]]}
+
+
+def without_action(policy: Mapping[str, Any], action: str) -> dict[str, Any]:
+    """The policy with one action taken out of every statement (empty statements dropped)."""
+    statements = []
+    for statement in policy["Statement"]:
+        actions = statement["Action"]
+        kept = [a for a in ([actions] if isinstance(actions, str) else actions) if a != action]
+        if kept:
+            statements.append({**statement, "Action": kept})
+    return {**policy, "Statement": statements}
+
+
+def session_for(credentials: Mapping[str, Any]) -> boto3.session.Session:
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=REGION,
+    )
+
+
+def admin_session(account: str) -> boto3.session.Session:
+    """Unchecked credentials for `account` (moto lets anyone assume any role while IAM
+    enforcement is off)."""
+    credentials = boto3.client("sts", region_name=REGION).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/admin", RoleSessionName="test-setup"
+    )["Credentials"]
+    return session_for(credentials)
+
+
+class FakeTime:
+    """A clock that only moves when something sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class FakeContext:
+    """A Lambda context whose time limit is `seconds` of `time` after its creation."""
+
+    time: FakeTime
+    seconds: float
+    invoked_function_arn: str = FUNCTION_ARN
+    deadline: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.deadline = self.time.now + self.seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.deadline - self.time.now) * 1000)
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._data
+
+
+def _logs_response(status: int, body: dict[str, str]) -> AWSResponse:
+    headers = HTTPHeaders()
+    headers["x-amzn-RequestId"] = "test"
+    headers["Content-Type"] = "application/x-amz-json-1.1"
+    url = f"https://logs.{REGION}.amazonaws.com/"
+    return AWSResponse(url, status, headers, _Body(json.dumps(body).encode()))
+
+
+def logs_error_response(code: str, message: str) -> AWSResponse:
+    """An HTTP response as CloudWatch Logs sends it for an error."""
+    return _logs_response(400, {"__type": code, "message": message})
+
+
+def logs_success_response() -> AWSResponse:
+    return _logs_response(200, {})
+
+
+class IamEnforcement:
+    """Switches moto's IAM enforcement on around the code under test; records every action
+    checked, under IAM's name for it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.actions: list[str] = []
+        check_action_permitted = IAMRequestBase.check_action_permitted
+
+        def check(request: IAMRequestBase, resource: str) -> None:
+            request._action = IAM_ACTION_OF_OPERATION.get(request._action, request._action)
+            self.actions.append(request._action)
+            check_action_permitted(request, resource)
+
+        monkeypatch.setattr(IAMRequestBase, "check_action_permitted", check)
+
+    @contextmanager
+    def enforced(self) -> Iterator[None]:
+        previous = moto_settings.INITIAL_NO_AUTH_ACTION_COUNT
+        moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = 0  # no request goes unchecked
+        try:
+            yield
+        finally:
+            moto_settings.INITIAL_NO_AUTH_ACTION_COUNT = previous
+
+
+@dataclass(frozen=True)
+class PutAttempt:
+    account: str
+    log_group: str
+    filter_name: str
+    role_arn: str | None
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _account_of(principal: str) -> str:
+    # "123456789012" or "arn:aws:iam::123456789012:root"
+    return principal.split(":")[4] if principal.startswith("arn:") else principal
+
+
+class CrossAccountDestinations:
+    """Stands in for AWS when a subscription filter targets a CloudWatch Logs destination.
+
+    moto reads such an ARN as a log group's and refuses it. As AWS does, this requires the
+    destination to exist in its own account and region, and its access policy to allow the
+    sender's account: listed by ID, or as a member of the organisation named by the
+    `aws:PrincipalOrgID` condition of a `Principal: "*"` statement. AWS can only check
+    organisation membership through a role of the sender's own, so that statement applies
+    only to puts that pass `roleArn`. Other policy shapes are not modelled and refused.
+
+    It also counts filter slots per log group, `filter_slots` (2 today), without moto's slip of
+    refusing an update of a filter that already holds a slot; and it records every attempt.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.filter_slots = 2
+        self.put_attempts: list[PutAttempt] = []
+        put_subscription_filter = LogsBackend.put_subscription_filter
+        destinations = self
+
+        def put(
+            backend: LogsBackend,
+            log_group_name: str,
+            filter_name: str,
+            filter_pattern: str,
+            destination_arn: str,
+            role_arn: str | None,
+        ) -> None:
+            if ":destination:" not in destination_arn:
+                put_subscription_filter(
+                    backend,
+                    log_group_name,
+                    filter_name,
+                    filter_pattern,
+                    destination_arn,
+                    role_arn,  # type: ignore[arg-type]  # moto passes None itself
+                )
+                return
+            destinations.put(
+                backend, log_group_name, filter_name, filter_pattern, destination_arn, role_arn
+            )
+
+        monkeypatch.setattr(LogsBackend, "put_subscription_filter", put)
+
+    def puts_of(self, filter_name: str) -> list[PutAttempt]:
+        return [p for p in self.put_attempts if p.filter_name == filter_name]
+
+    def put(
+        self,
+        backend: LogsBackend,
+        log_group_name: str,
+        filter_name: str,
+        filter_pattern: str,
+        destination_arn: str,
+        role_arn: str | None,
+    ) -> None:
+        self.put_attempts.append(
+            PutAttempt(backend.account_id, log_group_name, filter_name, role_arn)
+        )
+        log_group = backend.groups.get(log_group_name)
+        if log_group is None:
+            raise ResourceNotFoundException()
+        _, _, _, region, account, _ = destination_arn.split(":", 5)
+        destination = logs_backends[account][region].destinations.get(destination_arn)
+        if destination is None or region != backend.region_name:
+            raise ResourceNotFoundException("The specified destination does not exist.")
+        if not self._allows(destination.access_policy, backend.account_id, role_arn):
+            raise LogsClientError(
+                "AccessDeniedException",
+                f"User with accountId: {backend.account_id} is not authorized to perform: "
+                f"logs:PutSubscriptionFilter on resource: {destination_arn}",
+            )
+        filters = log_group.subscription_filters
+        if filter_name in filters:
+            filters[filter_name].update(filter_pattern, destination_arn, role_arn)  # type: ignore[arg-type]
+            return
+        if len(filters) >= self.filter_slots:
+            raise LimitExceededException()
+        filters[filter_name] = SubscriptionFilter(
+            filter_name,
+            log_group_name,
+            filter_pattern,
+            destination_arn,
+            role_arn,  # type: ignore[arg-type]  # as moto's own model stores it
+        )
+
+    @staticmethod
+    def _allows(access_policy: str | None, sender: str, role_arn: str | None) -> bool:
+        statements = json.loads(access_policy or "{}").get("Statement", [])
+        for statement in statements:
+            if statement.get("Effect") != "Allow" or "logs:PutSubscriptionFilter" not in (
+                _as_list(statement.get("Action"))
+            ):
+                continue
+            principal = statement.get("Principal")
+            if principal == "*":
+                condition = statement.get("Condition", {}).get("StringEquals", {})
+                organization = condition.get("aws:PrincipalOrgID")
+                if organization and role_arn and ORGANIZATION_OF.get(sender) == organization:
+                    return True
+            elif isinstance(principal, dict) and sender in {
+                _account_of(p) for p in _as_list(principal.get("AWS"))
+            }:
+                return True
+        return False
+
+
+@dataclass(frozen=True)
+class Invocation:
+    function_name: str
+    invocation_type: str
+    payload: Any
+
+
+class FakeAws:
+    """moto with the extensions above, and the setup and inspection the tests need."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.iam = IamEnforcement(monkeypatch)
+        self.destinations = CrossAccountDestinations(monkeypatch)
+        self.invocations: list[Invocation] = []
+        self.logs = boto3.client("logs", region_name=REGION)
+        invocations = self.invocations
+
+        def invoke(
+            backend: LambdaSimpleBackend,
+            function_name: str,
+            qualifier: str | None,
+            body: Any,
+            headers: Any,
+            response_headers: Any,
+        ) -> bytes:
+            invocations.append(
+                Invocation(
+                    function_name,
+                    headers.get("X-Amz-Invocation-Type", "RequestResponse"),
+                    json.loads(body),
+                )
+            )
+            return b""
+
+        monkeypatch.setattr(LambdaSimpleBackend, "invoke", invoke)
+
+    def create_destination(self, access_policy: Mapping[str, Any]) -> None:
+        logs = admin_session(LOGGING_ACCOUNT).client("logs")
+        logs.put_destination(
+            destinationName=DESTINATION_NAME,
+            targetArn=f"arn:aws:firehose:{REGION}:{LOGGING_ACCOUNT}:deliverystream/central",
+            roleArn=f"arn:aws:iam::{LOGGING_ACCOUNT}:role/central-logging-destination",
+        )
+        self.set_destination_policy(access_policy)
+
+    def set_destination_policy(self, access_policy: Mapping[str, Any]) -> None:
+        admin_session(LOGGING_ACCOUNT).client("logs").put_destination_policy(
+            destinationName=DESTINATION_NAME, accessPolicy=json.dumps(access_policy)
+        )
+
+    def function_session(self, policy: Mapping[str, Any]) -> boto3.session.Session:
+        """Credentials of the subscriber function's role, holding `policy` (widened for
+        moto's resource matching)."""
+        iam = boto3.client("iam", region_name=REGION)
+        iam.create_role(
+            RoleName=FUNCTION_NAME,
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+        )
+        iam.put_role_policy(
+            RoleName=FUNCTION_NAME,
+            PolicyName="subscriber",
+            PolicyDocument=json.dumps(with_resources_widened(policy)),
+        )
+        credentials = boto3.client("sts", region_name=REGION).assume_role(
+            RoleArn=f"arn:aws:iam::{MEMBER_ACCOUNT}:role/{FUNCTION_NAME}",
+            RoleSessionName=FUNCTION_NAME,
+        )["Credentials"]
+        return session_for(credentials)
+
+    def create_log_groups(self, *names: str) -> None:
+        for name in names:
+            self.logs.create_log_group(logGroupName=name)
+
+    def create_foreign_filter(self, log_group: str, filter_name: str) -> str:
+        """A filter of another owner, to a Kinesis stream of its own; returns the stream ARN."""
+        kinesis = boto3.client("kinesis", region_name=REGION)
+        kinesis.create_stream(StreamName=filter_name, ShardCount=1)
+        stream_arn = f"arn:aws:kinesis:{REGION}:{MEMBER_ACCOUNT}:stream/{filter_name}"
+        self.put_filter(log_group, filter_name, stream_arn)
+        return stream_arn
+
+    def put_filter(
+        self, log_group: str, filter_name: str, destination_arn: str, role_arn: str | None = None
+    ) -> None:
+        request: PutSubscriptionFilterRequestTypeDef = {
+            "logGroupName": log_group,
+            "filterName": filter_name,
+            "filterPattern": "",
+            "destinationArn": destination_arn,
+        }
+        if role_arn is not None:
+            request["roleArn"] = role_arn
+        self.logs.put_subscription_filter(**request)
+
+    def filters(self, log_group: str) -> dict[str, str]:
+        """Filter name -> destination ARN of every subscription filter of `log_group`."""
+        response = self.logs.describe_subscription_filters(logGroupName=log_group)
+        return {f["filterName"]: f["destinationArn"] for f in response["subscriptionFilters"]}
+
+    def filter(self, log_group: str, filter_name: str) -> SubscriptionFilterTypeDef:
+        response = self.logs.describe_subscription_filters(logGroupName=log_group)
+        return next(f for f in response["subscriptionFilters"] if f["filterName"] == filter_name)
+
+
+def throttle(monkeypatch: pytest.MonkeyPatch, operation: str, times: int) -> Callable[[], int]:
+    """Make the logs backend answer `operation` (a LogsBackend method name) with
+    ThrottlingException `times` times before it serves it; returns how many calls it saw."""
+    serve = getattr(LogsBackend, operation)
+    calls = 0
+
+    def throttled(backend: LogsBackend, *args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls <= times:
+            raise LogsClientError("ThrottlingException", "Rate exceeded")
+        return serve(backend, *args, **kwargs)
+
+    monkeypatch.setattr(LogsBackend, operation, throttled)
+    return lambda: calls
+
+
+class Sweeper:
+    """Runs sweeps as the subscriber function, on fake time paced by the quota limiters."""
+
+    def __init__(self, aws: FakeAws, session: boto3.session.Session) -> None:
+        self.aws = aws
+        self.time = FakeTime()
+        self.logs = make_logs_client(
+            session, REGION, limiters=quota_limiters(clock=self.time.clock, sleep=self.time.sleep)
+        )
+        self.lambda_client = session.client("lambda", region_name=REGION)
+
+    def sweep(self, event: Any, seconds: float) -> dict[str, int]:
+        with self.aws.iam.enforced():
+            return reconcile.sweep(
+                event,
+                FakeContext(self.time, seconds),
+                settings=member_settings(),
+                logs_client=self.logs,
+                lambda_client=self.lambda_client,
+            )

@@ -1,0 +1,134 @@
+"""The subscriber function's IAM policy: scoped, sufficient, and nothing more than used.
+
+moto enforces the actions (on resource "*"); the resources are checked here on the rendered
+policy itself.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from handlers import subscribe
+from tests.handlers.harness import (
+    DESTINATION_ARN,
+    FUNCTION_ARN,
+    FUNCTION_LOG_GROUP_ARN,
+    LEGACY_FILTER_NAME,
+    MEMBER_ACCOUNT,
+    REGION,
+    SCHEDULED_EVENT,
+    SENDER_ROLE_ARN,
+    FakeAws,
+    Sweeper,
+    create_log_group_event,
+    without_action,
+)
+
+LOG_GROUPS = f"arn:aws:logs:{REGION}:{MEMBER_ACCOUNT}:log-group:*"
+# Used by the Lambda service to write the function's own logs, not by the handlers.
+RUNTIME_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+# Checked by AWS when PutSubscriptionFilter passes roleArn; moto does not model it.
+UNMODELLED_ACTIONS = {"iam:PassRole"}
+
+
+def resources_by_action(policy: dict[str, Any]) -> dict[str, set[str]]:
+    granted: dict[str, set[str]] = defaultdict(set)
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        actions = statement["Action"]
+        for action in [actions] if isinstance(actions, str) else actions:
+            resources = statement["Resource"]
+            granted[action] |= {resources} if isinstance(resources, str) else set(resources)
+    return dict(granted)
+
+
+def test_every_action_is_scoped_to_this_account_region_and_function(
+    function_policy: dict[str, Any],
+) -> None:
+    assert resources_by_action(function_policy) == {
+        "logs:DescribeLogGroups": {LOG_GROUPS},
+        "logs:DescribeSubscriptionFilters": {LOG_GROUPS},
+        "logs:DeleteSubscriptionFilter": {LOG_GROUPS},
+        "logs:PutSubscriptionFilter": {LOG_GROUPS, DESTINATION_ARN},
+        "iam:PassRole": {SENDER_ROLE_ARN},
+        "lambda:InvokeFunction": {FUNCTION_ARN},
+        "logs:CreateLogStream": {f"{FUNCTION_LOG_GROUP_ARN}:log-stream:*"},
+        "logs:PutLogEvents": {f"{FUNCTION_LOG_GROUP_ARN}:log-stream:*"},
+    }
+    [pass_role] = [s for s in function_policy["Statement"] if s["Action"] == "iam:PassRole"]
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "logs.amazonaws.com"}}
+
+
+def with_legacy_filter(aws: FakeAws, log_group: str) -> None:
+    aws.create_log_groups(log_group)
+    aws.put_filter(log_group, LEGACY_FILTER_NAME, DESTINATION_ARN, SENDER_ROLE_ARN)
+
+
+@pytest.mark.usefixtures("function_env")
+def test_the_handlers_use_every_granted_action_and_no_other(
+    aws: FakeAws, function_session: boto3.session.Session, function_policy: dict[str, Any]
+) -> None:
+    with_legacy_filter(aws, "/app/legacy")
+    aws.create_log_groups(*(f"/app/service-{i:02d}" for i in range(60)))
+    with aws.iam.enforced():
+        subscribe.handler(create_log_group_event("/app/legacy"), None)
+    Sweeper(aws, function_session).sweep(SCHEDULED_EVENT, seconds=0)
+
+    used = set(aws.iam.actions)
+
+    assert used == set(resources_by_action(function_policy)) - RUNTIME_ACTIONS - UNMODELLED_ACTIONS
+
+
+class TestTheSubscriberFailsWithoutAnyOfItsActions:
+    @pytest.fixture(
+        params=[
+            "logs:DescribeSubscriptionFilters",
+            "logs:DeleteSubscriptionFilter",
+            "logs:PutSubscriptionFilter",
+        ]
+    )
+    def removed_action(self, request: pytest.FixtureRequest) -> str:
+        return str(request.param)
+
+    @pytest.fixture
+    def function_policy(
+        self, function_policy: dict[str, Any], removed_action: str
+    ) -> dict[str, Any]:
+        return without_action(function_policy, removed_action)
+
+    @pytest.mark.usefixtures("function_env")
+    def test_it_reports_the_log_group_failed(self, aws: FakeAws, removed_action: str) -> None:
+        with_legacy_filter(aws, "/app/legacy")
+
+        with aws.iam.enforced():
+            result = subscribe.handler(create_log_group_event("/app/legacy"), None)
+
+        assert result["outcome"] == "failed"
+        assert f"is not authorized to perform: {removed_action}" in str(result["detail"])
+
+
+class TestTheSweepFailsWithoutAnyOfItsActions:
+    @pytest.fixture(params=["logs:DescribeLogGroups", "lambda:InvokeFunction"])
+    def removed_action(self, request: pytest.FixtureRequest) -> str:
+        return str(request.param)
+
+    @pytest.fixture
+    def function_policy(
+        self, function_policy: dict[str, Any], removed_action: str
+    ) -> dict[str, Any]:
+        return without_action(function_policy, removed_action)
+
+    def test_it_stops_with_the_refusal(
+        self, aws: FakeAws, function_session: boto3.session.Session, removed_action: str
+    ) -> None:
+        aws.create_log_groups(*(f"/app/service-{i:02d}" for i in range(60)))
+
+        with pytest.raises((ClientError, RuntimeError)) as raised:
+            Sweeper(aws, function_session).sweep(SCHEDULED_EVENT, seconds=0)
+
+        assert f"is not authorized to perform: {removed_action}" in str(raised.value)

@@ -1,0 +1,249 @@
+"""The subscriber Lambda on CreateLogGroup events, under the function's own IAM policy."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import botocore.endpoint
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from handlers import subscribe
+from handlers.core import IGNORED, Result
+from tests.handlers.harness import (
+    DESTINATION_ARN,
+    FILTER_NAME,
+    LEGACY_FILTER_NAME,
+    SENDER_ROLE_ARN,
+    FakeAws,
+    create_log_group_event,
+    throttle,
+)
+
+pytestmark = pytest.mark.usefixtures("function_env")
+
+
+def run(aws: FakeAws, event: Any) -> dict[str, Any]:
+    with aws.iam.enforced():
+        return subscribe.handler(event, None)
+
+
+def test_a_new_log_group_is_subscribed_through_the_sender_role(aws: FakeAws) -> None:
+    aws.create_log_groups("/app/orders")
+
+    result = run(aws, create_log_group_event("/app/orders"))
+
+    assert result == {
+        "logGroup": "/app/orders",
+        "outcome": "subscribed",
+        "detail": f"put filter {FILTER_NAME!r}",
+    }
+    ours = aws.filter("/app/orders", FILTER_NAME)
+    assert (ours["destinationArn"], ours["roleArn"], ours["filterPattern"]) == (
+        DESTINATION_ARN,
+        SENDER_ROLE_ARN,
+        "",
+    )
+
+
+def test_a_repeated_event_writes_nothing(aws: FakeAws) -> None:
+    aws.create_log_groups("/app/orders")
+    run(aws, create_log_group_event("/app/orders"))
+
+    result = run(aws, create_log_group_event("/app/orders"))
+
+    assert result["outcome"] == "already-subscribed"
+    assert len(aws.destinations.puts_of(FILTER_NAME)) == 1
+
+
+def test_a_foreign_filter_is_kept_and_ours_added_beside_it(aws: FakeAws) -> None:
+    aws.create_log_groups("/app/orders")
+    stream_arn = aws.create_foreign_filter("/app/orders", "security-tool")
+
+    result = run(aws, create_log_group_event("/app/orders"))
+
+    assert result["outcome"] == "subscribed"
+    assert aws.filters("/app/orders") == {"security-tool": stream_arn, FILTER_NAME: DESTINATION_ARN}
+
+
+def test_full_filter_slots_are_reported_at_once_and_foreign_filters_left_alone(
+    aws: FakeAws,
+) -> None:
+    aws.create_log_groups("/app/orders")
+    first = aws.create_foreign_filter("/app/orders", "security-tool")
+    second = aws.create_foreign_filter("/app/orders", "metrics-tool")
+
+    result = run(aws, create_log_group_event("/app/orders"))
+
+    assert result == {
+        "logGroup": "/app/orders",
+        "outcome": "limit-exceeded",
+        "detail": "every subscription filter slot is taken by filters of other owners: "
+        "'security-tool', 'metrics-tool'",
+    }
+    assert aws.filters("/app/orders") == {"security-tool": first, "metrics-tool": second}
+    assert len(aws.destinations.puts_of(FILTER_NAME)) == 1  # refused once, never retried
+
+
+def test_the_slot_limit_is_whatever_aws_allows(aws: FakeAws) -> None:
+    aws.destinations.filter_slots = 3
+    aws.create_log_groups("/app/orders")
+    aws.create_foreign_filter("/app/orders", "security-tool")
+    aws.create_foreign_filter("/app/orders", "metrics-tool")
+
+    result = run(aws, create_log_group_event("/app/orders"))
+
+    assert result["outcome"] == "subscribed"
+    assert set(aws.filters("/app/orders")) == {"security-tool", "metrics-tool", FILTER_NAME}
+
+
+def test_a_legacy_filter_is_replaced_by_ours(aws: FakeAws) -> None:
+    aws.create_log_groups("/app/orders")
+    foreign = aws.create_foreign_filter("/app/orders", "security-tool")
+    aws.put_filter("/app/orders", LEGACY_FILTER_NAME, DESTINATION_ARN, SENDER_ROLE_ARN)
+
+    result = run(aws, create_log_group_event("/app/orders"))
+
+    assert result == {
+        "logGroup": "/app/orders",
+        "outcome": "updated",
+        "detail": f"deleted filter {LEGACY_FILTER_NAME!r}, then put filter {FILTER_NAME!r}",
+    }
+    assert aws.filters("/app/orders") == {"security-tool": foreign, FILTER_NAME: DESTINATION_ARN}
+
+
+def test_a_foreign_filter_to_our_destination_counts_as_covered(aws: FakeAws) -> None:
+    aws.create_log_groups("/app/orders")
+    aws.put_filter("/app/orders", "landing-zone", DESTINATION_ARN, SENDER_ROLE_ARN)
+
+    result = run(aws, create_log_group_event("/app/orders"))
+
+    assert result["outcome"] == "already-subscribed"
+    assert "'landing-zone'" in result["detail"]
+    assert aws.filters("/app/orders") == {"landing-zone": DESTINATION_ARN}
+
+
+def test_an_excluded_log_group_is_left_alone_without_any_call(
+    aws: FakeAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EXCLUDE_PATTERNS", json.dumps(["/aws/kinesisfirehose/*"]))
+    aws.create_log_groups("/aws/kinesisfirehose/central/errors")
+
+    result = run(aws, create_log_group_event("/aws/kinesisfirehose/central/errors"))
+
+    assert result == {
+        "logGroup": "/aws/kinesisfirehose/central/errors",
+        "outcome": "excluded",
+        "detail": "matches exclude pattern '/aws/kinesisfirehose/*'",
+    }
+    assert aws.iam.actions == []
+    assert aws.filters("/aws/kinesisfirehose/central/errors") == {}
+
+
+def test_a_log_group_deleted_before_the_handler_runs_is_not_found(aws: FakeAws) -> None:
+    result = run(aws, create_log_group_event("/app/short-lived"))
+
+    assert result["logGroup"] == "/app/short-lived"
+    assert result["outcome"] == "not-found"
+
+
+@pytest.mark.parametrize(
+    ("event", "log_group", "detail"),
+    [
+        (
+            create_log_group_event("/app/orders", errorCode="ResourceAlreadyExistsException"),
+            "/app/orders",
+            "the call failed with ResourceAlreadyExistsException",
+        ),
+        (
+            create_log_group_event("/app/orders", eventName="DeleteLogGroup"),
+            "/app/orders",
+            "the event is not a CloudWatch Logs CreateLogGroup call",
+        ),
+        (create_log_group_event(None), None, "the event names no log group"),
+        (create_log_group_event(""), None, "the event names no log group"),
+        (
+            {"detail-type": "Scheduled Event", "detail": {}},
+            None,
+            "the event is not a CloudWatch Logs CreateLogGroup call",
+        ),
+        ("CreateLogGroup", None, "the event has no CloudTrail detail"),
+        ({"detail": ["requestParameters"]}, None, "the event has no CloudTrail detail"),
+    ],
+)
+def test_failed_calls_and_malformed_events_are_ignored_without_any_call(
+    aws: FakeAws, event: Any, log_group: str | None, detail: str
+) -> None:
+    result = run(aws, event)
+
+    assert result == {"logGroup": log_group, "outcome": "ignored", "detail": detail}
+    assert aws.iam.actions == []
+
+
+def test_throttling_is_retried_with_backoff(aws: FakeAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    backoffs: list[float] = []
+    monkeypatch.setattr(botocore.endpoint, "time", SimpleNamespace(sleep=backoffs.append))
+    describes = throttle(monkeypatch, "describe_subscription_filters", times=2)
+    puts = throttle(monkeypatch, "put_subscription_filter", times=3)
+    aws.create_log_groups("/app/orders")
+
+    result = run(aws, create_log_group_event("/app/orders"))
+
+    assert result["outcome"] == "subscribed"
+    assert (describes(), puts()) == (3, 4)
+    assert len(backoffs) == 5
+
+
+def test_the_handler_logs_its_result_as_one_json_line(
+    aws: FakeAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws.create_log_groups("/app/orders")
+
+    run(aws, create_log_group_event("/app/orders"))
+
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (line["level"], line["logGroup"], line["outcome"]) == (
+        "INFO",
+        "/app/orders",
+        "subscribed",
+    )
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=20,
+)
+log_group_names = st.text(min_size=1, max_size=512)
+
+
+@given(
+    event=json_values
+    | st.builds(
+        lambda detail: {"detail": detail},
+        st.dictionaries(
+            st.sampled_from(["eventSource", "eventName", "requestParameters", "errorCode"]),
+            json_values,
+        ),
+    )
+)
+def test_parsing_any_json_event_never_raises(event: Any) -> None:
+    parsed = subscribe.parse_event(event)
+
+    assert isinstance(parsed, str) or parsed.outcome == IGNORED
+
+
+@given(name=log_group_names)
+def test_a_successful_create_log_group_call_yields_its_log_group(name: str) -> None:
+    assert subscribe.parse_event(create_log_group_event(name)) == name
+
+
+@given(name=log_group_names, error_code=json_values)
+def test_a_failed_create_log_group_call_is_ignored(name: str, error_code: Any) -> None:
+    parsed = subscribe.parse_event(create_log_group_event(name, errorCode=error_code))
+
+    assert isinstance(parsed, Result)
+    assert (parsed.log_group, parsed.outcome) == (name, IGNORED)

@@ -1,0 +1,252 @@
+"""MemberSubscriber under Pulumi's mock runtime, with a mocked logging StackReference."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.config import ConfigError
+from components.subscriber import CREATE_LOG_GROUP_PATTERN, handler_files
+from tests.infra.harness import LOGGING_ACCOUNT_ID, Run, run_program
+
+MEMBER = "111111111111"
+STACK = "example-org/central-logging/logging"
+REGIONS = ["eu-west-1", "us-east-1", "ap-northeast-1"]
+
+
+def destination(region: str) -> str:
+    return f"arn:aws:logs:{region}:{LOGGING_ACCOUNT_ID}:destination:CentralLogDestination"
+
+
+LOGGING_OUTPUTS = {STACK: {"destinationArns": {r: destination(r) for r in REGIONS}}}
+
+
+def run_member(**config: object) -> Run:
+    return run_program(
+        {"role": "member", "loggingStack": STACK, **config},
+        region="eu-west-1",
+        account_id=MEMBER,
+        stack_outputs=LOGGING_OUTPUTS,
+    )
+
+
+def statements(resource_policy: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in resource_policy["Statement"]}
+
+
+def test_lambda_mode_wires_each_region_to_its_own_destination() -> None:
+    regions = ["eu-west-1", "us-east-1"]
+    run = run_member(regions=regions, excludeLogGroups=["/aws/lambda/noisy-*"])
+    sender = run.one("aws:iam/role:Role", "central-sender")
+    for region in regions:
+        for kind in ("subscriber", "reconciler"):
+            function = run.one("aws:lambda/function:Function", f"central-{region}-{kind}")
+            assert function.inputs["region"] == region
+            assert function.inputs["runtime"] == "python3.13"
+            env = function.inputs["environment"]["variables"]
+            assert env == {
+                "DESTINATION_ARN": destination(region),
+                "SENDER_ROLE_ARN": sender.state["arn"],
+                "FILTER_NAME": "central-logging",
+                "FILTER_PATTERN": "",
+                "EXCLUDE_PATTERNS": '["/aws/lambda/noisy-*"]',
+                "REPLACE_FILTER_NAMES": "[]",
+            }
+        parameter = run.one("aws:ssm/parameter:Parameter", f"central-{region}-destination-arn")
+        assert parameter.inputs["name"] == "/central-logging/destination-arn"
+        assert parameter.inputs["value"] == destination(region)
+    assert run.outputs == {
+        "destinationArns": {r: destination(r) for r in regions},
+        "subscriptionMode": "lambda",
+        "subscriberFunctionArns": {
+            r: f"arn:aws:lambda:{r}:{MEMBER}:function:central-logging-subscriber" for r in regions
+        },
+        "senderRoleArn": sender.state["arn"],
+    }
+    assert not run.of_type("aws:cloudwatch/logAccountPolicy:LogAccountPolicy")
+    for resource in run.resources[1:]:
+        assert "central-logging:subscriber:MemberSubscriber$" in resource.urn, resource.name
+
+
+def test_new_log_groups_are_caught_from_cloudtrail_with_retries_and_dead_letters() -> None:
+    run = run_member()
+    rule = run.one("aws:cloudwatch/eventRule:EventRule", "central-eu-west-1-log-group-created")
+    pattern = rule.policy("eventPattern")
+    assert pattern == CREATE_LOG_GROUP_PATTERN
+    assert pattern["detail"]["errorCode"] == [{"exists": False}]
+    target = run.one(
+        "aws:cloudwatch/eventTarget:EventTarget", "central-eu-west-1-log-group-created"
+    )
+    subscriber = run.one("aws:lambda/function:Function", "central-eu-west-1-subscriber")
+    queue = run.one("aws:sqs/queue:Queue", "central-eu-west-1-dead-letters")
+    assert target.inputs["arn"] == subscriber.state["arn"]
+    assert target.inputs["deadLetterConfig"] == {"arn": queue.state["arn"]}
+    assert target.inputs["retryPolicy"]["maximumRetryAttempts"] > 0
+    assert queue.inputs["sqsManagedSseEnabled"] is True
+    [send] = run.one("aws:sqs/queuePolicy:QueuePolicy").policy("policy")["Statement"]
+    assert send["Principal"] == {"Service": "events.amazonaws.com"}
+    assert send["Condition"] == {"ArnEquals": {"aws:SourceArn": rule.state["arn"]}}
+    permission = run.one("aws:lambda/permission:Permission", "central-eu-west-1-log-group-created")
+    assert permission.inputs["principal"] == "events.amazonaws.com"
+    assert permission.inputs["sourceArn"] == rule.state["arn"]
+    assert subscriber.inputs["handler"] == "handlers.subscribe.handler"
+    assert subscriber.inputs["deadLetterConfig"] == {"targetArn": queue.state["arn"]}
+
+
+def test_schedule_and_deploy_time_sweep() -> None:
+    run = run_member(reconcileSchedule="rate(1 hour)")
+    schedule = run.one("aws:cloudwatch/eventRule:EventRule", "central-eu-west-1-sweep-schedule")
+    assert schedule.inputs["scheduleExpression"] == "rate(1 hour)"
+    reconciler = run.one("aws:lambda/function:Function", "central-eu-west-1-reconciler")
+    assert reconciler.inputs["handler"] == "handlers.reconcile.handler"
+    assert reconciler.inputs["timeout"] == 900
+    target = run.one("aws:cloudwatch/eventTarget:EventTarget", "central-eu-west-1-sweep-schedule")
+    assert target.inputs["arn"] == reconciler.state["arn"]
+    permission = run.one("aws:lambda/permission:Permission", "central-eu-west-1-sweep-schedule")
+    assert permission.inputs["sourceArn"] == schedule.state["arn"]
+    sweep = run.one("aws:lambda/invocation:Invocation", "central-eu-west-1-deploy-sweep")
+    assert sweep.inputs["functionName"] == reconciler.state["name"]
+    assert sweep.inputs["triggers"]["destination"] == destination("eu-west-1")
+
+
+def test_deploy_sweep_runs_again_when_the_subscription_changes() -> None:
+    def triggers(**config: object) -> dict[str, str]:
+        run = run_member(**config)
+        return run.one("aws:lambda/invocation:Invocation").inputs["triggers"]  # type: ignore[no-any-return]
+
+    base = triggers()
+    assert triggers() == base
+    assert triggers(filterPattern="ERROR") != base
+    assert triggers(replaceFilterNames=["LegacyFilter"]) != base
+
+
+def test_schedule_off_creates_no_schedule() -> None:
+    run = run_member(reconcileSchedule="off")
+    assert [r.name for r in run.of_type("aws:cloudwatch/eventRule:EventRule")] == [
+        "central-eu-west-1-log-group-created"
+    ]
+    # The deploy-time sweep still covers existing log groups.
+    assert run.of_type("aws:lambda/invocation:Invocation")
+
+
+def test_function_roles_are_least_privilege() -> None:
+    run = run_member()
+    log_groups = f"arn:aws:logs:eu-west-1:{MEMBER}:log-group:*"
+    sender = run.one("aws:iam/role:Role", "central-sender").state["arn"]
+    reconciler = statements(
+        run.one("aws:iam/rolePolicy:RolePolicy", "central-eu-west-1-reconciler").policy("policy")
+    )
+    subscriber = statements(
+        run.one("aws:iam/rolePolicy:RolePolicy", "central-eu-west-1-subscriber").policy("policy")
+    )
+    for policy in (reconciler, subscriber):
+        assert policy["ManageFilters"]["Resource"] == log_groups
+        assert policy["UseDestination"] == {
+            "Sid": "UseDestination",
+            "Effect": "Allow",
+            "Action": "logs:PutSubscriptionFilter",
+            "Resource": destination("eu-west-1"),
+        }
+        assert policy["PassSenderRole"]["Resource"] == sender
+        actions = [
+            action
+            for statement in policy.values()
+            for action in (
+                [statement["Action"]]
+                if isinstance(statement["Action"], str)
+                else statement["Action"]
+            )
+        ]
+        assert not any(action.endswith("*") for action in actions), actions
+    # Only the sweep lists log groups and invokes itself, and only itself.
+    assert reconciler["ListLogGroups"]["Resource"] == log_groups
+    assert reconciler["ContinueSweep"]["Resource"] == (
+        f"arn:aws:lambda:eu-west-1:{MEMBER}:function:central-logging-reconciler"
+    )
+    assert "ContinueSweep" not in subscriber and "ListLogGroups" not in subscriber
+    for role_name in ("central-eu-west-1-subscriber", "central-eu-west-1-reconciler"):
+        [trust] = run.one("aws:iam/role:Role", role_name).policy("assumeRolePolicy")["Statement"]
+        assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
+
+
+def test_sender_role_is_for_this_account_and_its_regions_only() -> None:
+    run = run_member(regions=["eu-west-1", "us-east-1"])
+    sender = run.one("aws:iam/role:Role", "central-sender")
+    [trust] = sender.policy("assumeRolePolicy")["Statement"]
+    assert trust["Principal"] == {"Service": "logs.amazonaws.com"}
+    assert trust["Condition"] == {
+        "StringLike": {
+            "aws:SourceArn": [
+                f"arn:aws:logs:eu-west-1:{MEMBER}:*",
+                f"arn:aws:logs:us-east-1:{MEMBER}:*",
+            ]
+        }
+    }
+    [deliver] = run.one("aws:iam/rolePolicy:RolePolicy", "central-sender").policy("policy")[
+        "Statement"
+    ]
+    assert deliver["Action"] == "logs:PutLogEvents"
+    assert deliver["Resource"] == [
+        f"arn:aws:logs:eu-west-1:{LOGGING_ACCOUNT_ID}:*",
+        f"arn:aws:logs:us-east-1:{LOGGING_ACCOUNT_ID}:*",
+    ]
+
+
+def test_account_policy_mode() -> None:
+    run = run_member(
+        subscriptionMode="account-policy",
+        regions=["eu-west-1", "ap-northeast-1"],
+        filterPattern="ERROR",
+        excludeLogGroups=["/aws/kinesisfirehose/CentralLogDestination", "/aws/lambda/noisy"],
+    )
+    assert not run.of_type("aws:lambda/function:Function")
+    assert not run.of_type("aws:lambda/invocation:Invocation")
+    sender = run.one("aws:iam/role:Role", "central-sender").state["arn"]
+    for region in ("eu-west-1", "ap-northeast-1"):
+        policy = run.one(
+            "aws:cloudwatch/logAccountPolicy:LogAccountPolicy", f"central-{region}-account-policy"
+        )
+        assert policy.inputs["region"] == region
+        assert policy.inputs["policyType"] == "SUBSCRIPTION_FILTER_POLICY"
+        assert policy.inputs["scope"] == "ALL"
+        assert policy.inputs["policyName"] == "central-logging"
+        assert policy.policy("policyDocument") == {
+            "DestinationArn": destination(region),
+            "RoleArn": sender,
+            "FilterPattern": "ERROR",
+            "Distribution": "Random",
+        }
+        assert policy.inputs["selectionCriteria"] == (
+            'LogGroupName NOT IN ["/aws/kinesisfirehose/CentralLogDestination", '
+            '"/aws/lambda/noisy"]'
+        )
+    assert run.outputs["subscriptionMode"] == "account-policy"
+    assert "subscriberFunctionArns" not in run.outputs
+
+
+def test_a_region_without_destination_names_region_and_stack() -> None:
+    with pytest.raises(ConfigError) as raised:
+        run_member(regions=["eu-west-1", "eu-north-1"])
+    assert str(raised.value) == (
+        "central-logging:regions includes 'eu-north-1' but the logging stack "
+        "example-org/central-logging/logging has no destination there (its destinationArns "
+        "cover: ap-northeast-1, eu-west-1, us-east-1); add the region to the logging stack "
+        "first or remove it here."
+    )
+
+
+def test_function_archive_holds_the_handlers_only(tmp_path: Any) -> None:
+    package = tmp_path / "handlers"
+    (package / "__pycache__").mkdir(parents=True)
+    for name in ("__init__.py", "core.py", "subscribe.py", "test_core.py", "notes.md"):
+        (package / name).write_text("")
+    (package / "__pycache__" / "core.cpython-311.py").write_text("")
+    assert sorted(handler_files(package)) == [
+        "handlers/__init__.py",
+        "handlers/core.py",
+        "handlers/subscribe.py",
+    ]
+    shipped = sorted(handler_files())
+    assert {"handlers/core.py", "handlers/subscribe.py", "handlers/reconcile.py"} <= set(shipped)
+    assert all("__pycache__" not in name and "/test" not in name for name in shipped)
