@@ -234,10 +234,18 @@ def decide(
     log_group: str, filters: Sequence[SubscriptionFilterTypeDef], settings: Settings
 ) -> Decision:
     """What `log_group` needs, given its current subscription filters. Pure."""
+    owned = settings.owned_filter_names
     pattern = _matching_exclude_pattern(log_group, settings.exclude_patterns)
     if pattern is not None:
-        return Decision(log_group, EXCLUDED, f"matches exclude pattern {pattern!r}")
-    owned = settings.owned_filter_names
+        # An exclusion added later (say, a log group found feeding the delivery path back
+        # into itself) also removes the filters this project put there.
+        ours_there = tuple(n for f in filters if (n := f.get("filterName", "")) in owned)
+        return Decision(
+            log_group,
+            EXCLUDED,
+            f"matches exclude pattern {pattern!r}",
+            delete_filter_names=ours_there,
+        )
     ours = next((f for f in filters if f.get("filterName") == settings.filter_name), None)
     ours_as_configured = ours is not None and _is_as_configured(ours, settings)
     retired = tuple(
@@ -304,6 +312,9 @@ def apply(
     if not decision.needs_write:
         return Result(decision.log_group, decision.outcome, decision.detail)
     if dry_run:
+        if decision.outcome == EXCLUDED:
+            steps = _writes_text(decision.delete_filter_names, None, done=False)
+            return Result(decision.log_group, EXCLUDED, f"{decision.detail}; would {steps}")
         return Result(decision.log_group, NOT_SUBSCRIBED, f"would {decision.detail}")
     try:
         for name in decision.delete_filter_names:
@@ -331,6 +342,8 @@ def apply(
         except BotoCoreError as error:
             return error_result(decision.log_group, error)
     done = _writes_text(decision.delete_filter_names, decision.put_filter_name, done=True)
+    if decision.outcome == EXCLUDED:
+        return Result(decision.log_group, EXCLUDED, f"{decision.detail}; {done}")
     return Result(decision.log_group, decision.outcome, done)
 
 
@@ -349,13 +362,10 @@ def subscribe_log_group(
     client: CloudWatchLogsClient, log_group: str, settings: Settings, dry_run: bool = False
 ) -> Result:
     """Describe, decide and apply for one log group."""
-    filters: list[SubscriptionFilterTypeDef] = []
-    # An excluded log group is never read: its filters cannot change the outcome.
-    if not is_excluded(log_group, settings.exclude_patterns):
-        try:
-            filters = describe_filters(client, log_group)
-        except (ClientError, BotoCoreError) as error:
-            return error_result(log_group, error)
+    try:
+        filters = describe_filters(client, log_group)
+    except (ClientError, BotoCoreError) as error:
+        return error_result(log_group, error)
     return apply(client, decide(log_group, filters, settings), settings, dry_run=dry_run)
 
 

@@ -5,39 +5,39 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
+import botocore.endpoint
 import pytest
 from moto import mock_aws
 
-from components.policies import destination_access_policy, subscriber_function_policy
+from components.policies import destination_access_policy
 from tests.handlers.harness import (
     DESTINATION_ARN,
     FUNCTION_ARN,
-    FUNCTION_LOG_GROUP_ARN,
-    MEMBER_ACCOUNT,
     ORGANIZATION_ID,
     REGION,
     SENDER_ROLE_ARN,
     FakeAws,
     function_environment,
     member_settings,
+    rendered_member_stack,
 )
 
 
 @pytest.fixture
 def function_policy() -> dict[str, Any]:
-    """The IAM policy of the subscriber function of the member account, in `REGION`."""
-    return subscriber_function_policy(
-        partition="aws",
-        region=REGION,
-        account_id=MEMBER_ACCOUNT,
-        destination_arn=DESTINATION_ARN,
-        sender_role_arn=SENDER_ROLE_ARN,
-        function_arn=FUNCTION_ARN,
-        function_log_group_arn=FUNCTION_LOG_GROUP_ARN,
-    )
+    """The IAM policy the member stack renders for its sweep function in `REGION`."""
+    run = rendered_member_stack()
+    function = run.one("aws:lambda/function:Function", f"central-{REGION}-reconciler")
+    assert function.state["arn"] == FUNCTION_ARN
+    assert function.inputs["environment"]["variables"]["SENDER_ROLE_ARN"] == SENDER_ROLE_ARN
+    policy: dict[str, Any] = run.one(
+        "aws:iam/rolePolicy:RolePolicy", f"central-{REGION}-reconciler"
+    ).policy("policy")
+    return policy
 
 
 @pytest.fixture
@@ -74,3 +74,11 @@ def function_env(monkeypatch: pytest.MonkeyPatch, function_session: boto3.sessio
     monkeypatch.setenv("AWS_SESSION_TOKEN", credentials.token or "")
     for variable, value in function_environment(member_settings()).items():
         monkeypatch.setenv(variable, value)
+
+
+@pytest.fixture
+def backoffs(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The delays botocore backs off for between retries, recorded instead of slept."""
+    delays: list[float] = []
+    monkeypatch.setattr(botocore.endpoint, "time", SimpleNamespace(sleep=delays.append))
+    return delays

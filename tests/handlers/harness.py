@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -30,13 +31,14 @@ from moto.logs.exceptions import (
 from moto.logs.models import LogsBackend, SubscriptionFilter, logs_backends
 
 from handlers import reconcile
+from handlers.core import Settings, make_logs_client, quota_limiters
+from tests.infra.harness import Run, run_program
 
 if TYPE_CHECKING:
     from mypy_boto3_logs.type_defs import (
         PutSubscriptionFilterRequestTypeDef,
         SubscriptionFilterTypeDef,
     )
-from handlers.core import Settings, make_logs_client, quota_limiters
 
 REGION = "eu-west-1"
 # moto's default account, where calls with its default credentials land: the member account.
@@ -49,18 +51,32 @@ ORGANIZATION_OF = {MEMBER_ACCOUNT: ORGANIZATION_ID}
 
 DESTINATION_NAME = "CentralLogDestination"
 DESTINATION_ARN = f"arn:aws:logs:{REGION}:{LOGGING_ACCOUNT}:destination:{DESTINATION_NAME}"
-FUNCTION_NAME = "central-logging-subscriber"
+# The sweep: its role holds every permission the handlers use (the event handler's holds less).
+FUNCTION_NAME = "central-logging-reconciler"
 FUNCTION_ARN = f"arn:aws:lambda:{REGION}:{MEMBER_ACCOUNT}:function:{FUNCTION_NAME}"
 FUNCTION_LOG_GROUP_ARN = (
     f"arn:aws:logs:{REGION}:{MEMBER_ACCOUNT}:log-group:/aws/lambda/{FUNCTION_NAME}"
 )
-SENDER_ROLE_ARN = f"arn:aws:iam::{MEMBER_ACCOUNT}:role/central-logging-sender"
+# As the member stack names it under the mock runtime (tests/infra/harness.py).
+SENDER_ROLE_ARN = f"arn:aws:iam::{MEMBER_ACCOUNT}:role/central-sender"
 FILTER_NAME = "central-logging"
 LEGACY_FILTER_NAME = "seed-central-logging"
 
 # moto names the IAM action after the API operation; where IAM's own name differs, the check
 # uses IAM's name, as AWS does.
 IAM_ACTION_OF_OPERATION = {"lambda:Invoke": "lambda:InvokeFunction"}
+
+
+@functools.cache
+def rendered_member_stack() -> Run:
+    """The member stack of `MEMBER_ACCOUNT` in `REGION`, run under Pulumi's mock runtime."""
+    stack = "example-org/central-logging/logging"
+    return run_program(
+        {"role": "member", "loggingStack": stack, "regions": [REGION]},
+        region=REGION,
+        account_id=MEMBER_ACCOUNT,
+        stack_outputs={stack: {"destinationArns": {REGION: DESTINATION_ARN}}},
+    )
 
 
 def member_settings(**changes: Any) -> Settings:
@@ -237,10 +253,8 @@ class IamEnforcement:
 
 @dataclass(frozen=True)
 class PutAttempt:
-    account: str
     log_group: str
     filter_name: str
-    role_arn: str | None
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -308,9 +322,7 @@ class CrossAccountDestinations:
         destination_arn: str,
         role_arn: str | None,
     ) -> None:
-        self.put_attempts.append(
-            PutAttempt(backend.account_id, log_group_name, filter_name, role_arn)
-        )
+        self.put_attempts.append(PutAttempt(log_group_name, filter_name))
         log_group = backend.groups.get(log_group_name)
         if log_group is None:
             raise ResourceNotFoundException()

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
-import botocore.endpoint
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import EndpointConnectionError
@@ -28,6 +26,9 @@ from tests.handlers.harness import (
     logs_success_response,
     member_settings,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
 
 ACCESS_DENIED = (
     "AccessDeniedException: User with accountId: {account} is not authorized to perform: "
@@ -104,62 +105,81 @@ def test_a_dry_run_only_reads(aws: FakeAws, function_session: boto3.session.Sess
     assert set(aws.filters("/app/orders")) == {LEGACY_FILTER_NAME}
 
 
-def answering(client: Any, operation: str, answers: list[Callable[[], AWSResponse]]) -> list[int]:
-    """Answer `operation` with `answers` in turn, without any network; returns the list that
-    counts the requests sent."""
+@pytest.fixture
+def offline_client() -> CloudWatchLogsClient:
+    """A client as the handlers make it, answered by `answering` alone: no network, no moto."""
+    session = boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION
+    )
+    return make_logs_client(session, REGION)
+
+
+def answering(
+    client: CloudWatchLogsClient, operation: str, answers: list[Callable[[], AWSResponse]]
+) -> list[int]:
+    """Answer `operation` with `answers` in turn; returns the list counting requests sent."""
     sent: list[int] = []
 
     def answer(**_: Any) -> AWSResponse:
         sent.append(1)
         return answers[len(sent) - 1]()
 
-    client.meta.events.register_first(f"before-send.cloudwatch-logs.{operation}", answer)
+    events: Any = client.meta.events  # typed for handlers that return None; these answer
+    events.register_first(f"before-send.cloudwatch-logs.{operation}", answer)
     return sent
 
 
+def full_slots() -> AWSResponse:
+    return logs_error_response("LimitExceededException", "Resource limit exceeded.")
+
+
+@pytest.mark.usefixtures("backoffs")
 def test_full_slots_do_not_use_up_the_retries_that_throttling_needs(
-    monkeypatch: pytest.MonkeyPatch,
+    offline_client: CloudWatchLogsClient,
 ) -> None:
-    monkeypatch.setattr(botocore.endpoint, "time", SimpleNamespace(sleep=lambda _: None))
-    session = boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION
-    )
-    client = make_logs_client(session, REGION)
     full = 120  # more than botocore's retry quota would survive (500 tokens, 5 each)
     sent = answering(
-        client,
+        offline_client,
         "PutSubscriptionFilter",
-        [lambda: logs_error_response("LimitExceededException", "Resource limit exceeded.")] * full
+        [full_slots] * full
         + [lambda: logs_error_response("ThrottlingException", "Rate exceeded")] * 2
         + [logs_success_response],
     )
     settings = member_settings()
     decision = decide("/app/orders", [], settings)
 
-    outcomes = [apply(client, decision, settings).outcome for _ in range(full + 1)]
+    outcomes = [apply(offline_client, decision, settings).outcome for _ in range(full + 1)]
 
     assert outcomes == ["limit-exceeded"] * full + ["subscribed"]
     assert len(sent) == full + 3
 
 
-def test_an_unreachable_endpoint_is_reported_as_failed_after_retries(
-    monkeypatch: pytest.MonkeyPatch,
+def test_slots_taken_since_the_log_group_was_read_are_reported_as_such(
+    offline_client: CloudWatchLogsClient,
 ) -> None:
-    backoffs: list[float] = []
-    monkeypatch.setattr(botocore.endpoint, "time", SimpleNamespace(sleep=backoffs.append))
-    session = boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION
+    answering(offline_client, "PutSubscriptionFilter", [full_slots])
+    settings = member_settings()
+
+    result = apply(offline_client, decide("/app/orders", [], settings), settings)
+
+    assert (result.outcome, result.detail) == (
+        "limit-exceeded",
+        "every subscription filter slot is taken by filters added since the log group was read",
     )
-    client = make_logs_client(session, REGION)
+
+
+def test_an_unreachable_endpoint_is_reported_as_failed_after_retries(
+    offline_client: CloudWatchLogsClient, backoffs: list[float]
+) -> None:
     endpoint = f"https://logs.{REGION}.amazonaws.com/"
 
     def unreachable() -> AWSResponse:
         raise EndpointConnectionError(endpoint_url=endpoint)
 
-    answering(client, "DescribeSubscriptionFilters", [logs_success_response])
-    sent = answering(client, "PutSubscriptionFilter", [unreachable] * MAX_ATTEMPTS)
+    answering(offline_client, "DescribeSubscriptionFilters", [logs_success_response])
+    sent = answering(offline_client, "PutSubscriptionFilter", [unreachable] * MAX_ATTEMPTS)
 
-    result = subscribe_log_group(client, "/app/orders", member_settings())
+    result = subscribe_log_group(offline_client, "/app/orders", member_settings())
 
     assert result.as_dict() == {
         "logGroup": "/app/orders",
@@ -167,23 +187,3 @@ def test_an_unreachable_endpoint_is_reported_as_failed_after_retries(
         "detail": f'EndpointConnectionError: Could not connect to the endpoint URL: "{endpoint}"',
     }
     assert (len(sent), len(backoffs)) == (MAX_ATTEMPTS, MAX_ATTEMPTS - 1)
-
-
-def test_slots_taken_since_the_log_group_was_read_are_reported_as_such() -> None:
-    session = boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION
-    )
-    client = make_logs_client(session, REGION)
-    answering(
-        client,
-        "PutSubscriptionFilter",
-        [lambda: logs_error_response("LimitExceededException", "Resource limit exceeded.")],
-    )
-    settings = member_settings()
-
-    result = apply(client, decide("/app/orders", [], settings), settings)
-
-    assert (result.outcome, result.detail) == (
-        "limit-exceeded",
-        "every subscription filter slot is taken by filters added since the log group was read",
-    )

@@ -135,10 +135,16 @@ def test_decide(filters: list[SubscriptionFilterTypeDef], expected: Decision) ->
     assert decide("/app", filters, SETTINGS) == expected
 
 
-def test_an_excluded_log_group_needs_nothing_whatever_its_filters() -> None:
-    decision = decide("/aws/kinesisfirehose/central", [LEGACY], SETTINGS)
+def test_an_excluded_log_group_loses_only_the_filters_this_project_owns() -> None:
+    decision = decide("/aws/kinesisfirehose/central", [LEGACY, FOREIGN], SETTINGS)
 
     assert decision == Decision(
+        "/aws/kinesisfirehose/central",
+        "excluded",
+        "matches exclude pattern '/aws/kinesisfirehose/*'",
+        delete_filter_names=(LEGACY["filterName"],),
+    )
+    assert decide("/aws/kinesisfirehose/central", [FOREIGN], SETTINGS) == Decision(
         "/aws/kinesisfirehose/central",
         "excluded",
         "matches exclude pattern '/aws/kinesisfirehose/*'",

@@ -26,14 +26,18 @@ from tests.handlers.harness import (
     FakeAws,
     Sweeper,
     create_log_group_event,
+    rendered_member_stack,
     without_action,
 )
 
 LOG_GROUPS = f"arn:aws:logs:{REGION}:{MEMBER_ACCOUNT}:log-group:*"
-# Used by the Lambda service to write the function's own logs, not by the handlers.
-RUNTIME_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+# Used by the Lambda service (own logs, dead letters), not by the handlers.
+RUNTIME_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"}
 # Checked by AWS when PutSubscriptionFilter passes roleArn; moto does not model it.
 UNMODELLED_ACTIONS = {"iam:PassRole"}
+
+
+DEAD_LETTER_QUEUE_ARN = f"arn:aws:sqs:{REGION}:{MEMBER_ACCOUNT}:central-{REGION}-dead-letters"
 
 
 def resources_by_action(policy: dict[str, Any]) -> dict[str, set[str]]:
@@ -59,6 +63,7 @@ def test_every_action_is_scoped_to_this_account_region_and_function(
         "lambda:InvokeFunction": {FUNCTION_ARN},
         "logs:CreateLogStream": {f"{FUNCTION_LOG_GROUP_ARN}:log-stream:*"},
         "logs:PutLogEvents": {f"{FUNCTION_LOG_GROUP_ARN}:log-stream:*"},
+        "sqs:SendMessage": {DEAD_LETTER_QUEUE_ARN},
     }
     [pass_role] = [s for s in function_policy["Statement"] if s["Action"] == "iam:PassRole"]
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "logs.amazonaws.com"}}
@@ -132,3 +137,28 @@ class TestTheSweepFailsWithoutAnyOfItsActions:
             Sweeper(aws, function_session).sweep(SCHEDULED_EVENT, seconds=0)
 
         assert f"is not authorized to perform: {removed_action}" in str(raised.value)
+
+
+class TestTheEventFunctionNeedsOnlyItsOwnNarrowerPolicy:
+    @pytest.fixture
+    def function_policy(self) -> dict[str, Any]:
+        policy: dict[str, Any] = (
+            rendered_member_stack()
+            .one("aws:iam/rolePolicy:RolePolicy", f"central-{REGION}-subscriber")
+            .policy("policy")
+        )
+        return policy
+
+    def test_it_has_no_sweep_permissions(self, function_policy: dict[str, Any]) -> None:
+        granted = resources_by_action(function_policy)
+        assert "logs:DescribeLogGroups" not in granted
+        assert "lambda:InvokeFunction" not in granted
+
+    @pytest.mark.usefixtures("function_env")
+    def test_it_subscribes_a_new_log_group_and_replaces_a_legacy_filter(self, aws: FakeAws) -> None:
+        aws.create_log_groups("/app/new")
+        with_legacy_filter(aws, "/app/legacy")
+        with aws.iam.enforced():
+            new = subscribe.handler(create_log_group_event("/app/new"), None)
+            legacy = subscribe.handler(create_log_group_event("/app/legacy"), None)
+        assert (new["outcome"], legacy["outcome"]) == ("subscribed", "updated")

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 from typing import Any
 
-import botocore.endpoint
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from handlers import subscribe
-from handlers.core import IGNORED, Result
 from tests.handlers.harness import (
     DESTINATION_ARN,
     FILTER_NAME,
@@ -126,7 +121,7 @@ def test_a_foreign_filter_to_our_destination_counts_as_covered(aws: FakeAws) -> 
     assert aws.filters("/app/orders") == {"landing-zone": DESTINATION_ARN}
 
 
-def test_an_excluded_log_group_is_left_alone_without_any_call(
+def test_an_excluded_log_group_is_read_but_never_written(
     aws: FakeAws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EXCLUDE_PATTERNS", json.dumps(["/aws/kinesisfirehose/*"]))
@@ -139,8 +134,26 @@ def test_an_excluded_log_group_is_left_alone_without_any_call(
         "outcome": "excluded",
         "detail": "matches exclude pattern '/aws/kinesisfirehose/*'",
     }
-    assert aws.iam.actions == []
+    assert aws.iam.actions == ["logs:DescribeSubscriptionFilters"]
     assert aws.filters("/aws/kinesisfirehose/central/errors") == {}
+
+
+def test_excluding_a_subscribed_log_group_removes_our_filter_and_keeps_others(
+    aws: FakeAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group = "/aws/kinesisfirehose/central/errors"
+    aws.create_log_groups(group)
+    run(aws, create_log_group_event(group))
+    stream_arn = aws.create_foreign_filter(group, "security-tool")
+    monkeypatch.setenv("EXCLUDE_PATTERNS", json.dumps(["/aws/kinesisfirehose/*"]))
+
+    result = run(aws, create_log_group_event(group))
+
+    assert result["outcome"] == "excluded"
+    assert result["detail"] == (
+        "matches exclude pattern '/aws/kinesisfirehose/*'; deleted filter 'central-logging'"
+    )
+    assert aws.filters(group) == {"security-tool": stream_arn}
 
 
 def test_a_log_group_deleted_before_the_handler_runs_is_not_found(aws: FakeAws) -> None:
@@ -183,9 +196,9 @@ def test_failed_calls_and_malformed_events_are_ignored_without_any_call(
     assert aws.iam.actions == []
 
 
-def test_throttling_is_retried_with_backoff(aws: FakeAws, monkeypatch: pytest.MonkeyPatch) -> None:
-    backoffs: list[float] = []
-    monkeypatch.setattr(botocore.endpoint, "time", SimpleNamespace(sleep=backoffs.append))
+def test_throttling_is_retried_with_backoff(
+    aws: FakeAws, monkeypatch: pytest.MonkeyPatch, backoffs: list[float]
+) -> None:
     describes = throttle(monkeypatch, "describe_subscription_filters", times=2)
     puts = throttle(monkeypatch, "put_subscription_filter", times=3)
     aws.create_log_groups("/app/orders")
@@ -210,40 +223,3 @@ def test_the_handler_logs_its_result_as_one_json_line(
         "/app/orders",
         "subscribed",
     )
-
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
-    max_leaves=20,
-)
-log_group_names = st.text(min_size=1, max_size=512)
-
-
-@given(
-    event=json_values
-    | st.builds(
-        lambda detail: {"detail": detail},
-        st.dictionaries(
-            st.sampled_from(["eventSource", "eventName", "requestParameters", "errorCode"]),
-            json_values,
-        ),
-    )
-)
-def test_parsing_any_json_event_never_raises(event: Any) -> None:
-    parsed = subscribe.parse_event(event)
-
-    assert isinstance(parsed, str) or parsed.outcome == IGNORED
-
-
-@given(name=log_group_names)
-def test_a_successful_create_log_group_call_yields_its_log_group(name: str) -> None:
-    assert subscribe.parse_event(create_log_group_event(name)) == name
-
-
-@given(name=log_group_names, error_code=json_values)
-def test_a_failed_create_log_group_call_is_ignored(name: str, error_code: Any) -> None:
-    parsed = subscribe.parse_event(create_log_group_event(name, errorCode=error_code))
-
-    assert isinstance(parsed, Result)
-    assert (parsed.log_group, parsed.outcome) == (name, IGNORED)

@@ -8,7 +8,6 @@ receive them) and the resolved stack outputs.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import runpy
 from collections.abc import Mapping
@@ -101,8 +100,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return stack, {"name": stack, "outputs": self.stack_outputs[stack]}
         state = _reveal(args.inputs)
         name_key = NAME_KEYS.get(args.typ, "name")
-        suffix = hashlib.sha256(args.name.encode()).hexdigest()[:7]
-        state.setdefault(name_key, f"{args.name}-{suffix}")
+        # Pulumi would append a random suffix; the logical name keeps the tests readable.
+        state.setdefault(name_key, args.name)
         arn_format = ARN_FORMATS.get(args.typ)
         if arn_format:
             state["arn"] = arn_format.format(
