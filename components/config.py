@@ -34,6 +34,8 @@ SCHEDULE_RE = re.compile(
     r"^(rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)"
     r"|cron\(\S+( \S+){5}\))$"
 )
+SNS_TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 FILTER_PATTERN_MAX = 1024
 DEFAULT_SHARD_COUNT = 2
 
@@ -140,6 +142,50 @@ def _regions(raw: Raw, home_region: str | None) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class AlarmSettings:
+    """Where alarms notify: an existing topic, or an email address for topics the stack
+    creates; neither means alarms without notification."""
+
+    topic_arn: str | None
+    email: str | None
+    freshness_seconds: int = 900
+    iterator_age_seconds: int = 600
+
+
+def _alarms(raw: Raw, regions: tuple[str, ...], logging_role: bool) -> AlarmSettings:
+    topic_arn = _one_of(
+        "alarmTopicArn",
+        raw.text("alarmTopicArn"),
+        SNS_TOPIC_ARN_RE,
+        "it must be the ARN of an SNS topic, arn:aws:sns:REGION:ACCOUNT:NAME",
+    )
+    email = _one_of("alarmEmail", raw.text("alarmEmail"), EMAIL_RE, "it must be an email address")
+    if topic_arn and email:
+        raise ConfigError(
+            f"Both {key('alarmTopicArn')} and {key('alarmEmail')} are set; set alarmTopicArn to "
+            "use your topic or alarmEmail to have one created, not both."
+        )
+    if topic_arn:
+        topic_region = topic_arn.split(":")[3]
+        for region in regions:
+            if region != topic_region:
+                raise _bad(
+                    "alarmTopicArn",
+                    topic_arn,
+                    f"CloudWatch alarms notify topics in their own region only, and regions "
+                    f"includes {region}: use alarmEmail to have a topic created in each region",
+                )
+    if not logging_role:
+        return AlarmSettings(topic_arn, email)
+    return AlarmSettings(
+        topic_arn,
+        email,
+        freshness_seconds=_require(raw.integer("alarmFreshnessSeconds", 60, 86400, 900)),
+        iterator_age_seconds=_require(raw.integer("alarmIteratorAgeSeconds", 60, 86400, 600)),
+    )
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     """The logging account: destinations, transport and archive."""
 
@@ -163,6 +209,7 @@ class LoggingSettings:
     object_lock_days: int | None
     transition_days: int | None
     expire_days: int | None
+    alarms: AlarmSettings
 
 
 @dataclass(frozen=True)
@@ -178,6 +225,7 @@ class MemberSettings:
     exclude_log_groups: tuple[str, ...]
     replace_filter_names: tuple[str, ...]
     reconcile_schedule: str | None
+    alarms: AlarmSettings
 
 
 def _require(value: T | None) -> T:
@@ -313,6 +361,7 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         object_lock_days=lock_days,
         transition_days=transition_days,
         expire_days=expire_days,
+        alarms=_alarms(raw, regions, logging_role=True),
     )
 
 
@@ -374,6 +423,7 @@ def parse_member(values: Mapping[str, str | None], home_region: str | None) -> M
         exclude_log_groups=excludes,
         replace_filter_names=replace_names,
         reconcile_schedule=None if schedule == "off" else schedule,
+        alarms=_alarms(raw, regions, logging_role=False),
     )
 
 
@@ -397,6 +447,10 @@ LOGGING_KEYS = [
     "objectLockDays",
     "transitionDays",
     "expireDays",
+    "alarmTopicArn",
+    "alarmEmail",
+    "alarmFreshnessSeconds",
+    "alarmIteratorAgeSeconds",
 ]
 MEMBER_KEYS = [
     "regions",
@@ -407,6 +461,8 @@ MEMBER_KEYS = [
     "excludeLogGroups",
     "replaceFilterNames",
     "reconcileSchedule",
+    "alarmTopicArn",
+    "alarmEmail",
 ]
 
 

@@ -21,6 +21,7 @@ from pulumi_aws.kinesis import (
 )
 
 from components import policies
+from components.alarms import AlarmNotifier
 from components.config import LoggingSettings
 
 # Colder storage for `transitionDays`: still readable at once, so Athena and `read` work.
@@ -84,6 +85,7 @@ class CentralDestination(pulumi.ComponentResource):
             self.bucket_name = self.bucket.bucket
             self.bucket_arn = self.bucket.arn
 
+        self.alarms = AlarmNotifier(self, name, settings.alarms)
         self.regions = {region: self._region(region) for region in settings.regions}
         self.destination_arns = Output.all(
             **{region: p.destination.arn for region, p in self.regions.items()}
@@ -348,7 +350,76 @@ class CentralDestination(pulumi.ComponentResource):
             ),
             opts=ResourceOptions(parent=self),
         )
+        self._delivery_alarms(region, delivery_stream, stream)
         return RegionalPipeline(destination, delivery_stream, stream)
+
+    def _delivery_alarms(
+        self,
+        region: str,
+        delivery_stream: aws.kinesis.FirehoseDeliveryStream,
+        stream: aws.kinesis.Stream | None,
+    ) -> None:
+        firehose = {"DeliveryStreamName": delivery_stream.name}
+        self.alarms.alarm(
+            "delivery-failing",
+            region,
+            "Firehose is failing to write to the archive bucket (it retries for 24 h): check "
+            "the delivery-errors log group and the bucket, key and role policies.",
+            namespace="AWS/Firehose",
+            metric="DeliveryToS3.Success",
+            dimensions=firehose,
+            statistic="Minimum",
+            threshold=1,
+            comparison="LessThanThreshold",
+            periods=3,
+        )
+        self.alarms.alarm(
+            "data-stale",
+            region,
+            "The oldest record waiting in Firehose is older than alarmFreshnessSeconds: "
+            "delivery to S3 is slow or stuck.",
+            namespace="AWS/Firehose",
+            metric="DeliveryToS3.DataFreshness",
+            dimensions=firehose,
+            statistic="Maximum",
+            threshold=self.settings.alarms.freshness_seconds,
+        )
+        self.alarms.alarm(
+            "records-throttled",
+            region,
+            "Firehose throttled incoming records: the stream's throughput quota is too low "
+            "for the organisation's log volume; ask AWS to raise it.",
+            namespace="AWS/Firehose",
+            metric="ThrottledRecords",
+            dimensions=firehose,
+            statistic="Sum",
+            threshold=0,
+        )
+        if stream is None:
+            return
+        kinesis = {"StreamName": stream.name}
+        self.alarms.alarm(
+            "stream-iterator-age",
+            region,
+            "Records wait in the Kinesis stream longer than alarmIteratorAgeSeconds: Firehose "
+            "is not keeping up, and records expire after kinesisRetentionHours.",
+            namespace="AWS/Kinesis",
+            metric="GetRecords.IteratorAgeMilliseconds",
+            dimensions=kinesis,
+            statistic="Maximum",
+            threshold=self.settings.alarms.iterator_age_seconds * 1000,
+        )
+        self.alarms.alarm(
+            "stream-write-throttled",
+            region,
+            "Writes into the Kinesis stream are throttled: add shards (PROVISIONED) or use "
+            "ON_DEMAND.",
+            namespace="AWS/Kinesis",
+            metric="WriteProvisionedThroughputExceeded",
+            dimensions=kinesis,
+            statistic="Sum",
+            threshold=0,
+        )
 
     def _delivery_stream(
         self,

@@ -20,6 +20,7 @@ import pulumi_aws as aws
 from pulumi import Output, ResourceOptions
 
 from components import policies
+from components.alarms import AlarmNotifier
 from components.config import ConfigError, MemberSettings, key
 
 HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
@@ -27,6 +28,10 @@ DESTINATION_PARAMETER = "/central-logging/destination-arn"
 RUNTIME = "python3.13"
 FUNCTION_LOG_RETENTION_DAYS = 90
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
+# The sweep's last summary line (handlers/reconcile.py) and the number it reports.
+SWEEP_SUMMARY_PATTERN = '{ $.message = "sweep finished" }'
+UNCOVERED_METRIC = "UncoveredLogGroups"
+METRIC_NAMESPACE = "CentralLogging"
 
 # CloudTrail's record of a successful CreateLogGroup; failed calls carry `errorCode`.
 CREATE_LOG_GROUP_PATTERN: dict[str, Any] = {
@@ -119,6 +124,7 @@ class MemberSubscriber(pulumi.ComponentResource):
         )
         self.sender_role_arn = self.sender_role.arn
 
+        self.alarms = AlarmNotifier(self, name, settings.alarms)
         self.functions: dict[str, RegionalSubscriber] = {}
         for region in settings.regions:
             destination_arn = self.destination_arns[region]
@@ -193,12 +199,13 @@ class MemberSubscriber(pulumi.ComponentResource):
             "EXCLUDE_PATTERNS": json.dumps(list(s.exclude_log_groups)),
             "REPLACE_FILTER_NAMES": json.dumps(list(s.replace_filter_names)),
         }
-        subscriber, _ = self._function(
+        subscriber, _, _ = self._function(
             region, "subscriber", "handlers.subscribe.handler", 60, environment, dead_letters
         )
-        reconciler, reconciler_policy = self._function(
+        reconciler, reconciler_policy, reconciler_logs = self._function(
             region, "reconciler", "handlers.reconcile.handler", 900, environment, dead_letters
         )
+        self._subscriber_alarms(region, dead_letters, reconciler_logs)
 
         created = aws.cloudwatch.EventRule(
             f"{prefix}-log-group-created",
@@ -264,7 +271,7 @@ class MemberSubscriber(pulumi.ComponentResource):
         timeout: int,
         environment: Mapping[str, pulumi.Input[str]],
         dead_letters: aws.sqs.Queue,
-    ) -> tuple[aws.lambda_.Function, aws.iam.RolePolicy]:
+    ) -> tuple[aws.lambda_.Function, aws.iam.RolePolicy, aws.cloudwatch.LogGroup]:
         prefix = f"{self.name}-{region}-{kind}"
         function_name = f"central-logging-{kind}"
         log_group = aws.cloudwatch.LogGroup(
@@ -333,7 +340,54 @@ class MemberSubscriber(pulumi.ComponentResource):
             # Lambda checks at creation that the role may use the dead-letter queue.
             opts=ResourceOptions(parent=self, depends_on=[log_group, role_policy]),
         )
-        return function, role_policy
+        self.alarms.alarm(
+            f"{kind}-errors",
+            region,
+            f"The {function_name} function failed: read its log group; failed invocations "
+            "are retried, then kept in the dead-letter queue.",
+            namespace="AWS/Lambda",
+            metric="Errors",
+            dimensions={"FunctionName": function.name},
+            statistic="Sum",
+            threshold=0,
+        )
+        return function, role_policy, log_group
+
+    def _subscriber_alarms(
+        self, region: str, dead_letters: aws.sqs.Queue, reconciler_logs: aws.cloudwatch.LogGroup
+    ) -> None:
+        self.alarms.alarm(
+            "dead-letters",
+            region,
+            "Events or sweeps the subscriber could not process are waiting in the dead-letter "
+            "queue: fix the cause, then run `central-logging backfill` for this account.",
+            namespace="AWS/SQS",
+            metric="ApproximateNumberOfMessagesVisible",
+            dimensions={"QueueName": dead_letters.name},
+            statistic="Maximum",
+            threshold=0,
+        )
+        aws.cloudwatch.LogMetricFilter(
+            f"{self.name}-{region}-uncovered",
+            region=region,
+            log_group_name=reconciler_logs.name,
+            pattern=SWEEP_SUMMARY_PATTERN,
+            metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
+                name=UNCOVERED_METRIC, namespace=METRIC_NAMESPACE, value="$.uncovered"
+            ),
+            opts=ResourceOptions(parent=self),
+        )
+        self.alarms.alarm(
+            "uncovered-log-groups",
+            region,
+            "The last sweep left log groups without delivery (limit-exceeded: other tools "
+            "hold every filter slot; failed): run `central-logging audit` to name them.",
+            namespace=METRIC_NAMESPACE,
+            metric=UNCOVERED_METRIC,
+            dimensions={},
+            statistic="Maximum",
+            threshold=0,
+        )
 
     def _trigger(
         self,

@@ -120,10 +120,11 @@ def sweep(
             _continue_sweep(lambda_client, context.invoked_function_arn, next_token, counts)
             continued = True
             break
-    LOGGER.info(
-        "sweep continues" if continued else "sweep finished",
-        extra={"fields": {"counts": dict(counts), "continued": continued}},
-    )
+    summary: dict[str, object] = {"counts": dict(counts), "continued": continued}
+    if not continued:
+        # One number for the member stack's metric filter: log groups left without delivery.
+        summary["uncovered"] = counts[LIMIT_EXCEEDED] + counts[FAILED]
+    LOGGER.info("sweep continues" if continued else "sweep finished", extra={"fields": summary})
     return dict(counts)
 
 

@@ -144,3 +144,5 @@ def test_the_handler_sweeps_the_region_under_the_function_policy(
         ("INFO", None),
     ]
     assert (lines[-1]["counts"], lines[-1]["continued"]) == (counts, False)
+    # The member stack's metric filter reads this number (SWEEP_SUMMARY_PATTERN).
+    assert (lines[-1]["message"], lines[-1]["uncovered"]) == ("sweep finished", 1)

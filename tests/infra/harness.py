@@ -41,6 +41,7 @@ ARN_FORMATS = {
     "aws:sqs/queue:Queue": "arn:aws:sqs:{region}:{account}:{name}",
     "aws:cloudwatch/eventRule:EventRule": "arn:aws:events:{region}:{account}:rule/{name}",
     "aws:ssm/parameter:Parameter": "arn:aws:ssm:{region}:{account}:parameter{name}",
+    "aws:sns/topic:Topic": "arn:aws:sns:{region}:{account}:{name}",
 }
 NAME_KEYS = {"aws:s3/bucket:Bucket": "bucket"}
 

@@ -1,0 +1,89 @@
+"""CloudWatch alarms of both stacks and where they notify.
+
+Not a component of its own: each stack's component owns its alarms (they are parented to
+it), and this module only keeps the shape of an alarm and its notification in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+from pulumi import ResourceOptions
+
+from components.config import AlarmSettings
+
+PERIOD_SECONDS = 300
+
+
+@dataclass
+class AlarmNotifier:
+    """Alarms of one component, notifying the configured topic (or one created per region
+    for `alarmEmail`)."""
+
+    parent: pulumi.Resource
+    name: str
+    settings: AlarmSettings
+    _topics: dict[str, list[pulumi.Input[str]]] = field(default_factory=dict)
+
+    def actions(self, region: str) -> list[pulumi.Input[str]]:
+        if region not in self._topics:
+            self._topics[region] = self._notification_target(region)
+        return self._topics[region]
+
+    def _notification_target(self, region: str) -> list[pulumi.Input[str]]:
+        if self.settings.topic_arn:
+            return [self.settings.topic_arn]
+        if not self.settings.email:
+            return []
+        topic = aws.sns.Topic(
+            f"{self.name}-{region}-alarms",
+            region=region,
+            display_name="central-logging alarms",
+            opts=ResourceOptions(parent=self.parent),
+        )
+        aws.sns.TopicSubscription(
+            f"{self.name}-{region}-alarms-email",
+            region=region,
+            topic=topic.arn,
+            protocol="email",
+            endpoint=self.settings.email,
+            opts=ResourceOptions(parent=self.parent),
+        )
+        return [topic.arn]
+
+    def alarm(
+        self,
+        purpose: str,
+        region: str,
+        description: str,
+        *,
+        namespace: str,
+        metric: str,
+        dimensions: Mapping[str, pulumi.Input[str]],
+        statistic: str,
+        threshold: float,
+        comparison: str = "GreaterThanThreshold",
+        periods: int = 1,
+    ) -> aws.cloudwatch.MetricAlarm:
+        """An alarm on one metric; no data means nothing flowed, which is not an alarm."""
+        actions = self.actions(region)
+        return aws.cloudwatch.MetricAlarm(
+            f"{self.name}-{region}-{purpose}",
+            region=region,
+            alarm_description=description,
+            namespace=namespace,
+            metric_name=metric,
+            dimensions=dimensions,
+            statistic=statistic,
+            period=PERIOD_SECONDS,
+            evaluation_periods=periods,
+            threshold=threshold,
+            comparison_operator=comparison,
+            treat_missing_data="notBreaching",
+            alarm_actions=actions,
+            ok_actions=actions,
+            opts=ResourceOptions(parent=self.parent),
+        )

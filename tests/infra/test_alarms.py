@@ -1,0 +1,182 @@
+"""The alarms of both stacks: metrics, dimensions and where they notify, in every region."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.config import ConfigError
+from components.subscriber import SWEEP_SUMMARY_PATTERN, UNCOVERED_METRIC
+from tests.infra.harness import ORG_ID, Run, run_program
+from tests.infra.test_subscriber import run_member
+
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+TOPIC = "aws:sns/topic:Topic"
+
+
+def alarms(run: Run, region: str) -> dict[str, dict[str, Any]]:
+    """Alarm inputs of one region, by the alarm's purpose."""
+    prefix = f"central-{region}-"
+    return {
+        a.name.removeprefix(prefix): a.inputs
+        for a in run.of_type(ALARM)
+        if a.name.startswith(prefix)
+    }
+
+
+def test_logging_alarms_watch_each_regions_delivery() -> None:
+    regions = ["eu-west-1", "us-east-1"]
+    run = run_program(
+        {
+            "role": "logging",
+            "organizationId": ORG_ID,
+            "regions": regions,
+            "alarmEmail": "oncall@example.com",
+            "alarmFreshnessSeconds": 1200,
+        }
+    )
+    for region in regions:
+        topic = run.one(TOPIC, f"central-{region}-alarms")
+        assert topic.inputs["region"] == region
+        subscription = run.one(
+            "aws:sns/topicSubscription:TopicSubscription", f"central-{region}-alarms-email"
+        )
+        assert (subscription.inputs["protocol"], subscription.inputs["endpoint"]) == (
+            "email",
+            "oncall@example.com",
+        )
+        found = alarms(run, region)
+        assert set(found) == {"delivery-failing", "data-stale", "records-throttled"}
+        stream_name = run.one(
+            "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream",
+            f"central-{region}-delivery",
+        ).state["name"]
+        for alarm in found.values():
+            assert alarm["region"] == region
+            assert alarm["namespace"] == "AWS/Firehose"
+            assert alarm["dimensions"] == {"DeliveryStreamName": stream_name}
+            assert alarm["alarmActions"] == alarm["okActions"] == [topic.state["arn"]]
+        assert (
+            found["delivery-failing"]["metricName"],
+            found["delivery-failing"]["comparisonOperator"],
+        ) == (
+            "DeliveryToS3.Success",
+            "LessThanThreshold",
+        )
+        assert found["data-stale"]["metricName"] == "DeliveryToS3.DataFreshness"
+        assert found["data-stale"]["threshold"] == 1200
+        assert found["records-throttled"]["metricName"] == "ThrottledRecords"
+
+
+def test_kinesis_transport_adds_stream_alarms_to_an_existing_topic() -> None:
+    topic = "arn:aws:sns:eu-west-1:999999999999:ops"
+    run = run_program(
+        {
+            "role": "logging",
+            "organizationId": ORG_ID,
+            "transport": "kinesis",
+            "archiveFormat": "raw",
+            "alarmTopicArn": topic,
+            "alarmIteratorAgeSeconds": 300,
+        }
+    )
+    assert not run.of_type(TOPIC)
+    found = alarms(run, "eu-west-1")
+    stream = run.one("aws:kinesis/stream:Stream").state["name"]
+    assert found["stream-iterator-age"]["metricName"] == "GetRecords.IteratorAgeMilliseconds"
+    assert found["stream-iterator-age"]["threshold"] == 300_000
+    assert found["stream-write-throttled"]["metricName"] == "WriteProvisionedThroughputExceeded"
+    for purpose in ("stream-iterator-age", "stream-write-throttled"):
+        assert found[purpose]["dimensions"] == {"StreamName": stream}
+        assert found[purpose]["namespace"] == "AWS/Kinesis"
+    assert all(a["alarmActions"] == [topic] for a in found.values())
+
+
+def test_member_alarms_watch_the_functions_the_queue_and_the_gaps() -> None:
+    run = run_member(regions=["eu-west-1", "us-east-1"], alarmEmail="oncall@example.com")
+    for region in ("eu-west-1", "us-east-1"):
+        found = alarms(run, region)
+        assert set(found) == {
+            "subscriber-errors",
+            "reconciler-errors",
+            "dead-letters",
+            "uncovered-log-groups",
+        }
+        topic = run.one(TOPIC, f"central-{region}-alarms").state["arn"]
+        assert all(a["alarmActions"] == [topic] for a in found.values())
+        assert found["subscriber-errors"]["dimensions"] == {
+            "FunctionName": "central-logging-subscriber"
+        }
+        assert found["reconciler-errors"]["metricName"] == "Errors"
+        queue = run.one("aws:sqs/queue:Queue", f"central-{region}-dead-letters").state["name"]
+        assert found["dead-letters"]["dimensions"] == {"QueueName": queue}
+        assert found["dead-letters"]["metricName"] == "ApproximateNumberOfMessagesVisible"
+        metric_filter = run.one(
+            "aws:cloudwatch/logMetricFilter:LogMetricFilter", f"central-{region}-uncovered"
+        )
+        assert metric_filter.inputs["logGroupName"] == "/aws/lambda/central-logging-reconciler"
+        assert metric_filter.inputs["pattern"] == SWEEP_SUMMARY_PATTERN
+        transformation = metric_filter.inputs["metricTransformation"]
+        assert transformation["value"] == "$.uncovered"
+        assert (
+            found["uncovered-log-groups"]["metricName"],
+            found["uncovered-log-groups"]["namespace"],
+        ) == (
+            UNCOVERED_METRIC,
+            transformation["namespace"],
+        )
+
+
+def test_without_a_target_alarms_exist_without_actions() -> None:
+    run = run_member()
+    assert not run.of_type(TOPIC)
+    assert all(not a.inputs.get("alarmActions") for a in run.of_type(ALARM))
+    assert run.of_type(ALARM)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"alarmTopicArn": "ops-topic"},
+            "central-logging:alarmTopicArn is 'ops-topic'; it must be the ARN of an SNS topic, "
+            "arn:aws:sns:REGION:ACCOUNT:NAME.",
+        ),
+        (
+            {"alarmEmail": "oncall"},
+            "central-logging:alarmEmail is 'oncall'; it must be an email address.",
+        ),
+        (
+            {
+                "alarmEmail": "a@example.com",
+                "alarmTopicArn": "arn:aws:sns:eu-west-1:999999999999:ops",
+            },
+            "Both central-logging:alarmTopicArn and central-logging:alarmEmail are set; set "
+            "alarmTopicArn to use your topic or alarmEmail to have one created, not both.",
+        ),
+        (
+            {
+                "regions": ["eu-west-1", "us-east-1"],
+                "alarmTopicArn": "arn:aws:sns:eu-west-1:999999999999:ops",
+            },
+            "central-logging:alarmTopicArn is 'arn:aws:sns:eu-west-1:999999999999:ops'; "
+            "CloudWatch alarms notify topics in their own region only, and regions includes "
+            "us-east-1: use alarmEmail to have a topic created in each region.",
+        ),
+        (
+            {"alarmFreshnessSeconds": "30"},
+            "central-logging:alarmFreshnessSeconds is '30'; it must be a whole number from 60 to "
+            "86400.",
+        ),
+        (
+            {"alarmIteratorAgeSeconds": "forever"},
+            "central-logging:alarmIteratorAgeSeconds is 'forever'; it must be a whole number "
+            "from 60 to 86400.",
+        ),
+    ],
+)
+def test_bad_alarm_settings(config: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        run_program({"role": "logging", "organizationId": ORG_ID, **config})
+    assert str(raised.value) == message
