@@ -170,7 +170,10 @@ def firehose_delivery_policy(
             "Resource": kms_key_arn,
             "Condition": {
                 "StringEquals": {"kms:ViaService": f"s3.{bucket_region}.amazonaws.com"},
-                "StringLike": {"kms:EncryptionContext:aws:s3:arn": f"{bucket_arn}/*"},
+                # With an S3 Bucket Key the context is the bucket's ARN, else the object's.
+                "StringLike": {
+                    "kms:EncryptionContext:aws:s3:arn": [bucket_arn, f"{bucket_arn}/*"]
+                },
             },
         },
         {

@@ -246,7 +246,10 @@ def test_firehose_role_reaches_only_its_bucket(org_config: dict[str, object]) ->
     # The blog's template granted `bucketArn*`, which matches other buckets too.
     assert s3_resources == [bucket_arn, f"{bucket_arn}/*"]
     key_use = next(s for s in policy if s["Sid"] == "KeyThroughS3")
-    assert key_use["Condition"]["StringEquals"] == {"kms:ViaService": "s3.eu-west-1.amazonaws.com"}
+    assert key_use["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"},
+        "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, f"{bucket_arn}/*"]},
+    }
     assert all("*" not in str(s["Action"]) for s in policy)
 
 
