@@ -209,6 +209,7 @@ class LoggingSettings:
     object_lock_days: int | None
     transition_days: int | None
     expire_days: int | None
+    athena: bool
     alarms: AlarmSettings
 
 
@@ -361,6 +362,8 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         object_lock_days=lock_days,
         transition_days=transition_days,
         expire_days=expire_days,
+        # The query layer reads the json layout; the raw one is not partitioned by account.
+        athena=raw.boolean("athena", True) and archive_format == "json",
         alarms=_alarms(raw, regions, logging_role=True),
     )
 
@@ -451,6 +454,7 @@ LOGGING_KEYS = [
     "alarmEmail",
     "alarmFreshnessSeconds",
     "alarmIteratorAgeSeconds",
+    "athena",
 ]
 MEMBER_KEYS = [
     "regions",

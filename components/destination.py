@@ -22,6 +22,7 @@ from pulumi_aws.kinesis import (
 
 from components import policies
 from components.alarms import AlarmNotifier
+from components.athena import QueryLayer, declare_query_layer
 from components.config import LoggingSettings
 
 # Colder storage for `transitionDays`: still readable at once, so Athena and `read` work.
@@ -85,6 +86,19 @@ class CentralDestination(pulumi.ComponentResource):
             self.bucket_name = self.bucket.bucket
             self.bucket_arn = self.bucket.arn
 
+        self.query_layer: QueryLayer | None = None
+        if settings.athena:
+            self.query_layer = declare_query_layer(
+                self,
+                name,
+                region=settings.home_region,
+                bucket_name=self.bucket_name,
+                s3_prefix=settings.s3_prefix,
+                kms_key_arn=self.kms_key_arn,
+                regions=settings.regions,
+                # A whole organisation's accounts are not known in advance.
+                accounts=None if settings.organization_id else settings.member_accounts,
+            )
         self.alarms = AlarmNotifier(self, name, settings.alarms)
         self.regions = {region: self._region(region) for region in settings.regions}
         self.destination_arns = Output.all(

@@ -171,9 +171,7 @@ def firehose_delivery_policy(
             "Condition": {
                 "StringEquals": {"kms:ViaService": f"s3.{bucket_region}.amazonaws.com"},
                 # With an S3 Bucket Key the context is the bucket's ARN, else the object's.
-                "StringLike": {
-                    "kms:EncryptionContext:aws:s3:arn": [bucket_arn, f"{bucket_arn}/*"]
-                },
+                "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, f"{bucket_arn}/*"]},
             },
         },
         {

@@ -10,6 +10,7 @@ from tests.infra.harness import ORG_ID, run_program
 BASE = {"role": "logging", "organizationId": ORG_ID}
 
 CASES = [
+    ({"athena": "yes"}, "central-logging:athena is 'yes'; it must be true or false."),
     ({"role": None}, "central-logging:role is not set; set it to logging or member."),
     (
         {"role": "central"},
