@@ -1,0 +1,1 @@
+"""The operator CLI of central-logging: `central-logging backfill` and `central-logging audit`."""

@@ -1,0 +1,58 @@
+"""Fixtures of the CLI tests: moto, the cross-account destination of the handler tests shared
+with three member accounts, and fast fake time for the quota pacing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from central_logging import cli
+from components.policies import destination_access_policy
+from handlers import core
+from tests.handlers.harness import (
+    DESTINATION_ARN,
+    MEMBER_ACCOUNT,
+    REGION,
+    FakeAws,
+    FakeTime,
+)
+
+OTHER_ACCOUNTS = ("444444444444", "555555555555")
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAws]:
+    """moto as the handler tests extend it; the destination accepts puts from every member."""
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    # The quota pacing runs on fake time, one clock per account-region as each has its budget.
+    monkeypatch.setattr(
+        cli,
+        "quota_limiters",
+        lambda: core.quota_limiters(clock=(t := FakeTime()).clock, sleep=t.sleep),
+    )
+    with mock_aws():
+        fake = FakeAws(monkeypatch)
+        fake.create_destination(
+            destination_access_policy(DESTINATION_ARN, None, [MEMBER_ACCOUNT, *OTHER_ACCOUNTS])
+        )
+        yield fake
+
+
+@pytest.fixture
+def ssm_destination(aws: FakeAws) -> None:
+    """The SSM parameter the member stack writes in its region."""
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name=cli.DESTINATION_PARAMETER, Value=DESTINATION_ARN, Type="String"
+    )
