@@ -25,6 +25,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from handlers.core import (
+    DESTINATION_PARAMETER,
     FAILED,
     LIMIT_EXCEEDED,
     NOT_SUBSCRIBED,
@@ -46,8 +47,6 @@ if TYPE_CHECKING:
     from mypy_boto3_logs.type_defs import SubscriptionFilterTypeDef
 
 PROG = "central-logging"
-# Written by the member stack in each region (components/subscriber.py).
-DESTINATION_PARAMETER = "/central-logging/destination-arn"
 DEFAULT_FILTER_NAME = "central-logging"
 # Audit cannot try a put to learn whether a log group has a free filter slot, so it infers full
 # slots from the limit AWS documents today (design section 6). Only audit uses this number:

@@ -22,9 +22,9 @@ from pulumi import Output, ResourceOptions
 from components import policies
 from components.alarms import AlarmNotifier
 from components.config import ConfigError, MemberSettings, key
+from handlers.core import DESTINATION_PARAMETER
 
 HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
-DESTINATION_PARAMETER = "/central-logging/destination-arn"
 RUNTIME = "python3.13"
 FUNCTION_LOG_RETENTION_DAYS = 90
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600

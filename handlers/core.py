@@ -63,6 +63,10 @@ OUTCOMES = (
 )
 
 # API quotas per account and region (design section 6); none of them is adjustable.
+# Where each member account keeps its region's destination ARN (written by the member
+# stack, read by the CLI).
+DESTINATION_PARAMETER = "/central-logging/destination-arn"
+
 QUOTAS_PER_SECOND: Mapping[str, int] = {
     "DescribeLogGroups": 10,
     "DescribeSubscriptionFilters": 5,

@@ -54,5 +54,5 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAws]:
 def ssm_destination(aws: FakeAws) -> None:
     """The SSM parameter the member stack writes in its region."""
     boto3.client("ssm", region_name=REGION).put_parameter(
-        Name=cli.DESTINATION_PARAMETER, Value=DESTINATION_ARN, Type="String"
+        Name=core.DESTINATION_PARAMETER, Value=DESTINATION_ARN, Type="String"
     )
