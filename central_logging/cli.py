@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
+from central_logging.archive import add_read_parser, run_read
+from central_logging.query import add_query_parser, run_query
 from handlers.core import (
     DESTINATION_PARAMETER,
     FAILED,
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     from mypy_boto3_logs.type_defs import SubscriptionFilterTypeDef
 
 PROG = "central-logging"
+ARCHIVE_COMMANDS = {"read": run_read, "query": run_query}
 DEFAULT_FILTER_NAME = "central-logging"
 # Audit cannot try a put to learn whether a log group has a free filter slot, so it infers full
 # slots from the limit AWS documents today (design section 6). Only audit uses this number:
@@ -100,8 +103,13 @@ class Target:
 
 
 def _parser() -> _Parser:
-    parser = _Parser(prog=PROG, description="Subscribe or audit every existing log group.")
+    parser = _Parser(
+        prog=PROG,
+        description="Subscribe or audit every existing log group; read or query the archive.",
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    add_read_parser(commands)
+    add_query_parser(commands)
     for name, text in (
         ("backfill", "subscribe every eligible existing log group"),
         ("audit", "report which log groups are covered, which are not, and why; read-only"),
@@ -437,6 +445,8 @@ def _report(entries: Sequence[Entry], as_json: bool, out: TextIO) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
+        if args.command in ARCHIVE_COMMANDS:
+            return ARCHIVE_COMMANDS[args.command](args)
         targets = _targets(args)
     except UsageError as error:
         print(f"{PROG}: {error}", file=sys.stderr)

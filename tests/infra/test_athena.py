@@ -83,6 +83,15 @@ def test_events_view_has_the_query_commands_columns() -> None:
     assert "WHERE e.messagetype = 'DATA_MESSAGE'" in EVENTS_SQL
 
 
+def test_the_view_and_the_query_command_have_the_same_columns() -> None:
+    from central_logging.query import EVENTS_COLUMNS as QUERY_COLUMNS
+
+    assert [name for name, _ in EVENTS_COLUMNS] == [name for name, _ in QUERY_COLUMNS]
+    assert [kind.split("(")[0] for _, kind in EVENTS_COLUMNS] == [
+        kind.lower() for _, kind in QUERY_COLUMNS
+    ]
+
+
 def test_workgroup_enforces_encrypted_results_in_the_archive_bucket() -> None:
     run = run_program({"role": "logging", "organizationId": ORG_ID, "bucketName": "logs-example"})
     configuration = run.one("aws:athena/workgroup:Workgroup").inputs["configuration"]

@@ -1,0 +1,543 @@
+"""`central-logging read`: the events of an archive, in either format of design section 5.
+
+Both formats are one decoder: a stream of gzip members (one member for a `json` object, one per
+record for `raw`) whose text is a sequence of JSON envelopes, separated by newlines (`json`) or
+not at all (`raw`). Objects are streamed chunk by chunk through `zlib`, so memory stays bounded
+whatever the object size: at most one envelope of text plus one sorted run of events.
+
+Order: within each object, events are printed stream by stream (streams in name order), each
+stream's events in timestamp order (ties in the order held). An object with more than about
+`RUN_BYTES` of events is sorted in runs of that size. Objects are read in key order, which is
+their arrival order as Firehose names them; a stream whose events arrive out of order across
+objects (or runs) is printed in arrival order there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import functools
+import json
+import operator
+import os
+import re
+import sys
+import zlib
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TextIO
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+CHUNK_BYTES = 1 << 20
+# Events sorted together, in bytes of message and bookkeeping; bounds memory on any object.
+RUN_BYTES = 8 << 20
+EVENT_OVERHEAD_BYTES = 500
+# An envelope is at most a few MiB (CloudWatch Logs batches are 1 MiB); more text without a
+# complete JSON value means the object is not an archive.
+MAX_ENVELOPE_CHARS = 16 << 20
+# Firehose writes the error records of the delivery stream under this folder of the prefix.
+ERRORS_FOLDER = "errors"
+# Partition folders hold the arrival time, not the event time: CloudWatch Logs accepts events
+# stamped up to 2 hours ahead and 14 days behind, and Firehose retries delivery for a day.
+ARRIVAL_BEFORE_EVENT = timedelta(hours=2)
+ARRIVAL_AFTER_EVENT = timedelta(days=15)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# A JSON string literal, as json.dumps(..., ensure_ascii=False) writes it (the C encoder).
+_string: Callable[[str], str] = json.encoder.encode_basestring
+_DURATION = re.compile(r"(\d+)([smhdw])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_GZIP = 16 + zlib.MAX_WBITS
+_SPACE = re.compile(r"[ \t\r\n]*")
+_TIMESTAMP = operator.itemgetter("timestamp")
+_MESSAGE = operator.itemgetter("message")
+NOT_AN_ENVELOPE = "holds JSON that is not a CloudWatch Logs envelope"
+
+
+class UsageError(Exception):
+    """Bad usage: exit 2 with this one sentence on stderr."""
+
+
+class CorruptObject(Exception):
+    """An object that is not a readable archive object; the sentence says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Events of one stream: CloudWatch event dicts with a str `id`, an int `timestamp` (ms since
+    the epoch) and a str `message`, passed through as decoded to keep `read` fast."""
+
+    account: str
+    log_group: str
+    log_stream: str
+    events: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What `read` keeps: every field left None keeps everything. since <= timestamp < until."""
+
+    account: str | None = None
+    log_group: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    grep: str | None = None
+
+
+# --- time -------------------------------------------------------------------------------------
+
+
+def parse_time(text: str, now: datetime) -> datetime:
+    """ISO 8601 (UTC when no offset is given) or a duration back from `now` (`15m`, `2h`, `7d`)."""
+    duration = _DURATION.fullmatch(text.strip())
+    if duration:
+        amount, unit = duration.groups()
+        try:
+            return now - timedelta(**{_UNITS[unit]: int(amount)})
+        except OverflowError:
+            raise ValueError(f"The duration {text!r} reaches back before year 1.") from None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is neither an ISO 8601 time nor a duration such as 15m, 2h or 7d."
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def to_millis(moment: datetime) -> int:
+    return (moment - EPOCH) // timedelta(milliseconds=1)
+
+
+@functools.lru_cache(maxsize=4096)
+def _second(seconds: int) -> str:
+    return (EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.")
+
+
+def format_millis(millis: int) -> str:
+    """An event time as `read` prints it: ISO 8601 UTC to the millisecond."""
+    seconds, rest = divmod(millis, 1000)
+    return f"{_second(seconds)}{rest:03d}Z"
+
+
+# --- decoding ---------------------------------------------------------------------------------
+
+
+def _texts(chunks: Iterable[bytes]) -> Iterator[tuple[str, bool]]:
+    """The decompressed text of a stream of gzip members, with True after each member's end."""
+    inflate = zlib.decompressobj(_GZIP)
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    seen = False
+    started = False
+    try:
+        for chunk in chunks:
+            seen = seen or bool(chunk)
+            while chunk:
+                started = True
+                # Bounded output: a small chunk can inflate to gigabytes.
+                text = utf8.decode(inflate.decompress(chunk, CHUNK_BYTES))
+                if not inflate.eof:
+                    chunk = inflate.unconsumed_tail
+                    yield text, False
+                    continue
+                yield text, True
+                chunk = inflate.unused_data
+                inflate = zlib.decompressobj(_GZIP)
+                started = False
+        if started:
+            # Output zlib may still hold back once the input is all consumed.
+            text = utf8.decode(inflate.flush(), final=True)
+            if not inflate.eof:
+                raise CorruptObject("is truncated (its last gzip member is incomplete)")
+            yield text, True
+    except zlib.error as error:
+        raise CorruptObject(f"is not a valid gzip stream ({error})") from None
+    except UnicodeDecodeError:
+        raise CorruptObject("holds text that is not UTF-8") from None
+    if not seen:
+        raise CorruptObject("is empty")
+
+
+def iter_values(chunks: Iterable[bytes]) -> Iterator[Any]:
+    """Every JSON value of a gzip stream, whether values are separated by newlines or not.
+
+    Text is parsed at each newline and member end; a value may span member ends (a line
+    split across gzip members) but, as JSON written by CloudWatch and Firehose, no newline.
+    """
+    decoder = json.JSONDecoder()
+    pending = ""
+    for text, member_end in _texts(chunks):
+        *lines, rest = text.split("\n")
+        for line in lines:
+            yield from _values(decoder, pending + line, complete=True)
+            pending = ""
+        pending += rest
+        if member_end:
+            pending = yield from _values(decoder, pending, complete=False)
+        if len(pending) > MAX_ENVELOPE_CHARS:
+            raise CorruptObject("holds text that is not JSON")
+    if pending.strip():
+        raise CorruptObject("ends in the middle of a JSON value")
+
+
+def _values(decoder: json.JSONDecoder, text: str, complete: bool) -> Generator[Any, None, str]:
+    """The JSON values of `text`; returns the text left over, an incomplete value unless
+    `complete` (then it is an error)."""
+    position = _SPACE.match(text).end()  # type: ignore[union-attr]
+    while position < len(text):
+        try:
+            value, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as error:
+            if complete:
+                raise CorruptObject(f"holds text that is not JSON ({error.msg})") from None
+            break
+        yield value
+        position = _SPACE.match(text, position).end()  # type: ignore[union-attr]
+    return text[position:]
+
+
+def iter_object_batches(chunks: Iterable[bytes], filters: Filters) -> Iterator[Batch]:
+    """The data events of one object that pass `filters`, a batch per envelope, as held.
+
+    The fields of events are checked where they are used (filters, sorting, rendering): a
+    KeyError, TypeError or ValueError there means the object is not an archive object.
+    """
+    since = None if filters.since is None else to_millis(filters.since)
+    until = None if filters.until is None else to_millis(filters.until)
+    grep = filters.grep
+    for envelope in iter_values(chunks):
+        try:
+            if envelope["messageType"] == "CONTROL_MESSAGE":
+                continue
+            names = (envelope["owner"], envelope["logGroup"], envelope["logStream"])
+            events = envelope["logEvents"]
+        except (KeyError, TypeError):
+            raise CorruptObject(NOT_AN_ENVELOPE) from None
+        if not all(type(name) is str for name in names) or type(events) is not list:
+            raise CorruptObject(NOT_AN_ENVELOPE)
+        if filters.account is not None and names[0] != filters.account:
+            continue
+        if filters.log_group is not None and names[1] != filters.log_group:
+            continue
+        if since is not None or until is not None or grep is not None:
+            events = [
+                event
+                for event in events
+                if (since is None or event["timestamp"] >= since)
+                and (until is None or event["timestamp"] < until)
+                and (grep is None or grep in event["message"])
+            ]
+        if events:
+            yield Batch(*names, events)
+
+
+def sorted_runs(batches: Iterable[Batch]) -> Iterator[Batch]:
+    """One batch per stream and run, streams in name order, events in timestamp order.
+
+    A run ends after about `RUN_BYTES` of events. The run in progress is still yielded when
+    `batches` raises; the error follows.
+    """
+    run: dict[tuple[str, str, str], Batch] = {}
+    size = 0
+
+    def flush() -> Iterator[Batch]:
+        for key in sorted(run):
+            run[key].events.sort(key=_TIMESTAMP)
+            yield run[key]
+        run.clear()
+
+    try:
+        for batch in batches:
+            key = (batch.account, batch.log_group, batch.log_stream)
+            if key in run:
+                run[key].events.extend(batch.events)
+            else:
+                run[key] = batch
+            size += sum(map(len, map(_MESSAGE, batch.events)))
+            size += EVENT_OVERHEAD_BYTES * len(batch.events)
+            if size >= RUN_BYTES:
+                yield from flush()
+                size = 0
+    except Exception:
+        yield from flush()
+        raise
+    yield from flush()
+
+
+# --- sources ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArchiveObject:
+    """One object of a source: `name` is how the user knows it, `key` its path below the source
+    (`/`-separated), `open` streams its bytes."""
+
+    name: str
+    key: str
+    open: Callable[[], Iterator[bytes]]
+
+
+def _date_window(filters: Filters, now: datetime) -> tuple[date, date] | None:
+    """The arrival days whose partitions can hold events the time filters keep."""
+    if filters.since is None and filters.until is None:
+        return None
+    first = date.min if filters.since is None else (filters.since - ARRIVAL_BEFORE_EVENT).date()
+    last = now if filters.until is None else min(now, filters.until + ARRIVAL_AFTER_EVENT)
+    return first, last.date()
+
+
+def _partition_matches(
+    path: list[str], folder: str, filters: Filters, window: tuple[date, date] | None
+) -> bool:
+    """Whether `folder`, below the folders `path`, can hold events that `filters` keep.
+
+    json layout: `account=/region=/year=/month=/day=`; raw layout: `YYYY/MM/DD/HH`. Other
+    folders are walked, except the error records of Firehose at the top.
+    """
+    if not path and folder == ERRORS_FOLDER:
+        return False
+    if folder.startswith("account="):
+        return filters.account is None or folder == f"account={filters.account}"
+    numbers = [_date_number(part) for part in [*path, folder]]
+    date_parts = [number for number in numbers if number is not None]
+    if window is None or numbers[-1] is None or len(date_parts) > 3:
+        return True
+    try:
+        first, last = _day_range(date_parts)
+    except ValueError:
+        return True
+    return first <= window[1] and last >= window[0]
+
+
+def _date_number(folder: str) -> int | None:
+    """The number of a year, month, day or hour folder of either layout."""
+    key, _, value = folder.rpartition("=")
+    if value.isdigit() and key in ("", "year", "month", "day"):
+        return int(value)
+    return None
+
+
+def _day_range(parts: list[int]) -> tuple[date, date]:
+    """The first and last day of a year, [year, month] or [year, month, day]."""
+    if len(parts) == 1:
+        return date(parts[0], 1, 1), date(parts[0], 12, 31)
+    first = date(parts[0], parts[1], parts[2] if len(parts) == 3 else 1)
+    if len(parts) == 3:
+        return first, first
+    return first, (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
+
+
+def list_local(root: str, filters: Filters, now: datetime) -> Iterator[ArchiveObject]:
+    """The files below `root` in key order, walking only the partitions `filters` can match."""
+    window = _date_window(filters, now)
+
+    def walk(folder: str, path: list[str]) -> Iterator[ArchiveObject]:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+        for entry in entries:
+            if entry.is_dir():
+                if _partition_matches(path, entry.name, filters, window):
+                    yield from walk(entry.path, [*path, entry.name])
+            elif entry.is_file():
+                yield ArchiveObject(
+                    entry.path, "/".join([*path, entry.name]), _file_reader(entry.path)
+                )
+
+    yield from walk(root, [])
+
+
+def _file_reader(path: str) -> Callable[[], Iterator[bytes]]:
+    def read() -> Iterator[bytes]:
+        with open(path, "rb") as file:
+            while chunk := file.read(CHUNK_BYTES):
+                yield chunk
+
+    return read
+
+
+def parse_s3_url(url: str) -> tuple[str, str]:
+    """`s3://bucket/prefix` as (bucket, prefix), the prefix ending in `/` unless empty."""
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    if not bucket:
+        raise UsageError(f"The source {url!r} names no bucket; use s3://bucket/prefix.")
+    return bucket, (prefix if not prefix or prefix.endswith("/") else prefix + "/")
+
+
+def list_s3(client: S3Client, url: str, filters: Filters, now: datetime) -> Iterator[ArchiveObject]:
+    """The objects under `url` in key order, listing only the partitions `filters` can match."""
+    bucket, prefix = parse_s3_url(url)
+    window = _date_window(filters, now)
+
+    def walk(folder: str, path: list[str]) -> Iterator[ArchiveObject]:
+        pages = client.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=folder, Delimiter="/"
+        )
+        children: list[str] = []
+        for page in pages:
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                yield ArchiveObject(
+                    f"s3://{bucket}/{key}", key[len(prefix) :], _s3_reader(client, bucket, key)
+                )
+            children.extend(common["Prefix"] for common in page.get("CommonPrefixes", []))
+        for child in children:
+            name = child[len(folder) :].rstrip("/")
+            if _partition_matches(path, name, filters, window):
+                yield from walk(child, [*path, name])
+
+    yield from walk(prefix, [])
+
+
+def _s3_reader(client: S3Client, bucket: str, key: str) -> Callable[[], Iterator[bytes]]:
+    def read() -> Iterator[bytes]:
+        body = client.get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            yield from body.iter_chunks(CHUNK_BYTES)
+        finally:
+            body.close()
+
+    return read
+
+
+def s3_client(profile: str | None) -> S3Client:
+    try:
+        return boto3.session.Session(profile_name=profile).client("s3")
+    except ProfileNotFound:
+        raise UsageError(f"The AWS profile {profile!r} does not exist.") from None
+
+
+def list_source(
+    source: str, filters: Filters, now: datetime, profile: str | None
+) -> Iterator[ArchiveObject]:
+    """The objects of a local folder or `s3://bucket/prefix`; UsageError for a bad source."""
+    if source.startswith("s3://"):
+        return list_s3(s3_client(profile), source, filters, now)
+    if not os.path.isdir(source):
+        raise UsageError(f"The source {source!r} is neither an s3:// URL nor a local folder.")
+    return list_local(source, filters, now)
+
+
+def read_objects(
+    objects: Iterable[ArchiveObject],
+    filters: Filters,
+    render: Callable[[Batch], str],
+    on_error: Callable[[str], None],
+) -> Iterator[str]:
+    """The events of every object, rendered a batch at a time by `render` (`human_lines` or
+    `json_lines`); an unreadable object goes to `on_error` and is skipped. The events an object
+    holds before its damage are still yielded."""
+    for item in objects:
+        try:
+            for batch in sorted_runs(iter_object_batches(item.open(), filters)):
+                yield render(batch)
+        except CorruptObject as error:
+            on_error(f"{item.name} {error}; skipped.")
+        except (KeyError, TypeError, ValueError):
+            on_error(f"{item.name} {NOT_AN_ENVELOPE}; skipped.")
+        except (ClientError, BotoCoreError) as error:
+            on_error(f"{item.name} could not be read ({error}); skipped.")
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def add_read_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register `read` on an argparse subparsers object; returns its parser."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "read",
+        help="print the events of an archive",
+        description="Print the events of an archive (either format), in timestamp order per "
+        "stream within each object (each 8 MiB of a larger one); objects in key (arrival) "
+        "order. T is ISO 8601 (UTC unless it has an offset) or a duration "
+        "back from now such as 15m, 2h, 7d; --since is inclusive, --until exclusive. Human "
+        "output escapes newlines in messages as \\n; --json prints them as they are.",
+    )
+    parser.add_argument("source", metavar="SOURCE", help="s3://bucket/prefix or a local folder")
+    parser.add_argument("--account", metavar="ID", help="only this account")
+    parser.add_argument("--log-group", metavar="NAME", help="only this log group (exact name)")
+    parser.add_argument("--since", metavar="T", help="only events at or after T")
+    parser.add_argument("--until", metavar="T", help="only events before T")
+    parser.add_argument("--grep", metavar="TEXT", help="only messages containing TEXT")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument("--profile", help="AWS profile for an s3:// source")
+    return parser
+
+
+def filters_from_args(args: argparse.Namespace, now: datetime) -> Filters:
+    """The filters of `read` arguments; UsageError for a bad time."""
+    try:
+        since = None if args.since is None else parse_time(args.since, now)
+        until = None if args.until is None else parse_time(args.until, now)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return Filters(args.account, args.log_group, since, until, args.grep)
+
+
+def human_lines(batch: Batch) -> str:
+    """`time account logGroup logStream message` per event; newlines in messages as \\n."""
+    stream = f" {batch.account} {batch.log_group} {batch.log_stream} "
+    lines = []
+    for event in batch.events:
+        message = event["message"].rstrip("\n").replace("\r", "\\r").replace("\n", "\\n")
+        lines.append(f"{format_millis(event['timestamp'])}{stream}{message}\n")
+    return "".join(lines)
+
+
+def json_lines(batch: Batch) -> str:
+    """One JSON object per event: account, logGroup, logStream, id, timestamp, message."""
+    stream = (
+        f'{{"account": {_string(batch.account)}, "logGroup": {_string(batch.log_group)}, '
+        f'"logStream": {_string(batch.log_stream)}, "id": '
+    )
+    return "".join(
+        [
+            f'{stream}{_string(event["id"])}, "timestamp": {event["timestamp"]:d}, '
+            f'"message": {_string(event["message"])}}}\n'
+            for event in batch.events
+        ]
+    )
+
+
+def run_read(
+    args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
+    """`read`: 0 when every object was read, 1 when some were not, 2 for bad usage."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    now = datetime.now(UTC)
+    unreadable: list[str] = []
+
+    def report(sentence: str) -> None:
+        unreadable.append(sentence)
+        print(sentence, file=err, flush=True)
+
+    try:
+        filters = filters_from_args(args, now)
+        objects = list_source(args.source, filters, now, args.profile)
+        render = json_lines if args.json else human_lines
+        for text in read_objects(objects, filters, render, report):
+            out.write(text)
+    except UsageError as error:
+        print(error, file=err)
+        return 2
+    except NoCredentialsError:
+        print(
+            "No AWS credentials found; configure the credential chain or pass --profile.", file=err
+        )
+        return 2
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code == "NoSuchBucket":
+            print(f"The bucket of {args.source} does not exist.", file=err)
+            return 2
+        print(f"Could not list {args.source} ({code or error}).", file=err)
+        return 1
+    except BotoCoreError as error:
+        print(f"Could not list {args.source} ({error}).", file=err)
+        return 1
+    out.flush()
+    return 1 if unreadable else 0
