@@ -22,8 +22,11 @@ import operator
 import os
 import re
 import sys
+import tempfile
 import zlib
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
@@ -280,6 +283,8 @@ class ArchiveObject:
     name: str
     key: str
     open: Callable[[], Iterator[bytes]]
+    # Set for a local file: such objects can be decoded in other processes.
+    path: str | None = None
 
 
 def _date_window(filters: Filters, now: datetime) -> tuple[date, date] | None:
@@ -344,7 +349,10 @@ def list_local(root: str, filters: Filters, now: datetime) -> Iterator[ArchiveOb
                     yield from walk(entry.path, [*path, entry.name])
             elif entry.is_file():
                 yield ArchiveObject(
-                    entry.path, "/".join([*path, entry.name]), _file_reader(entry.path)
+                    entry.path,
+                    "/".join([*path, entry.name]),
+                    _file_reader(entry.path),
+                    entry.path,
                 )
 
     yield from walk(root, [])
@@ -442,6 +450,58 @@ def read_objects(
             on_error(f"{item.name} could not be read ({error}); skipped.")
 
 
+def _render_to_file(
+    name: str, key: str, path: str, filters: Filters, as_json: bool, out_path: str
+) -> str:
+    """In a worker process: one local object's events rendered into `out_path`; returns the
+    sentence naming the object if it was unreadable, else ""."""
+    render = json_lines if as_json else human_lines
+    errors: list[str] = []
+    item = ArchiveObject(name, key, _file_reader(path), path)
+    with open(out_path, "w", encoding="utf-8") as out:
+        for text in read_objects([item], filters, render, errors.append):
+            out.write(text)
+    return errors[0] if errors else ""
+
+
+def read_local_in_parallel(
+    objects: Iterable[ArchiveObject],
+    filters: Filters,
+    as_json: bool,
+    on_error: Callable[[str], None],
+    workers: int,
+) -> Iterator[str]:
+    """`read_objects` for local files, decoded by `workers` processes at once (decoding is
+    CPU-bound Python); output in the same order, through temporary files so that memory
+    stays bounded."""
+    with (
+        tempfile.TemporaryDirectory(prefix="central-logging-read-") as folder,
+        ProcessPoolExecutor(workers) as pool,
+    ):
+        pending: deque[tuple[str, Future[str]]] = deque()
+
+        def drain() -> Iterator[str]:
+            out_path, done = pending.popleft()
+            error = done.result()
+            with open(out_path, encoding="utf-8") as rendered:
+                while text := rendered.read(CHUNK_BYTES):
+                    yield text
+            os.remove(out_path)
+            if error:
+                on_error(error)
+
+        for index, item in enumerate(objects):
+            out_path = os.path.join(folder, f"{index}.out")
+            if item.path is None:
+                raise ValueError(f"{item.name} is not a local file")
+            task = (item.name, item.key, item.path, filters, as_json, out_path)
+            pending.append((out_path, pool.submit(_render_to_file, *task)))
+            if len(pending) > 2 * workers:
+                yield from drain()
+        while pending:
+            yield from drain()
+
+
 # --- the command ------------------------------------------------------------------------------
 
 
@@ -519,7 +579,13 @@ def run_read(
         filters = filters_from_args(args, now)
         objects = list_source(args.source, filters, now, args.profile)
         render = json_lines if args.json else human_lines
-        for text in read_objects(objects, filters, render, report):
+        workers = os.cpu_count() or 1
+        texts = (
+            read_local_in_parallel(objects, filters, args.json, report, workers)
+            if workers > 1 and not args.source.startswith("s3://")
+            else read_objects(objects, filters, render, report)
+        )
+        for text in texts:
             out.write(text)
     except UsageError as error:
         print(error, file=err)

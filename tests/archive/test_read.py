@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from central_logging import archive as archive_module
 from tests.archive.conftest import (
     ACCOUNT_A,
     ACCOUNT_B,
@@ -257,3 +258,43 @@ def test_an_object_larger_than_a_run_is_sorted_run_by_run(
 
     assert [d["id"] for d in whole.documents()] == ["a", "b", "c", "d"]
     assert [d["id"] for d in runs.documents()] == ["c", "d", "a", "b"]
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_parallel_decoding_prints_exactly_what_one_process_prints(
+    json_archive: Archive, tmp_path: Path, as_json: bool
+) -> None:
+    root = json_archive.write(tmp_path)
+    folder = root / f"account={ACCOUNT_A}/region=eu-west-1/year=2026/month=01/day=10"
+    (folder / "corrupt.json.gz").write_bytes(gzip.compress(b"")[:10] + b"\xff" * 20)
+    now = datetime.now(UTC)
+    filters = archive_module.Filters()
+    render = archive_module.json_lines if as_json else archive_module.human_lines
+
+    one: list[str] = []
+    sequential = "".join(
+        archive_module.read_objects(
+            archive_module.list_local(str(root), filters, now), filters, render, one.append
+        )
+    )
+    two: list[str] = []
+    parallel = "".join(
+        archive_module.read_local_in_parallel(
+            archive_module.list_local(str(root), filters, now),
+            filters,
+            as_json,
+            two.append,
+            workers=2,
+        )
+    )
+
+    assert parallel == sequential
+    assert sequential.count("\n") == len(json_archive.events)
+    assert (
+        two
+        == one
+        == [
+            f"{folder / 'corrupt.json.gz'} is not a valid gzip stream (Error -3 while decompressing "
+            "data: invalid block type); skipped."
+        ]
+    )
