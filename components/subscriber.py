@@ -69,6 +69,16 @@ def select_destinations(
     return {region: arns[region] for region in regions} if arns else {}
 
 
+def delivery_log_groups(destination_arn: str, account_id: str) -> list[str]:
+    """The log groups the delivery path writes in this account, if this account is also the
+    logging account: never subscribed, or every delivery error would be delivered again
+    (log recursion)."""
+    if policies.arn_account(destination_arn) != account_id:
+        return []
+    destination_name = destination_arn.split(":destination:", 1)[1]
+    return [f"/aws/kinesisfirehose/{destination_name}"]
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
@@ -128,6 +138,9 @@ class MemberSubscriber(pulumi.ComponentResource):
         self.functions: dict[str, RegionalSubscriber] = {}
         for region in settings.regions:
             destination_arn = self.destination_arns[region]
+            excluded = Output.all(destination_arn, self.account_id).apply(
+                lambda a: [*settings.exclude_log_groups, *delivery_log_groups(a[0], a[1])]
+            )
             aws.ssm.Parameter(
                 f"{name}-{region}-destination-arn",
                 region=region,
@@ -138,10 +151,10 @@ class MemberSubscriber(pulumi.ComponentResource):
                 opts=ResourceOptions(parent=self),
             )
             if settings.subscription_mode == "account-policy":
-                self._account_policy(region, destination_arn, sender_policy)
+                self._account_policy(region, destination_arn, excluded, sender_policy)
             else:
                 self.functions[region] = self._subscriber_functions(
-                    region, destination_arn, sender_policy
+                    region, destination_arn, excluded, sender_policy
                 )
 
         self.subscriber_function_arns = Output.all(
@@ -152,7 +165,11 @@ class MemberSubscriber(pulumi.ComponentResource):
         )
 
     def _account_policy(
-        self, region: str, destination_arn: Output[str], sender_policy: aws.iam.RolePolicy
+        self,
+        region: str,
+        destination_arn: Output[str],
+        excluded: Output[list[str]],
+        sender_policy: aws.iam.RolePolicy,
     ) -> None:
         s = self.settings
         document = Output.all(destination_arn, self.sender_role.arn).apply(
@@ -172,14 +189,18 @@ class MemberSubscriber(pulumi.ComponentResource):
             policy_type="SUBSCRIPTION_FILTER_POLICY",
             scope="ALL",
             policy_document=document,
-            selection_criteria=f"LogGroupName NOT IN {json.dumps(list(s.exclude_log_groups))}"
-            if s.exclude_log_groups
-            else None,
+            selection_criteria=excluded.apply(
+                lambda names: f"LogGroupName NOT IN {json.dumps(names)}" if names else None
+            ),
             opts=ResourceOptions(parent=self, depends_on=[sender_policy]),
         )
 
     def _subscriber_functions(
-        self, region: str, destination_arn: Output[str], sender_policy: aws.iam.RolePolicy
+        self,
+        region: str,
+        destination_arn: Output[str],
+        excluded: Output[list[str]],
+        sender_policy: aws.iam.RolePolicy,
     ) -> RegionalSubscriber:
         s = self.settings
         prefix = f"{self.name}-{region}"
@@ -196,7 +217,7 @@ class MemberSubscriber(pulumi.ComponentResource):
             "SENDER_ROLE_ARN": self.sender_role.arn,
             "FILTER_NAME": s.filter_name,
             "FILTER_PATTERN": s.filter_pattern,
-            "EXCLUDE_PATTERNS": json.dumps(list(s.exclude_log_groups)),
+            "EXCLUDE_PATTERNS": excluded.apply(json.dumps),
             "REPLACE_FILTER_NAMES": json.dumps(list(s.replace_filter_names)),
         }
         subscriber, _, _ = self._function(
@@ -243,13 +264,10 @@ class MemberSubscriber(pulumi.ComponentResource):
             input=_json({"source": "central-logging.deploy"}),
             triggers={
                 "destination": destination_arn,
-                "settings": _json(
-                    [
-                        s.filter_name,
-                        s.filter_pattern,
-                        s.exclude_log_groups,
-                        s.replace_filter_names,
-                    ]
+                "settings": excluded.apply(
+                    lambda names: _json(
+                        [s.filter_name, s.filter_pattern, names, s.replace_filter_names]
+                    )
                 ),
                 "code": self._code_hash(),
             },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -250,3 +251,32 @@ def test_function_archive_holds_the_handlers_only(tmp_path: Any) -> None:
     shipped = sorted(handler_files())
     assert {"handlers/core.py", "handlers/subscribe.py", "handlers/reconcile.py"} <= set(shipped)
     assert all("__pycache__" not in name and "/test" not in name for name in shipped)
+
+
+@pytest.mark.parametrize("mode", ["lambda", "account-policy"])
+def test_the_logging_account_as_a_member_never_subscribes_its_delivery_logs(mode: str) -> None:
+    run = run_program(
+        {
+            "role": "member",
+            "loggingStack": STACK,
+            "subscriptionMode": mode,
+            "excludeLogGroups": ["/aws/lambda/noisy"],
+        },
+        account_id=LOGGING_ACCOUNT_ID,
+        stack_outputs=LOGGING_OUTPUTS,
+    )
+    expected = ["/aws/lambda/noisy", "/aws/kinesisfirehose/CentralLogDestination"]
+    if mode == "lambda":
+        for kind in ("subscriber", "reconciler"):
+            function = run.one("aws:lambda/function:Function", f"central-eu-west-1-{kind}")
+            variables = function.inputs["environment"]["variables"]
+            assert variables["EXCLUDE_PATTERNS"] == json.dumps(expected)
+    else:
+        policy = run.one("aws:cloudwatch/logAccountPolicy:LogAccountPolicy")
+        assert policy.inputs["selectionCriteria"] == f"LogGroupName NOT IN {json.dumps(expected)}"
+
+
+def test_a_member_account_keeps_only_its_own_exclusions() -> None:
+    run = run_member(subscriptionMode="account-policy")
+    policy = run.one("aws:cloudwatch/logAccountPolicy:LogAccountPolicy")
+    assert "selectionCriteria" not in policy.inputs
