@@ -30,6 +30,11 @@ TRANSITION_STORAGE_CLASS = "GLACIER_IR"
 ERROR_LOG_RETENTION_DAYS = 365
 
 
+def delivery_log_group_name(destination_name: str) -> str:
+    """The log group where a region's Firehose logs its delivery errors."""
+    return f"/aws/kinesisfirehose/{destination_name}"
+
+
 def archive_prefixes(settings: LoggingSettings, region: str) -> tuple[str, str]:
     """Firehose object prefix and error prefix, in the layout of design.md section 5."""
     base = settings.s3_prefix
@@ -278,8 +283,8 @@ class CentralDestination(pulumi.ComponentResource):
         error_log_group = aws.cloudwatch.LogGroup(
             f"{prefix}-delivery-errors",
             region=region,
-            # A member stack in this account must exclude this group (log recursion).
-            name=f"/aws/kinesisfirehose/{s.destination_name}",
+            # A member stack in this account excludes this group (log recursion).
+            name=delivery_log_group_name(s.destination_name),
             retention_in_days=ERROR_LOG_RETENTION_DAYS,
             opts=ResourceOptions(parent=self),
         )

@@ -22,6 +22,7 @@ from pulumi import Output, ResourceOptions
 from components import policies
 from components.alarms import AlarmNotifier
 from components.config import ConfigError, MemberSettings, key
+from components.destination import delivery_log_group_name
 from handlers.core import DESTINATION_PARAMETER
 
 HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
@@ -75,8 +76,7 @@ def delivery_log_groups(destination_arn: str, account_id: str) -> list[str]:
     (log recursion)."""
     if policies.arn_account(destination_arn) != account_id:
         return []
-    destination_name = destination_arn.split(":destination:", 1)[1]
-    return [f"/aws/kinesisfirehose/{destination_name}"]
+    return [delivery_log_group_name(destination_arn.split(":destination:", 1)[1])]
 
 
 def _json(value: Any) -> str:
