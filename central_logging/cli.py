@@ -407,6 +407,8 @@ def _targets(args: argparse.Namespace) -> list[Target]:
     fan_out = bool(args.accounts or args.organization)
     if fan_out != (args.assume_role is not None):
         raise UsageError("--assume-role goes with --accounts or --organization, and they with it.")
+    for arn in args.destination_arn:
+        _settings(args, arn)  # a malformed ARN is a usage error before any AWS call
     try:
         caller = session.client("sts", region_name=session.region_name or "us-east-1")
         own_account = caller.get_caller_identity()["Account"]

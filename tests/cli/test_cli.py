@@ -343,6 +343,22 @@ def test_no_credentials_exits_2_with_one_sentence(
     )
 
 
+def test_a_malformed_destination_is_reported_before_missing_credentials(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    monkeypatch.setattr("botocore.credentials.InstanceMetadataProvider.load", lambda self: None)
+    monkeypatch.setattr("botocore.credentials.ContainerProvider.load", lambda self: None)
+
+    code, out, err = run(capsys, "audit", "--region", "eu-west-1", "--destination-arn", "bad")
+
+    assert (code, out) == (2, "")
+    assert "--destination-arn" in err and "bad" in err and "credentials" not in err
+
+
 def test_a_missing_profile_exits_2(aws: FakeAws, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "audit", "--profile", "nope") == (
         2,
