@@ -60,6 +60,9 @@ _SPACE = re.compile(r"[ \t\r\n]*")
 _TIMESTAMP = operator.itemgetter("timestamp")
 _MESSAGE = operator.itemgetter("message")
 NOT_AN_ENVELOPE = "holds JSON that is not a CloudWatch Logs envelope"
+NO_CREDENTIALS = (
+    "No AWS credentials found; configure the standard credential chain or pass --profile."
+)
 
 
 class UsageError(Exception):
@@ -591,9 +594,7 @@ def run_read(
         print(error, file=err)
         return 2
     except NoCredentialsError:
-        print(
-            "No AWS credentials found; configure the credential chain or pass --profile.", file=err
-        )
+        print(NO_CREDENTIALS, file=err)
         return 2
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")

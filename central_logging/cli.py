@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
-from central_logging.archive import add_read_parser, run_read
+from central_logging.archive import NO_CREDENTIALS, add_read_parser, run_read
 from central_logging.query import add_query_parser, run_query
 from handlers.core import (
     DESTINATION_PARAMETER,
@@ -413,9 +413,7 @@ def _targets(args: argparse.Namespace) -> list[Target]:
         caller = session.client("sts", region_name=session.region_name or "us-east-1")
         own_account = caller.get_caller_identity()["Account"]
     except NoCredentialsError as error:
-        raise UsageError(
-            "No AWS credentials found; configure the standard credential chain or pass --profile."
-        ) from error
+        raise UsageError(NO_CREDENTIALS) from error
     except ClientError as error:
         raise UsageError(f"The AWS credentials were refused: {error}") from error
     except BotoCoreError as error:

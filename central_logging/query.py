@@ -229,9 +229,7 @@ def run_query(
         print(error, file=err)
         return 2
     except NoCredentialsError:
-        print(
-            "No AWS credentials found; configure the credential chain or pass --profile.", file=err
-        )
+        print(archive.NO_CREDENTIALS, file=err)
         return 2
     except (ClientError, BotoCoreError) as error:
         print(f"Could not copy {args.source} into the cache ({error}).", file=err)

@@ -17,7 +17,10 @@ from typing import Any
 from unittest import mock
 
 import pulumi
+import pytest
 from pulumi.runtime import rpc
+
+from components.config import ConfigError
 
 PROGRAM = Path(__file__).resolve().parents[2] / "__main__.py"
 ACCOUNT_ID = "111111111111"
@@ -156,10 +159,12 @@ def run_program(
     region: str = "eu-west-1",
     account_id: str = LOGGING_ACCOUNT_ID,
     stack_outputs: Mapping[str, Any] | None = None,
+    into: Run | None = None,
 ) -> Run:
-    """Run `__main__.py` with `central-logging:` config keys (values as in stack YAML)."""
+    """Run `__main__.py` with `central-logging:` config keys (values as in stack YAML),
+    recording into `into` (a new Run by default)."""
     asyncio.set_event_loop(asyncio.new_event_loop())
-    run = Run()
+    run = into if into is not None else Run()
     mocks = RecordingMocks(run, account_id, region, stack_outputs or {})
     pulumi.runtime.set_mocks(
         mocks,
@@ -182,3 +187,12 @@ def run_program(
 
     program()
     return run
+
+
+def config_error(config: Mapping[str, Any], **options: Any) -> str:
+    """The message a configuration stops the program with; no resource may exist by then."""
+    run = Run()
+    with pytest.raises(ConfigError) as raised:
+        run_program(config, into=run, **options)
+    assert [r.type for r in run.resources] == []
+    return str(raised.value)

@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError
 from components.subscriber import SWEEP_SUMMARY_PATTERN, UNCOVERED_METRIC
-from tests.infra.harness import ORG_ID, Run, run_program
+from tests.infra.harness import ORG_ID, Run, config_error, run_program
 from tests.infra.test_subscriber import run_member
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -177,6 +176,4 @@ def test_without_a_target_alarms_exist_without_actions() -> None:
     ],
 )
 def test_bad_alarm_settings(config: dict[str, object], message: str) -> None:
-    with pytest.raises(ConfigError) as raised:
-        run_program({"role": "logging", "organizationId": ORG_ID, **config})
-    assert str(raised.value) == message
+    assert config_error({"role": "logging", "organizationId": ORG_ID, **config}) == message

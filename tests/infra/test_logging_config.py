@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.config import ConfigError, parse_logging
-from tests.infra.harness import ORG_ID, run_program
+from components.config import parse_logging
+from tests.infra.harness import ORG_ID, config_error
 
 BASE = {"role": "logging", "organizationId": ORG_ID}
 
@@ -175,9 +175,7 @@ def test_bad_value_stops_the_program_before_any_resource(
     overrides: dict[str, object], message: str
 ) -> None:
     config = {k: v for k, v in {**BASE, **overrides}.items() if v is not None}
-    with pytest.raises(ConfigError) as raised:
-        run_program(config, region="eu-west-1")
-    assert str(raised.value) == message
+    assert config_error(config, region="eu-west-1") == message
 
 
 def test_defaults_match_the_documented_contract() -> None:

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.config import SCHEDULE_RE, ConfigError, parse_member
-from tests.infra.harness import run_program
+from components.config import SCHEDULE_RE, parse_member
+from tests.infra.harness import config_error
 
 STACK = "example-org/central-logging/logging"
 BASE = {"role": "member", "loggingStack": STACK}
@@ -87,9 +87,7 @@ def test_bad_value_stops_the_program_before_any_resource(
     overrides: dict[str, object], message: str
 ) -> None:
     config = {k: v for k, v in {**BASE, **overrides}.items() if v is not None}
-    with pytest.raises(ConfigError) as raised:
-        run_program(config, account_id="111111111111")
-    assert str(raised.value) == message
+    assert config_error(config, account_id="111111111111") == message
 
 
 def test_defaults_match_the_documented_contract() -> None:
