@@ -25,13 +25,14 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from moto.logs.exceptions import LimitExceededException, ResourceNotFoundException
-from moto.logs.models import LogsBackend, SubscriptionFilter, logs_backends
+from moto.logs.exceptions import ResourceNotFoundException
+from moto.logs.models import LogsBackend, logs_backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
 from central_logging import cli
 from handlers.core import QUOTAS_PER_SECOND
+from tests.handlers.harness import put_in_slots
 
 OWN_ACCOUNT = "123456789012"  # moto's account for the benchmark's own credentials
 LOGGING_ACCOUNT = "222222222222"
@@ -117,19 +118,7 @@ def _put_any_destination(
     group = backend.groups.get(log_group_name)
     if group is None:
         raise ResourceNotFoundException()
-    filters = group.subscription_filters
-    if filter_name in filters:
-        filters[filter_name].update(filter_pattern, destination_arn, role_arn)  # type: ignore[arg-type]
-        return
-    if len(filters) >= FILTER_SLOTS:
-        raise LimitExceededException()
-    filters[filter_name] = SubscriptionFilter(
-        filter_name,
-        log_group_name,
-        filter_pattern,
-        destination_arn,
-        role_arn,  # type: ignore[arg-type]
-    )
+    put_in_slots(group, filter_name, filter_pattern, destination_arn, role_arn, FILTER_SLOTS)
 
 
 def destination_arn(region: str) -> str:

@@ -7,7 +7,6 @@ import gzip
 import io
 import itertools
 import json
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ import pytest
 from moto import mock_aws
 
 from central_logging import archive, query
+from tests.aws_env import fake_credentials
 
 ACCOUNT_A = "011111111111"
 ACCOUNT_B = "222222222222"
@@ -238,13 +238,7 @@ class S3:
 @pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3]:
     """moto S3 with the archive bucket; every ListObjectsV2 prefix is recorded in `listed`."""
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    fake_credentials(monkeypatch, "eu-west-1")
     with mock_aws():
         client = boto3.client("s3", region_name="eu-west-1")
         client.create_bucket(

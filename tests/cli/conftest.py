@@ -3,7 +3,6 @@ with three member accounts, and fast fake time for the quota pacing."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import boto3
@@ -13,6 +12,7 @@ from moto import mock_aws
 from central_logging import cli
 from components.policies import destination_access_policy
 from handlers import core
+from tests.aws_env import fake_credentials
 from tests.handlers.harness import (
     DESTINATION_ARN,
     MEMBER_ACCOUNT,
@@ -27,15 +27,7 @@ OTHER_ACCOUNTS = ("444444444444", "555555555555")
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAws]:
     """moto as the handler tests extend it; the destination accepts puts from every member."""
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
+    fake_credentials(monkeypatch, REGION)
     # The quota pacing runs on fake time, one clock per account-region as each has its budget.
     monkeypatch.setattr(
         cli,

@@ -15,6 +15,7 @@ from moto.sts.models import STSBackend
 
 from central_logging.cli import main
 from components.policies import destination_access_policy
+from tests.aws_env import no_credentials
 from tests.cli.conftest import OTHER_ACCOUNTS
 from tests.handlers.harness import (
     DESTINATION_ARN,
@@ -330,10 +331,7 @@ def test_bad_usage_exits_2_with_one_sentence(
 def test_no_credentials_exits_2_with_one_sentence(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
-    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    monkeypatch.setattr("botocore.credentials.InstanceMetadataProvider.load", lambda self: None)
-    monkeypatch.setattr("botocore.credentials.ContainerProvider.load", lambda self: None)
+    no_credentials(monkeypatch)
 
     assert run(capsys, "audit", "--destination-arn", DESTINATION_ARN) == (
         2,
@@ -346,12 +344,7 @@ def test_no_credentials_exits_2_with_one_sentence(
 def test_a_malformed_destination_is_reported_before_missing_credentials(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
-    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-    monkeypatch.setattr("botocore.credentials.InstanceMetadataProvider.load", lambda self: None)
-    monkeypatch.setattr("botocore.credentials.ContainerProvider.load", lambda self: None)
+    no_credentials(monkeypatch)
 
     code, out, err = run(capsys, "audit", "--region", "eu-west-1", "--destination-arn", "bad")
 

@@ -3,7 +3,6 @@ the subscriber function's role holding the exact policy the member stack renders
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 from moto import mock_aws
 
 from components.policies import destination_access_policy
+from tests.aws_env import fake_credentials
 from tests.handlers.harness import (
     DESTINATION_ARN,
     FUNCTION_ARN,
@@ -45,14 +45,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAws]:
     """moto, extended; the destination lives in the logging account and is shared with the
     organisation, as the logging stack renders it."""
     # Set before moto starts, so that undoing them last restores the environment as it was.
-    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
+    fake_credentials(monkeypatch, REGION)
     with mock_aws(config={"lambda": {"use_docker": False}}):
         fake = FakeAws(monkeypatch)
         fake.create_destination(destination_access_policy(DESTINATION_ARN, ORGANIZATION_ID, []))

@@ -28,7 +28,7 @@ from moto.logs.exceptions import (
     LogsClientError,
     ResourceNotFoundException,
 )
-from moto.logs.models import LogsBackend, SubscriptionFilter, logs_backends
+from moto.logs.models import LogGroup, LogsBackend, SubscriptionFilter, logs_backends
 
 from handlers import reconcile
 from handlers.core import Settings, make_logs_client, quota_limiters
@@ -257,6 +257,31 @@ class PutAttempt:
     filter_name: str
 
 
+def put_in_slots(
+    log_group: LogGroup,
+    filter_name: str,
+    filter_pattern: str,
+    destination_arn: str,
+    role_arn: str | None,
+    slots: int,
+) -> None:
+    """A filter put as AWS keeps it: a filter of the same name is updated in its slot, a new
+    one needs a free slot."""
+    filters = log_group.subscription_filters
+    if filter_name in filters:
+        filters[filter_name].update(filter_pattern, destination_arn, role_arn)  # type: ignore[arg-type]
+        return
+    if len(filters) >= slots:
+        raise LimitExceededException()
+    filters[filter_name] = SubscriptionFilter(
+        filter_name,
+        log_group.name,
+        filter_pattern,
+        destination_arn,
+        role_arn,  # type: ignore[arg-type]  # as moto's own model stores it
+    )
+
+
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
@@ -336,18 +361,8 @@ class CrossAccountDestinations:
                 f"User with accountId: {backend.account_id} is not authorized to perform: "
                 f"logs:PutSubscriptionFilter on resource: {destination_arn}",
             )
-        filters = log_group.subscription_filters
-        if filter_name in filters:
-            filters[filter_name].update(filter_pattern, destination_arn, role_arn)  # type: ignore[arg-type]
-            return
-        if len(filters) >= self.filter_slots:
-            raise LimitExceededException()
-        filters[filter_name] = SubscriptionFilter(
-            filter_name,
-            log_group_name,
-            filter_pattern,
-            destination_arn,
-            role_arn,  # type: ignore[arg-type]  # as moto's own model stores it
+        put_in_slots(
+            log_group, filter_name, filter_pattern, destination_arn, role_arn, self.filter_slots
         )
 
     @staticmethod
