@@ -6,9 +6,10 @@ separate (`apply`), so a dry run or an audit reports exactly what a real run wou
 Rules (design section 4):
 - Only filters this project owns are ever changed or deleted: the one named FILTER_NAME and
   any named in REPLACE_FILTER_NAMES.
-- A log group that a filter of another owner already delivers to the destination counts as
-  covered. The project's own filter is always kept as configured, so a changed filter pattern
-  reaches every log group on the next sweep.
+- A log group that a filter of another owner already delivers to the destination, with our
+  filter pattern, counts as covered; one with another pattern (say, one that never matches)
+  does not. The project's own filter is always kept as configured, so a changed filter
+  pattern reaches every log group on the next sweep.
 - A log group whose filter slots are all taken is reported as `limit-exceeded`. How many slots
   a log group has is left to AWS, which has raised the limit before.
 - Dry runs and audits report `not-subscribed` for every log group that needs a write, with a
@@ -266,12 +267,15 @@ def decide(
         )
     if ours is None and not retired:
         for f in foreign:
-            if f.get("destinationArn") == settings.destination_arn:
+            if (
+                f.get("destinationArn") == settings.destination_arn
+                and f.get("filterPattern", "") == settings.filter_pattern
+            ):
                 return Decision(
                     log_group,
                     ALREADY_SUBSCRIBED,
                     f"filter {f.get('filterName')!r} of another owner already delivers to "
-                    f"{settings.destination_arn}",
+                    f"{settings.destination_arn} with the same filter pattern",
                 )
     put_name = None if ours_as_configured else settings.filter_name
     return Decision(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from handlers.core import (
+    FAILED,
     IGNORED,
     Result,
     Settings,
@@ -46,4 +47,10 @@ def handler(event: object, context: object) -> dict[str, str | None]:
         client = make_logs_client(None, os.environ.get("AWS_REGION"))
         result = subscribe_log_group(client, parsed, settings)
     LOGGER.info("log group handled", extra={"fields": result.as_dict()})
+    if result.outcome == FAILED:
+        # Raising makes Lambda retry the event, count an error (the subscriber-errors alarm)
+        # and finally park it in the dead-letter queue; other outcomes are final.
+        raise RuntimeError(
+            f"Log group {result.log_group} was not subscribed: {result.detail.rstrip('.')}."
+        )
     return result.as_dict()

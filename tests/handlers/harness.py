@@ -479,12 +479,18 @@ class FakeAws:
         return stream_arn
 
     def put_filter(
-        self, log_group: str, filter_name: str, destination_arn: str, role_arn: str | None = None
+        self,
+        log_group: str,
+        filter_name: str,
+        destination_arn: str,
+        role_arn: str | None = None,
+        *,
+        pattern: str = "",
     ) -> None:
         request: PutSubscriptionFilterRequestTypeDef = {
             "logGroupName": log_group,
             "filterName": filter_name,
-            "filterPattern": "",
+            "filterPattern": pattern,
             "destinationArn": destination_arn,
         }
         if role_arn is not None:

@@ -113,7 +113,16 @@ FOREIGN = subscription_filter("security-tool", OTHER_ARN, role_arn=None)
             Decision(
                 "/app",
                 "already-subscribed",
-                f"filter 'landing-zone' of another owner already delivers to {DESTINATION_ARN}",
+                f"filter 'landing-zone' of another owner already delivers to {DESTINATION_ARN} "
+                "with the same filter pattern",
+            ),
+        ),
+        (
+            # A filter of another owner to our destination that drops events (here: all but
+            # ERROR) is no cover: ours is added beside it.
+            [subscription_filter("decoy", pattern="ERROR", role_arn=None)],
+            Decision(
+                "/app", "subscribed", "put filter 'central-logging'", (), FILTER_NAME, ("decoy",)
             ),
         ),
         (

@@ -6,6 +6,7 @@ policy itself.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from typing import Any
 
@@ -107,14 +108,18 @@ class TestTheSubscriberFailsWithoutAnyOfItsActions:
         return without_action(function_policy, removed_action)
 
     @pytest.mark.usefixtures("function_env")
-    def test_it_reports_the_log_group_failed(self, aws: FakeAws, removed_action: str) -> None:
+    def test_it_reports_the_log_group_failed(
+        self, aws: FakeAws, removed_action: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         with_legacy_filter(aws, "/app/legacy")
 
-        with aws.iam.enforced():
-            result = subscribe.handler(create_log_group_event("/app/legacy"), None)
+        with aws.iam.enforced(), pytest.raises(RuntimeError) as raised:
+            subscribe.handler(create_log_group_event("/app/legacy"), None)
 
-        assert result["outcome"] == "failed"
-        assert f"is not authorized to perform: {removed_action}" in str(result["detail"])
+        assert str(raised.value).startswith("Log group /app/legacy was not subscribed: ")
+        assert f"is not authorized to perform: {removed_action}" in str(raised.value)
+        logged = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert (logged["logGroup"], logged["outcome"]) == ("/app/legacy", "failed")
 
 
 class TestTheSweepFailsWithoutAnyOfItsActions:

@@ -7,11 +7,14 @@ from typing import Any
 
 import pytest
 
+from components.policies import destination_access_policy
 from handlers import subscribe
 from tests.handlers.harness import (
     DESTINATION_ARN,
     FILTER_NAME,
     LEGACY_FILTER_NAME,
+    MEMBER_ACCOUNT,
+    OUTSIDER_ACCOUNT,
     SENDER_ROLE_ARN,
     FakeAws,
     create_log_group_event,
@@ -119,6 +122,38 @@ def test_a_foreign_filter_to_our_destination_counts_as_covered(aws: FakeAws) -> 
     assert result["outcome"] == "already-subscribed"
     assert "'landing-zone'" in result["detail"]
     assert aws.filters("/app/orders") == {"landing-zone": DESTINATION_ARN}
+
+
+def test_a_foreign_filter_to_our_destination_with_another_pattern_hides_no_gap(
+    aws: FakeAws,
+) -> None:
+    aws.create_log_groups("/app/orders")
+    aws.put_filter("/app/orders", "decoy", DESTINATION_ARN, SENDER_ROLE_ARN, pattern="NEVER")
+
+    result = run(aws, create_log_group_event("/app/orders"))
+
+    assert result["outcome"] == "subscribed"
+    assert aws.filters("/app/orders") == {"decoy": DESTINATION_ARN, FILTER_NAME: DESTINATION_ARN}
+    assert aws.filter("/app/orders", FILTER_NAME)["filterPattern"] == ""
+
+
+def test_a_failed_subscription_raises_after_logging_so_lambda_retries_it(
+    aws: FakeAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The destination now admits another account only: the put is refused.
+    aws.set_destination_policy(destination_access_policy(DESTINATION_ARN, None, [OUTSIDER_ACCOUNT]))
+    aws.create_log_groups("/app/orders")
+
+    with pytest.raises(RuntimeError) as raised:
+        run(aws, create_log_group_event("/app/orders"))
+
+    assert str(raised.value) == (
+        "Log group /app/orders was not subscribed: AccessDeniedException: User with accountId: "
+        f"{MEMBER_ACCOUNT} is not authorized to perform: logs:PutSubscriptionFilter on "
+        f"resource: {DESTINATION_ARN}."
+    )
+    logged = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (logged["logGroup"], logged["outcome"]) == ("/app/orders", "failed")
 
 
 def test_an_excluded_log_group_is_read_but_never_written(
