@@ -335,9 +335,12 @@ class CentralDestination(pulumi.ComponentResource):
         destination_role = aws.iam.Role(
             f"{prefix}-destination",
             description=f"CloudWatch Logs delivery from member accounts into {region}",
-            assume_role_policy=json.dumps(
-                policies.logs_sender_trust(region, partition, s.organization_id, s.member_accounts),
-                sort_keys=True,
+            assume_role_policy=_json_dumps(
+                self.account_id.apply(
+                    lambda account: policies.logs_sender_trust(
+                        region, partition, s.organization_id, s.member_accounts, account
+                    )
+                )
             ),
             opts=ResourceOptions(parent=self),
         )
@@ -367,6 +370,10 @@ class CentralDestination(pulumi.ComponentResource):
                     )
                 )
             ),
+            # PutDestinationPolicy refuses to replace an account list by an organisation
+            # without forceUpdate ("Step 2: Update the existing destination access policy",
+            # Cross-Account-Log_Subscription-Update-policy.html).
+            force_update=True if s.organization_id else None,
             opts=ResourceOptions(parent=self),
         )
         self._delivery_alarms(region, delivery_stream, stream)

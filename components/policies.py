@@ -49,42 +49,35 @@ def arn_partition(arn: str) -> str:
 
 
 def logs_sender_trust(
-    region: str, partition: str, organization_id: str | None, account_ids: Sequence[str]
+    region: str,
+    partition: str,
+    organization_id: str | None,
+    account_ids: Sequence[str],
+    logging_account_id: str,
 ) -> Policy:
-    """Trust for the role a destination uses: CloudWatch Logs acting for a sender.
+    """Trust for the role a destination uses: CloudWatch Logs of the destination's region.
 
-    Confused-deputy protection: an organisation-wide destination is only assumed for
-    calls from the organisation (aws:SourceOrgID); listed accounts by their logs ARNs.
-    """
-    statements: list[Statement] = []
-    principal = {"Service": LOGS_SERVICE}
+    As AWS's "Step 2: Create a destination" (CreateFirehoseStreamDestination-Account.html)
+    shows, the confused-deputy condition is aws:SourceArn of the logs of every sender
+    account and of the recipient (logging) account itself: CloudWatch Logs sends a test
+    message on the recipient's behalf when the destination is created. No AWS page shows
+    CloudWatch Logs sending aws:SourceOrgID here, so an organisation admits CloudWatch Logs
+    of the region for any account; the destination access policy (aws:PrincipalOrgID) is
+    what keeps other organisations from subscribing."""
     if organization_id:
-        statements.append(
-            {
-                "Sid": "LogsForOrganization",
-                "Effect": "Allow",
-                "Principal": principal,
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceOrgID": organization_id}},
-            }
-        )
-    if account_ids:
-        statements.append(
-            {
-                "Sid": "LogsForAccounts",
-                "Effect": "Allow",
-                "Principal": principal,
-                "Action": "sts:AssumeRole",
-                "Condition": {
-                    "StringLike": {
-                        "aws:SourceArn": [
-                            f"arn:{partition}:logs:{region}:{account}:*" for account in account_ids
-                        ]
-                    }
-                },
-            }
-        )
-    return document(*statements)
+        source_arns = [f"arn:{partition}:logs:{region}:*:*"]
+    else:
+        accounts = dict.fromkeys([logging_account_id, *account_ids])
+        source_arns = [f"arn:{partition}:logs:{region}:{account}:*" for account in accounts]
+    return document(
+        {
+            "Sid": "CloudWatchLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": LOGS_SERVICE},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringLike": {"aws:SourceArn": source_arns}},
+        }
+    )
 
 
 def destination_access_policy(

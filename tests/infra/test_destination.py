@@ -42,10 +42,11 @@ def test_organization_mode_one_region(org_config: dict[str, object]) -> None:
     assert sorted(grant["Action"]) == ["logs:PutAccountPolicy", "logs:PutSubscriptionFilter"]
     assert grant["Resource"] == destination.state["arn"]
 
-    # The role the destination uses: CloudWatch Logs, for the organisation only.
+    # The role the destination uses: CloudWatch Logs of this region, for any account (the
+    # access policy above keeps other organisations out).
     [trust] = statements(run.one(ROLE, "central-eu-west-1-destination").policy("assumeRolePolicy"))
     assert trust["Principal"] == {"Service": "logs.amazonaws.com"}
-    assert trust["Condition"] == {"StringEquals": {"aws:SourceOrgID": ORG_ID}}
+    assert trust["Condition"] == {"StringLike": {"aws:SourceArn": ["arn:aws:logs:eu-west-1:*:*"]}}
     [put] = statements(role_policy(run, "central-eu-west-1-destination"))
     assert put["Action"] == ["firehose:PutRecord", "firehose:PutRecordBatch"]
     assert put["Resource"] == firehose.state["arn"]
@@ -92,7 +93,11 @@ def test_account_list_over_three_regions() -> None:
             run.one(ROLE, f"central-{region}-destination").policy("assumeRolePolicy")
         )
         assert trust["Condition"] == {
-            "StringLike": {"aws:SourceArn": [f"arn:aws:logs:{region}:{a}:*" for a in accounts]}
+            "StringLike": {
+                "aws:SourceArn": [
+                    f"arn:aws:logs:{region}:{a}:*" for a in [LOGGING_ACCOUNT_ID, *accounts]
+                ]
+            }
         }
     for policy in run.of_type(DESTINATION_POLICY):
         [grant] = statements(policy.policy("accessPolicy"))
