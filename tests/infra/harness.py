@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import runpy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,7 +163,8 @@ def run_program(
 ) -> Run:
     """Run `__main__.py` with `central-logging:` config keys (values as in stack YAML),
     recording into `into` (a new Run by default)."""
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     run = into if into is not None else Run()
     mocks = RecordingMocks(run, account_id, region, stack_outputs or {})
     pulumi.runtime.set_mocks(
@@ -185,8 +186,38 @@ def run_program(
             runpy.run_path(str(PROGRAM), run_name="__main__")
         return pulumi.Output.from_input(exports).apply(run.outputs.update)
 
-    program()
+    try:
+        program()
+    except BaseException as raised:
+        loop.set_exception_handler(_unless_copy_of(raised))
+        raise
+    finally:
+        _close(loop)
     return run
+
+
+def _unless_copy_of(raised: BaseException) -> Callable[[asyncio.AbstractEventLoop, Any], None]:
+    """An exception handler for a run that failed: an error raised in an apply fails every
+    Output derived from it, and the run stops at the first; the rest are never awaited. Their
+    copies of the error the test already received are dropped (Pulumi's own language host
+    silences the whole asyncio logger for this reason, pulumi-language-python-exec); anything
+    else asyncio reports still reaches its log."""
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if context.get("exception") is not raised:
+            loop.default_exception_handler(context)
+
+    return handle
+
+
+def _close(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what a failed run left pending (nothing is left after a successful one) and
+    close the loop, so that no task of this run outlives it."""
+    pending = asyncio.all_tasks(loop)
+    for task in pending:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.close()
 
 
 def config_error(config: Mapping[str, Any], **options: Any) -> str:
