@@ -27,10 +27,13 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from central_logging.archive import NO_CREDENTIALS, add_read_parser, run_read
 from central_logging.query import add_query_parser, run_query
 from handlers.core import (
+    CLASSES_WITHOUT_FILTERS,
     DESTINATION_PARAMETER,
     FAILED,
     LIMIT_EXCEEDED,
     NOT_SUBSCRIBED,
+    STANDARD_CLASS,
+    UNSUPPORTED_CLASS,
     Decision,
     Result,
     Settings,
@@ -42,6 +45,7 @@ from handlers.core import (
     is_excluded,
     make_logs_client,
     quota_limiters,
+    unsupported_class,
 )
 
 if TYPE_CHECKING:
@@ -61,6 +65,9 @@ PIPELINE_THREADS = 4
 MAX_PARALLEL_ACCOUNT_REGIONS = 64
 # Outcomes that leave a log group without delivery: the run exits 1 while any remain.
 GAPS = frozenset({NOT_SUBSCRIBED, LIMIT_EXCEEDED, FAILED})
+# Log groups the report names one by one: the gaps, and those of a class that takes no
+# subscription filters (not centralised, but nothing this tool can fix).
+LISTED = GAPS | {UNSUPPORTED_CLASS}
 # Settings variables of the core, named as the CLI flags that set them.
 _FLAG_OF_VARIABLE = {
     "DESTINATION_ARN": "--destination-arn",
@@ -304,9 +311,15 @@ class Sweep:
             try:
                 paginator = self.client.get_paginator("describe_log_groups")
                 for page in paginator.paginate(PaginationConfig={"PageSize": 50}):
-                    names = [g["logGroupName"] for g in page.get("logGroups", [])]
-                    self.progress.listed(self.key, len(names))
-                    describes_done += [describes.submit(self._describe, n, writes) for n in names]
+                    groups = [
+                        (g["logGroupName"], g.get("logGroupClass", STANDARD_CLASS))
+                        for g in page.get("logGroups", [])
+                    ]
+                    self.progress.listed(self.key, len(groups))
+                    describes_done += [
+                        describes.submit(self._describe, name, log_class, writes)
+                        for name, log_class in groups
+                    ]
             except (ClientError, BotoCoreError) as error:
                 failed = error_result("", error)
                 self._record(Result(None, FAILED, f"could not list log groups: {failed.detail}"))
@@ -319,15 +332,18 @@ class Sweep:
             self.results.append(result)
         self.progress.done(self.key)
 
-    def _describe(self, log_group: str, writes: ThreadPoolExecutor) -> None:
+    def _describe(self, log_group: str, log_class: str, writes: ThreadPoolExecutor) -> None:
         settings = self.target.settings
+        if log_class in CLASSES_WITHOUT_FILTERS:
+            self._record(unsupported_class(log_group, log_class))
+            return
         filters: list[SubscriptionFilterTypeDef] = []
         # An excluded log group is never read nor written.
         if not is_excluded(log_group, settings.exclude_patterns):
             try:
                 filters = describe_filters(self.client, log_group)
             except (ClientError, BotoCoreError) as error:
-                self._record(error_result(log_group, error))
+                self._record(error_result(log_group, error, log_class))
                 return
         decision = decide(log_group, filters, settings)
         if self.audit:
@@ -434,7 +450,7 @@ def _report(entries: Sequence[Entry], as_json: bool, out: TextIO) -> None:
         out.write(json.dumps(document, indent=2) + "\n")
         return
     for e in entries:
-        if e.result.outcome in GAPS:
+        if e.result.outcome in LISTED:
             group = e.result.log_group or "(account-region)"
             out.write(f"{e.account} {e.region} {group}: {e.result.outcome}: {e.result.detail}\n")
     counts = ", ".join(f"{count} {outcome}" for outcome, count in sorted(summary.items()))

@@ -12,6 +12,9 @@ Rules (design section 4):
   pattern reaches every log group on the next sweep.
 - A log group whose filter slots are all taken is reported as `limit-exceeded`. How many slots
   a log group has is left to AWS, which has raised the limit before.
+- Only STANDARD log groups take subscription filters: one of a class known to take none is
+  reported as `unsupported-class` without any filter call; one of a class this code does not
+  know is tried, and AWS's refusal gives `unsupported-class` too.
 - Dry runs and audits report `not-subscribed` for every log group that needs a write, with a
   detail saying what a real run would do.
 """
@@ -50,6 +53,7 @@ LIMIT_EXCEEDED = "limit-exceeded"
 NOT_FOUND = "not-found"
 IGNORED = "ignored"
 FAILED = "failed"
+UNSUPPORTED_CLASS = "unsupported-class"
 NOT_SUBSCRIBED = "not-subscribed"
 OUTCOMES = (
     SUBSCRIBED,
@@ -60,8 +64,17 @@ OUTCOMES = (
     NOT_FOUND,
     IGNORED,
     FAILED,
+    UNSUPPORTED_CLASS,
     NOT_SUBSCRIBED,
 )
+
+# Log classes (DescribeLogGroups `logGroupClass`; CreateLogGroup's `logGroupClass`, STANDARD
+# when absent). The subscription filter APIs answer every class but STANDARD with
+# "ValidationException: This operation is only supported on the Standard log class." (design
+# section 6; CloudWatch Logs User Guide, "Log classes").
+STANDARD_CLASS = "STANDARD"
+CLASSES_WITHOUT_FILTERS = frozenset({"INFREQUENT_ACCESS", "DELIVERY"})
+_ONLY_STANDARD = "only supported on the Standard log class"
 
 # API quotas per account and region (design section 6); none of them is adjustable.
 # Where each member account keeps its region's destination ARN (written by the member
@@ -288,11 +301,27 @@ def decide(
     )
 
 
-def error_result(log_group: str, error: ClientError | BotoCoreError) -> Result:
-    """The outcome of a call that failed: `not-found` for a missing log group, else `failed`."""
+def unsupported_class(log_group: str, log_class: str) -> Result:
+    """The outcome for a log group whose class takes no subscription filters."""
+    return Result(
+        log_group,
+        UNSUPPORTED_CLASS,
+        f"log class {log_class} takes no subscription filters; only {STANDARD_CLASS} does",
+    )
+
+
+def error_result(
+    log_group: str, error: ClientError | BotoCoreError, log_class: str = STANDARD_CLASS
+) -> Result:
+    """The outcome of a call that failed: `not-found` for a missing log group,
+    `unsupported-class` where AWS refuses a log group's class other than STANDARD, else
+    `failed`."""
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "Unknown")
         message = error.response.get("Error", {}).get("Message", "")
+        refused_class = code == "ValidationException" and _ONLY_STANDARD in message
+        if refused_class and log_class != STANDARD_CLASS:
+            return unsupported_class(log_group, log_class)
         outcome = NOT_FOUND if code == "ResourceNotFoundException" else FAILED
         return Result(log_group, outcome, f"{code}: {message}")
     return Result(log_group, FAILED, f"{type(error).__name__}: {error}")
@@ -367,13 +396,19 @@ def describe_filters(
 
 
 def subscribe_log_group(
-    client: CloudWatchLogsClient, log_group: str, settings: Settings, dry_run: bool = False
+    client: CloudWatchLogsClient,
+    log_group: str,
+    settings: Settings,
+    dry_run: bool = False,
+    log_class: str = STANDARD_CLASS,
 ) -> Result:
-    """Describe, decide and apply for one log group."""
+    """Describe, decide and apply for one log group of class `log_class`."""
+    if log_class in CLASSES_WITHOUT_FILTERS:
+        return unsupported_class(log_group, log_class)
     try:
         filters = describe_filters(client, log_group)
     except (ClientError, BotoCoreError) as error:
-        return error_result(log_group, error)
+        return error_result(log_group, error, log_class)
     return apply(client, decide(log_group, filters, settings), settings, dry_run=dry_run)
 
 

@@ -7,6 +7,7 @@ import os
 from handlers.core import (
     FAILED,
     IGNORED,
+    STANDARD_CLASS,
     Result,
     Settings,
     json_logger,
@@ -17,14 +18,17 @@ from handlers.core import (
 LOGGER = json_logger("central_logging.subscribe")
 
 
-def parse_event(event: object) -> str | Result:
-    """The log group a successful CreateLogGroup call created, or the `ignored` result saying
-    why the event asks for nothing. Never raises, whatever the event holds."""
+def parse_event(event: object) -> tuple[str, str] | Result:
+    """The log group a successful CreateLogGroup call created and its log class, or the
+    `ignored` result saying why the event asks for nothing. Never raises, whatever the event
+    holds."""
     detail = event.get("detail") if isinstance(event, dict) else None
     if not isinstance(detail, dict):
         return Result(None, IGNORED, "the event has no CloudTrail detail")
     parameters = detail.get("requestParameters")
-    name = parameters.get("logGroupName") if isinstance(parameters, dict) else None
+    if not isinstance(parameters, dict):
+        parameters = {}
+    name = parameters.get("logGroupName")
     log_group = name if isinstance(name, str) and name else None
     if detail.get("eventSource") != "logs.amazonaws.com" or detail.get("eventName") != (
         "CreateLogGroup"
@@ -35,7 +39,10 @@ def parse_event(event: object) -> str | Result:
         return Result(log_group, IGNORED, f"the call failed with {detail['errorCode']}")
     if log_group is None:
         return Result(None, IGNORED, "the event names no log group")
-    return log_group
+    # CreateLogGroup's logGroupClass is STANDARD when absent (CloudWatch Logs API Reference,
+    # CreateLogGroup). Any other value is passed on: an unknown class is tried.
+    log_class = parameters.get("logGroupClass")
+    return log_group, log_class if isinstance(log_class, str) and log_class else STANDARD_CLASS
 
 
 def handler(event: object, context: object) -> dict[str, str | None]:
@@ -44,8 +51,9 @@ def handler(event: object, context: object) -> dict[str, str | None]:
     if isinstance(parsed, Result):
         result = parsed
     else:
+        log_group, log_class = parsed
         client = make_logs_client(None, os.environ.get("AWS_REGION"))
-        result = subscribe_log_group(client, parsed, settings)
+        result = subscribe_log_group(client, log_group, settings, log_class=log_class)
     LOGGER.info("log group handled", extra={"fields": result.as_dict()})
     if result.outcome == FAILED:
         # Raising makes Lambda retry the event, count an error (the subscriber-errors alarm)

@@ -210,6 +210,42 @@ def test_progress_goes_to_a_terminal_only_without_json(
     assert terminal.getvalue() == ""
 
 
+@pytest.mark.parametrize("command", ["backfill", "audit"])
+def test_log_groups_of_classes_without_filters_are_listed_but_no_gap(
+    aws: FakeAws, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    aws.create_log_groups(COVERED)
+    aws.put_filter(COVERED, FILTER_NAME, DESTINATION_ARN)
+    aws.create_log_groups("/app/archive", log_class="INFREQUENT_ACCESS")
+    aws.create_log_groups("/aws/vendedlogs/delivery", log_class="DELIVERY")
+    aws.create_log_groups("/app/essentials", log_class="ESSENTIALS")
+    aws.destinations.put_attempts.clear()
+    describe = LogsBackend.describe_subscription_filters
+    described: list[str] = []
+
+    def recorded(backend: LogsBackend, log_group_name: str) -> Any:
+        described.append(log_group_name)
+        return describe(backend, log_group_name)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LogsBackend, "describe_subscription_filters", recorded)
+        code, out, err = run(capsys, command, "--destination-arn", DESTINATION_ARN)
+
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        f"{MEMBER_ACCOUNT} {REGION} /app/archive: unsupported-class: log class "
+        "INFREQUENT_ACCESS takes no subscription filters; only STANDARD does",
+        f"{MEMBER_ACCOUNT} {REGION} /app/essentials: unsupported-class: log class "
+        "ESSENTIALS takes no subscription filters; only STANDARD does",
+        f"{MEMBER_ACCOUNT} {REGION} /aws/vendedlogs/delivery: unsupported-class: log class "
+        "DELIVERY takes no subscription filters; only STANDARD does",
+        "Summary: 1 already-subscribed, 3 unsupported-class in 1 account-region(s).",
+    ]
+    # No filter call on a known class without filters; one on the class the CLI does not know.
+    assert sorted(described) == [COVERED, "/app/essentials"]
+    assert aws.destinations.put_attempts == []
+
+
 def test_an_unreadable_log_group_is_failed_and_the_others_still_done(
     aws: FakeAws, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

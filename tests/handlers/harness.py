@@ -1,9 +1,10 @@
-"""The world the handler tests run in: accounts, fake time, and two extensions of moto.
+"""The world the handler tests run in: accounts, fake time, and three extensions of moto.
 
 - IAM: moto's enforcement is switched on only around the code under test, so setup and
   inspection keep using moto's unchecked default credentials.
 - Cross-account destinations: moto has no model of a CloudWatch Logs destination as a filter
   target, so `CrossAccountDestinations` stands in for AWS on those puts.
+- Log classes: moto has none, so `LogClasses` keeps and refuses them as AWS does.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from moto.logs.exceptions import (
     ResourceNotFoundException,
 )
 from moto.logs.models import LogGroup, LogsBackend, SubscriptionFilter, logs_backends
+from moto.logs.responses import LogsResponse
 
 from handlers import reconcile
-from handlers.core import Settings, make_logs_client, quota_limiters
+from handlers.core import STANDARD_CLASS, Settings, make_logs_client, quota_limiters
 from tests.infra.harness import Run, run_program
 
 if TYPE_CHECKING:
@@ -386,6 +388,55 @@ class CrossAccountDestinations:
         return False
 
 
+# AWS's answer to a subscription filter call on a log group of any class but STANDARD.
+ONLY_STANDARD_MESSAGE = "This operation is only supported on the Standard log class."
+
+
+class LogClasses:
+    """Log classes, which moto does not model, as AWS keeps them: CreateLogGroup takes
+    `logGroupClass` (STANDARD when absent), DescribeLogGroups returns it, and
+    DescribeSubscriptionFilters and PutSubscriptionFilter refuse every class but STANDARD
+    with a ValidationException. Any class is accepted, so that one this project does not know
+    can be tried."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.of_arn: dict[str, str] = {}
+        classes = self.of_arn
+        create_log_group = LogsResponse.create_log_group
+        to_describe_dict = LogGroup.to_describe_dict
+
+        def create(response: LogsResponse) -> str:
+            created = create_log_group(response)
+            group = response.logs_backend.groups[response._get_param("logGroupName")]
+            classes[group.arn] = response._get_param("logGroupClass") or STANDARD_CLASS
+            return str(created)
+
+        def describe(group: LogGroup) -> dict[str, Any]:
+            return {
+                **to_describe_dict(group),
+                "logGroupClass": classes.get(group.arn, STANDARD_CLASS),
+            }
+
+        monkeypatch.setattr(LogsResponse, "create_log_group", create)
+        monkeypatch.setattr(LogGroup, "to_describe_dict", describe)
+        for operation in ("describe_subscription_filters", "put_subscription_filter"):
+            monkeypatch.setattr(LogsBackend, operation, self._standard_only(operation))
+
+    def _standard_only(self, operation: str) -> Callable[..., Any]:
+        serve = getattr(LogsBackend, operation)
+        classes = self.of_arn
+
+        def refuse_other_classes(
+            backend: LogsBackend, log_group_name: str, *args: Any, **kwargs: Any
+        ) -> Any:
+            group = backend.groups.get(log_group_name)
+            if group is not None and classes.get(group.arn, STANDARD_CLASS) != STANDARD_CLASS:
+                raise LogsClientError("ValidationException", ONLY_STANDARD_MESSAGE)
+            return serve(backend, log_group_name, *args, **kwargs)
+
+        return refuse_other_classes
+
+
 @dataclass(frozen=True)
 class Invocation:
     function_name: str
@@ -399,6 +450,7 @@ class FakeAws:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.iam = IamEnforcement(monkeypatch)
         self.destinations = CrossAccountDestinations(monkeypatch)
+        self.log_classes = LogClasses(monkeypatch)
         self.invocations: list[Invocation] = []
         self.logs = boto3.client("logs", region_name=REGION)
         invocations = self.invocations
@@ -466,9 +518,12 @@ class FakeAws:
         )["Credentials"]
         return session_for(credentials)
 
-    def create_log_groups(self, *names: str) -> None:
+    def create_log_groups(self, *names: str, log_class: str | None = None) -> None:
         for name in names:
-            self.logs.create_log_group(logGroupName=name)
+            if log_class is None:
+                self.logs.create_log_group(logGroupName=name)
+            else:
+                self.logs.create_log_group(logGroupName=name, logGroupClass=log_class)  # type: ignore[arg-type]  # any class, known or not
 
     def create_foreign_filter(self, log_group: str, filter_name: str) -> str:
         """A filter of another owner, to a Kinesis stream of its own; returns the stream ARN."""
