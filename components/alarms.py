@@ -67,11 +67,14 @@ class AlarmNotifier:
         threshold: float,
         comparison: str = "GreaterThanThreshold",
         periods: int = 1,
+        source_region: str | None = None,
     ) -> aws.cloudwatch.MetricAlarm:
-        """An alarm on one metric; no data means nothing flowed, which is not an alarm."""
+        """An alarm on one metric, in `region`, named after `source_region` (the region
+        whose logs it watches) when that is another one. No data means nothing flowed,
+        which is not an alarm."""
         actions = self.actions(region)
         return aws.cloudwatch.MetricAlarm(
-            f"{self.name}-{region}-{purpose}",
+            f"{self.name}-{source_region or region}-{purpose}",
             region=region,
             alarm_description=description,
             namespace=namespace,

@@ -26,7 +26,15 @@ ORGANIZATION_RE = re.compile(r"^o-[a-z0-9]{10,32}$")
 # CloudWatch Logs destination and filter names: 1..512 characters, no ':' or '*'.
 LOGS_NAME_RE = re.compile(r"^[^:*]{1,512}$")
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-KMS_KEY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+$")
+# The destination name also names the delivery streams (Firehose: 1-64 of [a-zA-Z0-9_.-],
+# shortened to fit) and their error log group /aws/kinesisfirehose/<name> (at most 512).
+DESTINATION_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,491}$")
+KMS_KEY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+KMS_ALIAS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:alias/[A-Za-z0-9/_-]+$")
+# Firehose buffering: 0-900 s, but dynamic partitioning (archiveFormat json) has no zero
+# buffering, i.e. none of the sub-minute intervals it brought ("Buffering hints",
+# https://docs.aws.amazon.com/firehose/latest/dev/buffering-hints.html).
+PARTITIONED_BUFFER_INTERVAL_MIN = 60
 STACK_RE = re.compile(r"^[^/\s]+/[^/\s]+/[^/\s]+$")
 LOG_GROUP_GLOB_RE = re.compile(r"^[A-Za-z0-9_./#*?\[\]!-]{1,512}$")
 GLOB_CHARS = re.compile(r"[*?\[\]]")
@@ -152,7 +160,9 @@ class AlarmSettings:
     iterator_age_seconds: int = 600
 
 
-def _alarms(raw: Raw, regions: tuple[str, ...], logging_role: bool) -> AlarmSettings:
+def _alarms(raw: Raw, regions: tuple[str, ...], logging_home: str | None) -> AlarmSettings:
+    """Alarm settings; `logging_home` is the logging stack's home region, where all of its
+    alarms live (they watch the delivery streams there)."""
     topic_arn = _one_of(
         "alarmTopicArn",
         raw.text("alarmTopicArn"),
@@ -165,7 +175,14 @@ def _alarms(raw: Raw, regions: tuple[str, ...], logging_role: bool) -> AlarmSett
             f"Both {key('alarmTopicArn')} and {key('alarmEmail')} are set; set alarmTopicArn to "
             "use your topic or alarmEmail to have one created, not both."
         )
-    if topic_arn:
+    if topic_arn and logging_home and topic_arn.split(":")[3] != logging_home:
+        raise _bad(
+            "alarmTopicArn",
+            topic_arn,
+            f"the logging stack's alarms live in its home region {logging_home}, and CloudWatch "
+            "alarms notify topics in their own region only: give a topic there",
+        )
+    if topic_arn and not logging_home:
         topic_region = topic_arn.split(":")[3]
         for region in regions:
             if region != topic_region:
@@ -175,7 +192,7 @@ def _alarms(raw: Raw, regions: tuple[str, ...], logging_role: bool) -> AlarmSett
                     f"CloudWatch alarms notify topics in their own region only, and regions "
                     f"includes {region}: use alarmEmail to have a topic created in each region",
                 )
-    if not logging_role:
+    if not logging_home:
         return AlarmSettings(topic_arn, email)
     return AlarmSettings(
         topic_arn,
@@ -251,9 +268,12 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
             "one of them to say which accounts may send logs."
         )
     destination_name = _require(raw.text("destinationName", "CentralLogDestination"))
-    if not LOGS_NAME_RE.fullmatch(destination_name):
+    if not DESTINATION_NAME_RE.fullmatch(destination_name):
         raise _bad(
-            "destinationName", destination_name, "it must be 1 to 512 characters without : or *"
+            "destinationName",
+            destination_name,
+            "it also names the delivery streams and their error log group, so it must be 1 to "
+            "491 characters of letters, digits, _ . and -",
         )
     transport = raw.choice("transport", ("firehose", "kinesis"), "firehose")
     archive_format = raw.choice("archiveFormat", ("json", "raw"), "json")
@@ -296,12 +316,27 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
 
     partitioned = archive_format == "json"
     buffer_interval = _require(raw.integer("bufferIntervalSeconds", 0, 900, 300))
+    if partitioned and buffer_interval < PARTITIONED_BUFFER_INTERVAL_MIN:
+        raise _bad(
+            "bufferIntervalSeconds",
+            buffer_interval,
+            "archiveFormat json partitions dynamically, which Firehose offers without zero "
+            f"buffering, so it must be from {PARTITIONED_BUFFER_INTERVAL_MIN} to 900",
+        )
     size_low = 64 if partitioned else 1
     buffer_size = _require(raw.integer("bufferSizeMiB", size_low, 128, 64))
 
-    kms_key_arn = _one_of(
+    kms_key_arn = raw.text("kmsKeyArn")
+    if kms_key_arn and KMS_ALIAS_ARN_RE.fullmatch(kms_key_arn):
+        raise _bad(
+            "kmsKeyArn",
+            kms_key_arn,
+            "an alias ARN in an IAM policy never grants use of the key, so Firehose could not "
+            "encrypt with it: give the key's own ARN, arn:aws:kms:REGION:ACCOUNT:key/ID",
+        )
+    _one_of(
         "kmsKeyArn",
-        raw.text("kmsKeyArn"),
+        kms_key_arn,
         KMS_KEY_ARN_RE,
         "it must be the ARN of a KMS key in the form arn:aws:kms:REGION:ACCOUNT:key/ID",
     )
@@ -364,7 +399,7 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         expire_days=expire_days,
         # The query layer reads the json layout; the raw one is not partitioned by account.
         athena=raw.boolean("athena", True) and archive_format == "json",
-        alarms=_alarms(raw, regions, logging_role=True),
+        alarms=_alarms(raw, regions, logging_home=home),
     )
 
 
@@ -426,7 +461,7 @@ def parse_member(values: Mapping[str, str | None], home_region: str | None) -> M
         exclude_log_groups=excludes,
         replace_filter_names=replace_names,
         reconcile_schedule=None if schedule == "off" else schedule,
-        alarms=_alarms(raw, regions, logging_role=False),
+        alarms=_alarms(raw, regions, logging_home=None),
     )
 
 

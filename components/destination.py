@@ -1,12 +1,16 @@
 """CentralDestination: the logging account's side of the pipeline.
 
-Per region: a CloudWatch Logs destination, the role it delivers with, and the transport
-(Firehose directly, or a Kinesis stream read by Firehose) into one archive bucket in the
-home region, encrypted with one key.
+Per covered region: a CloudWatch Logs destination in that region and the role it delivers
+with; in the home region, with the archive bucket and key, that region's stream (Firehose
+directly, or a Kinesis stream read by Firehose). AWS documents a destination pointing at a
+stream in another region ("the AWS resource that the destination points to can be located
+in a different Region", CrossAccountSubscriptions-Firehose.html), and no Firehose delivery
+into a bucket of another region.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 
@@ -28,11 +32,25 @@ from components.config import LoggingSettings
 # Colder storage for `transitionDays`: still readable at once, so Athena and `read` work.
 TRANSITION_STORAGE_CLASS = "GLACIER_IR"
 ERROR_LOG_RETENTION_DAYS = 365
+# Firehose DeliveryStreamName: 1-64 of [a-zA-Z0-9_.-] (Kinesis StreamName: 1-128 of the same).
+STREAM_NAME_MAX = 64
 
 
 def delivery_log_group_name(destination_name: str) -> str:
     """The log group where a region's Firehose logs its delivery errors."""
     return f"/aws/kinesisfirehose/{destination_name}"
+
+
+def delivery_stream_name(destination_name: str, region: str) -> str:
+    """The home-region stream (Firehose, and Kinesis with transport kinesis) that carries one
+    covered region's logs: `<destinationName>-<region>`, or past 64 characters the name cut
+    short, the region and a hash of both, so that each stays distinct."""
+    name = f"{destination_name}-{region}"
+    if len(name) <= STREAM_NAME_MAX:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    keep = STREAM_NAME_MAX - len(region) - len(digest) - 2
+    return f"{destination_name[:keep]}-{region}-{digest}"
 
 
 def archive_prefixes(settings: LoggingSettings, region: str) -> tuple[str, str]:
@@ -105,6 +123,18 @@ class CentralDestination(pulumi.ComponentResource):
                 accounts=None if settings.organization_id else settings.member_accounts,
             )
         self.alarms = AlarmNotifier(self, name, settings.alarms)
+        home = settings.home_region
+        self.error_log_group = aws.cloudwatch.LogGroup(
+            f"{name}-delivery-errors",
+            region=home,
+            # A member stack in this account excludes this group (log recursion).
+            name=delivery_log_group_name(settings.destination_name),
+            retention_in_days=ERROR_LOG_RETENTION_DAYS,
+            # Once one group per region; the home region's is kept, the others go.
+            opts=ResourceOptions(
+                parent=self, aliases=[pulumi.Alias(name=f"{name}-{home}-delivery-errors")]
+            ),
+        )
         self.regions = {region: self._region(region) for region in settings.regions}
         self.destination_arns = Output.all(
             **{region: p.destination.arn for region, p in self.regions.items()}
@@ -258,47 +288,43 @@ class CentralDestination(pulumi.ComponentResource):
         )
 
     def _region(self, region: str) -> RegionalPipeline:
+        """The destination in `region`, and its stream in the home region. The stream
+        resources have names of their own (not those of the per-region streams they
+        replace), so that `pulumi up --exclude` can keep old streams until they drain."""
         s = self.settings
+        home = s.home_region
         prefix = f"{self.name}-{region}"
         partition = policies.partition_for(region)
+        stream_name = delivery_stream_name(s.destination_name, region)
 
         stream: aws.kinesis.Stream | None = None
         if s.transport == "kinesis":
             provisioned = s.kinesis_stream_mode == "PROVISIONED"
             stream = aws.kinesis.Stream(
-                f"{prefix}-stream",
-                region=region,
-                name=s.destination_name,
+                f"{prefix}-kinesis",
+                region=home,
+                name=stream_name,
                 retention_period=s.kinesis_retention_hours,
                 shard_count=s.kinesis_shard_count if provisioned else None,
                 stream_mode_details=aws.kinesis.StreamStreamModeDetailsArgs(
                     stream_mode=s.kinesis_stream_mode
                 ),
                 encryption_type="KMS",
-                # The AWS managed key lives in every region and needs no grants to producers.
+                # The AWS managed key needs no grants to producers.
                 kms_key_id="alias/aws/kinesis",
                 opts=ResourceOptions(parent=self),
             )
 
-        error_log_group = aws.cloudwatch.LogGroup(
-            f"{prefix}-delivery-errors",
-            region=region,
-            # A member stack in this account excludes this group (log recursion).
-            name=delivery_log_group_name(s.destination_name),
-            retention_in_days=ERROR_LOG_RETENTION_DAYS,
-            opts=ResourceOptions(parent=self),
-        )
         error_log_stream = aws.cloudwatch.LogStream(
-            f"{prefix}-delivery-errors-s3",
-            region=region,
-            log_group_name=error_log_group.name,
-            name="S3Delivery",
+            f"{prefix}-firehose-errors",
+            region=home,
+            log_group_name=self.error_log_group.name,
+            name=stream_name,
             opts=ResourceOptions(parent=self),
         )
-
         firehose_role = aws.iam.Role(
-            f"{prefix}-firehose",
-            description=f"Firehose delivery of central logs from {region} to the archive",
+            f"{prefix}-firehose-role",
+            description=f"Firehose delivery of the logs of {region} into the archive",
             assume_role_policy=_json_dumps(
                 self.account_id.apply(
                     lambda account: policies.service_trust(policies.FIREHOSE_SERVICE, account)
@@ -307,20 +333,21 @@ class CentralDestination(pulumi.ComponentResource):
             opts=ResourceOptions(parent=self),
         )
         firehose_policy = aws.iam.RolePolicy(
-            f"{prefix}-firehose",
+            f"{prefix}-firehose-role",
             role=firehose_role.id,
             policy=_json_dumps(
                 Output.all(
                     self.bucket_arn,
                     self.kms_key_arn,
-                    error_log_group.arn,
+                    self.error_log_group.arn,
                     stream.arn if stream else None,
                 ).apply(
                     lambda a: policies.firehose_delivery_policy(
                         bucket_arn=a[0],
-                        bucket_region=s.home_region,
+                        bucket_region=home,
+                        s3_prefix=s.s3_prefix,
                         kms_key_arn=a[1],
-                        error_log_group_arn=a[2],
+                        error_log_stream_arn=f"{a[2]}:log-stream:{stream_name}",
                         stream_arn=a[3],
                     )
                 )
@@ -328,13 +355,13 @@ class CentralDestination(pulumi.ComponentResource):
             opts=ResourceOptions(parent=self),
         )
         delivery_stream = self._delivery_stream(
-            region, stream, firehose_role, firehose_policy, error_log_group, error_log_stream
+            region, stream_name, stream, firehose_role, firehose_policy, error_log_stream
         )
 
         target_arn = stream.arn if stream else delivery_stream.arn
         destination_role = aws.iam.Role(
             f"{prefix}-destination",
-            description=f"CloudWatch Logs delivery from member accounts into {region}",
+            description=f"CloudWatch Logs delivery from {region} into its stream in {home}",
             assume_role_policy=_json_dumps(
                 self.account_id.apply(
                     lambda account: policies.logs_sender_trust(
@@ -385,11 +412,15 @@ class CentralDestination(pulumi.ComponentResource):
         delivery_stream: aws.kinesis.FirehoseDeliveryStream,
         stream: aws.kinesis.Stream | None,
     ) -> None:
+        # In the home region with the streams, named after the region whose logs they watch.
+        home = self.settings.home_region
+        source = f"Logs of {region}: "
         firehose = {"DeliveryStreamName": delivery_stream.name}
         self.alarms.alarm(
             "delivery-failing",
-            region,
-            "Firehose is failing to write to the archive bucket (it retries for 24 h): check "
+            home,
+            source
+            + "Firehose is failing to write to the archive bucket (it retries for 24 h): check "
             "the delivery-errors log group and the bucket, key and role policies.",
             namespace="AWS/Firehose",
             metric="DeliveryToS3.Success",
@@ -398,64 +429,73 @@ class CentralDestination(pulumi.ComponentResource):
             threshold=1,
             comparison="LessThanThreshold",
             periods=3,
+            source_region=region,
         )
         self.alarms.alarm(
             "data-stale",
-            region,
-            "The oldest record waiting in Firehose is older than alarmFreshnessSeconds: "
+            home,
+            source + "The oldest record waiting in Firehose is older than alarmFreshnessSeconds: "
             "delivery to S3 is slow or stuck.",
             namespace="AWS/Firehose",
             metric="DeliveryToS3.DataFreshness",
             dimensions=firehose,
             statistic="Maximum",
             threshold=self.settings.alarms.freshness_seconds,
+            source_region=region,
         )
         self.alarms.alarm(
             "records-throttled",
-            region,
-            "Firehose throttled incoming records: the stream's throughput quota is too low "
+            home,
+            source
+            + "Firehose throttled incoming records: the stream's throughput quota is too low "
             "for the organisation's log volume; ask AWS to raise it.",
             namespace="AWS/Firehose",
             metric="ThrottledRecords",
             dimensions=firehose,
             statistic="Sum",
             threshold=0,
+            source_region=region,
         )
         if stream is None:
             return
         kinesis = {"StreamName": stream.name}
         self.alarms.alarm(
             "stream-iterator-age",
-            region,
-            "Records wait in the Kinesis stream longer than alarmIteratorAgeSeconds: Firehose "
+            home,
+            source
+            + "Records wait in the Kinesis stream longer than alarmIteratorAgeSeconds: Firehose "
             "is not keeping up, and records expire after kinesisRetentionHours.",
             namespace="AWS/Kinesis",
             metric="GetRecords.IteratorAgeMilliseconds",
             dimensions=kinesis,
             statistic="Maximum",
             threshold=self.settings.alarms.iterator_age_seconds * 1000,
+            source_region=region,
         )
         self.alarms.alarm(
             "stream-write-throttled",
-            region,
-            "Writes into the Kinesis stream are throttled: add shards (PROVISIONED) or use "
+            home,
+            source
+            + "Writes into the Kinesis stream are throttled: add shards (PROVISIONED) or use "
             "ON_DEMAND.",
             namespace="AWS/Kinesis",
             metric="WriteProvisionedThroughputExceeded",
             dimensions=kinesis,
             statistic="Sum",
             threshold=0,
+            source_region=region,
         )
 
     def _delivery_stream(
         self,
         region: str,
+        name: str,
         stream: aws.kinesis.Stream | None,
         role: aws.iam.Role,
         role_policy: aws.iam.RolePolicy,
-        error_log_group: aws.cloudwatch.LogGroup,
         error_log_stream: aws.cloudwatch.LogStream,
     ) -> aws.kinesis.FirehoseDeliveryStream:
+        """The Firehose stream, in the home region, that writes `region`'s logs."""
         s = self.settings
         prefix, error_prefix = archive_prefixes(s, region)
         partitioned = s.archive_format == "json"
@@ -469,7 +509,7 @@ class CentralDestination(pulumi.ComponentResource):
             kms_key_arn=self.kms_key_arn,
             cloudwatch_logging_options=aws.kinesis.FirehoseDeliveryStreamExtendedS3ConfigurationCloudwatchLoggingOptionsArgs(
                 enabled=True,
-                log_group_name=error_log_group.name,
+                log_group_name=self.error_log_group.name,
                 log_stream_name=error_log_stream.name,
             ),
             # raw: records stay the gzip members CloudWatch Logs sent.
@@ -506,9 +546,9 @@ class CentralDestination(pulumi.ComponentResource):
             else None,
         )
         return aws.kinesis.FirehoseDeliveryStream(
-            f"{self.name}-{region}-delivery",
-            region=region,
-            name=s.destination_name,
+            f"{self.name}-{region}-firehose",
+            region=s.home_region,
+            name=name,
             destination="extended_s3",
             extended_s3_configuration=s3,
             kinesis_source_configuration=aws.kinesis.FirehoseDeliveryStreamKinesisSourceConfigurationArgs(

@@ -136,13 +136,21 @@ def firehose_delivery_policy(
     *,
     bucket_arn: str,
     bucket_region: str,
+    s3_prefix: str,
     kms_key_arn: str,
-    error_log_group_arn: str,
+    error_log_stream_arn: str,
     stream_arn: str | None,
 ) -> Policy:
-    """What a delivery stream may do: write into its bucket (the bucket ARN followed by
-    ``/``, never ``bucketArn*``, which matches other buckets too), use the key only
-    through S3 for that bucket, log its errors, and read its Kinesis stream if any."""
+    """What a delivery stream may do: write objects under the archive prefix only (archive
+    and error objects both live there; with existingBucketName the bucket may hold a whole
+    Landing Zone's logs), use the key only through S3 for that bucket, write its own error
+    log stream, and read its Kinesis stream if any.
+
+    The actions are those of AWS's "Grant Firehose access to an Amazon S3 destination"
+    (firehose/latest/dev/controlling-access.html). Its bucket-level ones (location, listings)
+    stay on the bucket ARN, never ``bucketArn*``, which matches other buckets too: they
+    write nothing, and AWS documents no prefix Firehose would list with."""
+    objects = f"{bucket_arn}/{s3_prefix}*"
     statements: list[Statement] = [
         {
             "Sid": "Bucket",
@@ -154,7 +162,7 @@ def firehose_delivery_policy(
             "Sid": "Objects",
             "Effect": "Allow",
             "Action": ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
-            "Resource": f"{bucket_arn}/*",
+            "Resource": objects,
         },
         {
             "Sid": "KeyThroughS3",
@@ -164,14 +172,14 @@ def firehose_delivery_policy(
             "Condition": {
                 "StringEquals": {"kms:ViaService": f"s3.{bucket_region}.amazonaws.com"},
                 # With an S3 Bucket Key the context is the bucket's ARN, else the object's.
-                "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, f"{bucket_arn}/*"]},
+                "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, objects]},
             },
         },
         {
             "Sid": "ErrorLogs",
             "Effect": "Allow",
             "Action": ["logs:PutLogEvents"],
-            "Resource": f"{error_log_group_arn}:log-stream:*",
+            "Resource": error_log_stream_arn,
         },
     ]
     if stream_arn:

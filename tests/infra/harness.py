@@ -56,6 +56,8 @@ class Resource:
     name: str
     inputs: dict[str, Any]
     state: dict[str, Any]
+    # What this resource was known by before (the `aliases` option): former names, or URNs.
+    aliases: list[str] = field(default_factory=list)
 
     def policy(self, key: str) -> Any:
         """A policy input, parsed from its JSON string."""
@@ -135,7 +137,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):  # type: ignore[misc]
-    """Records each resource's URN, which names its parent chain."""
+    """Records each resource's URN, which names its parent chain, and its aliases."""
 
     def __init__(self, mocks: RecordingMocks) -> None:
         super().__init__(mocks)
@@ -146,6 +148,7 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):  # type: ignore[misc]
         for resource in self.recording.run.resources:
             if (resource.type, resource.name, resource.urn) == (request.type, request.name, ""):
                 resource.urn = response.urn
+                resource.aliases = [a.urn or a.spec.name for a in request.aliases]
         return response
 
 

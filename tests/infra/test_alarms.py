@@ -24,7 +24,7 @@ def alarms(run: Run, region: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_logging_alarms_watch_each_regions_delivery() -> None:
+def test_logging_alarms_watch_each_regions_stream_in_the_home_region() -> None:
     regions = ["eu-west-1", "us-east-1"]
     run = run_program(
         {
@@ -35,24 +35,25 @@ def test_logging_alarms_watch_each_regions_delivery() -> None:
             "alarmFreshnessSeconds": 1200,
         }
     )
+    # Every stream, so every alarm, is in the home region: one topic there.
+    [topic] = run.of_type(TOPIC)
+    assert (topic.name, topic.inputs["region"]) == ("central-eu-west-1-alarms", "eu-west-1")
+    subscription = run.one(
+        "aws:sns/topicSubscription:TopicSubscription", "central-eu-west-1-alarms-email"
+    )
+    assert (subscription.inputs["protocol"], subscription.inputs["endpoint"]) == (
+        "email",
+        "oncall@example.com",
+    )
     for region in regions:
-        topic = run.one(TOPIC, f"central-{region}-alarms")
-        assert topic.inputs["region"] == region
-        subscription = run.one(
-            "aws:sns/topicSubscription:TopicSubscription", f"central-{region}-alarms-email"
-        )
-        assert (subscription.inputs["protocol"], subscription.inputs["endpoint"]) == (
-            "email",
-            "oncall@example.com",
-        )
         found = alarms(run, region)
         assert set(found) == {"delivery-failing", "data-stale", "records-throttled"}
         stream_name = run.one(
             "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream",
-            f"central-{region}-delivery",
+            f"central-{region}-firehose",
         ).state["name"]
         for alarm in found.values():
-            assert alarm["region"] == region
+            assert alarm["region"] == "eu-west-1"
             assert alarm["namespace"] == "AWS/Firehose"
             assert alarm["dimensions"] == {"DeliveryStreamName": stream_name}
             assert alarm["alarmActions"] == alarm["okActions"] == [topic.state["arn"]]
@@ -66,6 +67,36 @@ def test_logging_alarms_watch_each_regions_delivery() -> None:
         assert found["data-stale"]["metricName"] == "DeliveryToS3.DataFreshness"
         assert found["data-stale"]["threshold"] == 1200
         assert found["records-throttled"]["metricName"] == "ThrottledRecords"
+
+
+def test_a_multi_region_logging_stack_notifies_a_topic_in_its_home_region() -> None:
+    topic = "arn:aws:sns:eu-west-1:999999999999:ops"
+    run = run_program(
+        {
+            "role": "logging",
+            "organizationId": ORG_ID,
+            "regions": ["eu-west-1", "us-east-1"],
+            "alarmTopicArn": topic,
+        }
+    )
+    assert run.of_type(ALARM)
+    assert all(a.inputs["alarmActions"] == [topic] for a in run.of_type(ALARM))
+
+
+def test_a_member_stack_notifies_a_topic_only_in_a_one_region_stack() -> None:
+    message = config_error(
+        {
+            "role": "member",
+            "loggingStack": "example-org/central-logging/logging",
+            "regions": ["eu-west-1", "us-east-1"],
+            "alarmTopicArn": "arn:aws:sns:eu-west-1:999999999999:ops",
+        }
+    )
+    assert message == (
+        "central-logging:alarmTopicArn is 'arn:aws:sns:eu-west-1:999999999999:ops'; "
+        "CloudWatch alarms notify topics in their own region only, and regions includes "
+        "us-east-1: use alarmEmail to have a topic created in each region."
+    )
 
 
 def test_kinesis_transport_adds_stream_alarms_to_an_existing_topic() -> None:
@@ -155,13 +186,10 @@ def test_without_a_target_alarms_exist_without_actions() -> None:
             "alarmTopicArn to use your topic or alarmEmail to have one created, not both.",
         ),
         (
-            {
-                "regions": ["eu-west-1", "us-east-1"],
-                "alarmTopicArn": "arn:aws:sns:eu-west-1:999999999999:ops",
-            },
-            "central-logging:alarmTopicArn is 'arn:aws:sns:eu-west-1:999999999999:ops'; "
-            "CloudWatch alarms notify topics in their own region only, and regions includes "
-            "us-east-1: use alarmEmail to have a topic created in each region.",
+            {"alarmTopicArn": "arn:aws:sns:us-east-1:999999999999:ops"},
+            "central-logging:alarmTopicArn is 'arn:aws:sns:us-east-1:999999999999:ops'; the "
+            "logging stack's alarms live in its home region eu-west-1, and CloudWatch alarms "
+            "notify topics in their own region only: give a topic there.",
         ),
         (
             {"alarmFreshnessSeconds": "30"},

@@ -50,7 +50,7 @@ def test_table_reads_the_partitioned_archive_with_projection() -> None:
         location + "account=${account}/region=${region}/year=${year}/month=${month}/day=${day}/"
     )
     firehose_prefix = run.one(
-        "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream", "central-eu-west-1-delivery"
+        "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream", "central-eu-west-1-firehose"
     ).inputs["extendedS3Configuration"]["prefix"]
     assert firehose_prefix.replace("!{partitionKeyFromQuery:owner}", "${account}").replace(
         "eu-west-1", "${region}"

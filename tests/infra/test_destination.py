@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Any
 
 import pytest
@@ -86,9 +87,10 @@ def test_account_list_over_three_regions() -> None:
         assert (
             arn == f"arn:aws:logs:{region}:{LOGGING_ACCOUNT_ID}:destination:CentralLogDestination"
         )
-        # Each region delivers into its own Firehose in the same region.
-        firehose = run.one(FIREHOSE, f"central-{region}-delivery")
-        assert firehose.inputs["region"] == region
+        # Each region delivers into its own Firehose, in the home region with the bucket.
+        firehose = run.one(FIREHOSE, f"central-{region}-firehose")
+        assert firehose.inputs["region"] == "eu-west-1"
+        assert firehose.inputs["name"] == f"CentralLogDestination-{region}"
         [trust] = statements(
             run.one(ROLE, f"central-{region}-destination").policy("assumeRolePolicy")
         )
@@ -170,8 +172,9 @@ def test_kinesis_transport(mode: str) -> None:
         config["kinesisShardCount"] = 4
     run = run_program(config)
     for region in ("eu-west-1", "eu-central-1"):
-        stream = run.one(STREAM, f"central-{region}-stream")
-        assert stream.inputs["region"] == region
+        stream = run.one(STREAM, f"central-{region}-kinesis")
+        assert stream.inputs["region"] == "eu-west-1"
+        assert stream.inputs["name"] == f"CentralLogDestination-{region}"
         assert stream.inputs["streamModeDetails"] == {"streamMode": mode}
         assert stream.inputs.get("shardCount") == (4 if mode == "PROVISIONED" else None)
         assert stream.inputs["retentionPeriod"] == 72
@@ -179,7 +182,8 @@ def test_kinesis_transport(mode: str) -> None:
         assert stream.inputs["kmsKeyId"] == "alias/aws/kinesis"
         # The destination targets the stream; Firehose reads it.
         assert run.one(DESTINATION, f"central-{region}").inputs["targetArn"] == stream.state["arn"]
-        firehose = run.one(FIREHOSE, f"central-{region}-delivery")
+        firehose = run.one(FIREHOSE, f"central-{region}-firehose")
+        assert firehose.inputs["region"] == "eu-west-1"
         assert (
             firehose.inputs["kinesisSourceConfiguration"]["kinesisStreamArn"] == stream.state["arn"]
         )
@@ -188,7 +192,7 @@ def test_kinesis_transport(mode: str) -> None:
         assert put["Resource"] == stream.state["arn"]
         read = next(
             s
-            for s in statements(role_policy(run, f"central-{region}-firehose"))
+            for s in statements(role_policy(run, f"central-{region}-firehose-role"))
             if s["Sid"] == "ReadStream"
         )
         assert read["Resource"] == stream.state["arn"]
@@ -243,17 +247,20 @@ def test_key_policy_grants_nothing_to_anyone_without_a_condition(
 def test_firehose_role_reaches_only_its_bucket(org_config: dict[str, object]) -> None:
     run = run_program(org_config)
     bucket_arn = run.one(BUCKET).state["arn"]
-    [trust] = statements(run.one(ROLE, "central-eu-west-1-firehose").policy("assumeRolePolicy"))
+    [trust] = statements(
+        run.one(ROLE, "central-eu-west-1-firehose-role").policy("assumeRolePolicy")
+    )
     assert trust["Principal"] == {"Service": "firehose.amazonaws.com"}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": LOGGING_ACCOUNT_ID}}
-    policy = statements(role_policy(run, "central-eu-west-1-firehose"))
+    policy = statements(role_policy(run, "central-eu-west-1-firehose-role"))
     s3_resources = [s["Resource"] for s in policy if any(a.startswith("s3:") for a in s["Action"])]
     # The blog's template granted `bucketArn*`, which matches other buckets too.
-    assert s3_resources == [bucket_arn, f"{bucket_arn}/*"]
+    objects = f"{bucket_arn}/CentralizedAccountsLog/*"
+    assert s3_resources == [bucket_arn, objects]
     key_use = next(s for s in policy if s["Sid"] == "KeyThroughS3")
     assert key_use["Condition"] == {
         "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"},
-        "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, f"{bucket_arn}/*"]},
+        "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, objects]},
     }
     assert all("*" not in str(s["Action"]) for s in policy)
 
@@ -277,7 +284,7 @@ def test_existing_bucket_and_key() -> None:
     assert run.outputs["bucketName"] == "lz-log-archive"
     assert run.outputs["bucketArn"] == "arn:aws:s3:::lz-log-archive"
     assert run.outputs["kmsKeyArn"] == key_arn
-    policy = statements(role_policy(run, "central-eu-west-1-firehose"))
+    policy = statements(role_policy(run, "central-eu-west-1-firehose-role"))
     assert next(s for s in policy if s["Sid"] == "KeyThroughS3")["Resource"] == key_arn
 
 
@@ -305,3 +312,187 @@ def test_object_lock_with_lifecycle(org_config: dict[str, object]) -> None:
     assert rule["transitions"] == [{"days": 90, "storageClass": "GLACIER_IR"}]
     assert rule["expiration"] == {"days": 400}
     assert rule["noncurrentVersionExpiration"] == {"noncurrentDays": 400}
+
+
+def _written_keys(prefix_template: str) -> str:
+    """An object key as Firehose writes it under a prefix template."""
+    return (
+        prefix_template.replace("!{partitionKeyFromQuery:owner}", "111111111111")
+        .replace("!{timestamp:yyyy}", "2026")
+        .replace("!{timestamp:MM}", "11")
+        .replace("!{timestamp:dd}", "29")
+        .replace("!{firehose:error-output-type}", "processing-failed")
+        + "2026/11/29/10/delivery-1-2026-11-29-10-00-00-abc.gz"
+    )
+
+
+@pytest.mark.parametrize("archive_format", ["json", "raw"])
+def test_firehose_role_writes_only_under_the_prefix_of_a_shared_bucket(
+    archive_format: str,
+) -> None:
+    """With existingBucketName the bucket may be a Landing Zone's whole log bucket: the
+    Firehose role reaches the archive and error objects under s3Prefix, nothing else."""
+    run = run_program(
+        {
+            "role": "logging",
+            "organizationId": ORG_ID,
+            "existingBucketName": "lz-log-archive",
+            "s3Prefix": "central/logs/",
+            "archiveFormat": archive_format,
+            "regions": ["eu-west-1", "us-east-1"],
+        }
+    )
+    for region in ("eu-west-1", "us-east-1"):
+        s3 = run.one(FIREHOSE, f"central-{region}-firehose").inputs["extendedS3Configuration"]
+        policy = statements(role_policy(run, f"central-{region}-firehose-role"))
+        writes = [
+            s for s in policy if any(a in s["Action"] for a in ("s3:PutObject", "s3:GetObject"))
+        ]
+        assert [s["Resource"] for s in writes] == ["arn:aws:s3:::lz-log-archive/central/logs/*"]
+        [objects] = writes
+        for template in (s3["prefix"], s3["errorOutputPrefix"]):
+            key = "arn:aws:s3:::lz-log-archive/" + _written_keys(template)
+            assert fnmatch.fnmatchcase(key, objects["Resource"]), key
+        for foreign in ("AWSLogs/111111111111/CloudTrail/x.json.gz", "central/x", "central"):
+            assert not fnmatch.fnmatchcase(
+                f"arn:aws:s3:::lz-log-archive/{foreign}", objects["Resource"]
+            )
+        # Bucket-level calls stay on the bucket itself; none writes.
+        bucket = next(s for s in policy if s["Sid"] == "Bucket")
+        assert bucket["Resource"] == "arn:aws:s3:::lz-log-archive"
+        assert all(a.startswith(("s3:Get", "s3:List")) for a in bucket["Action"])
+
+
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+LOG_STREAM = "aws:cloudwatch/logStream:LogStream"
+THREE_REGIONS = ["eu-west-1", "us-east-1", "ap-southeast-2"]
+
+
+@pytest.mark.parametrize("transport", ["firehose", "kinesis"])
+def test_every_stream_lives_in_the_home_region_one_per_covered_region(transport: str) -> None:
+    """AWS documents a destination targeting a stream in another region, and no Firehose
+    delivery into a bucket of another region: each region's destination stays there and
+    targets its own stream in the home region, where `region=` stays a constant."""
+    run = run_program(
+        {
+            "role": "logging",
+            "organizationId": ORG_ID,
+            "regions": THREE_REGIONS,
+            "transport": transport,
+            "archiveFormat": "json" if transport == "firehose" else "raw",
+        },
+        region="us-east-1",
+    )
+    home = "us-east-1"
+    firehoses = run.of_type(FIREHOSE)
+    streams = run.of_type(STREAM)
+    assert len(firehoses) == 3
+    assert len(streams) == (3 if transport == "kinesis" else 0)
+    assert {r.inputs["region"] for r in [*firehoses, *streams]} == {home}
+    [error_group] = run.of_type(LOG_GROUP)
+    assert error_group.inputs["region"] == home
+    assert error_group.inputs["name"] == "/aws/kinesisfirehose/CentralLogDestination"
+    for region in THREE_REGIONS:
+        name = f"CentralLogDestination-{region}"
+        firehose = run.one(FIREHOSE, f"central-{region}-firehose")
+        assert firehose.inputs["name"] == name
+        s3 = firehose.inputs["extendedS3Configuration"]
+        assert f"region={region}/" in s3["prefix"] or transport == "kinesis"
+        assert f"region={region}/" in s3["errorOutputPrefix"]
+        target = firehose
+        if transport == "kinesis":
+            target = run.one(STREAM, f"central-{region}-kinesis")
+            assert target.inputs["name"] == name
+            source = firehose.inputs["kinesisSourceConfiguration"]["kinesisStreamArn"]
+            assert source == target.state["arn"]
+        assert f":{home}:" in target.state["arn"]
+        destination = run.one(DESTINATION, f"central-{region}")
+        assert destination.inputs["region"] == region
+        assert destination.inputs["targetArn"] == target.state["arn"]
+        [put] = statements(role_policy(run, f"central-{region}-destination"))
+        assert put["Resource"] == target.state["arn"]
+        # Delivery errors: the one group in the home region, a log stream per stream.
+        log_stream = run.one(LOG_STREAM, f"central-{region}-firehose-errors")
+        assert log_stream.inputs["region"] == home
+        assert log_stream.inputs["name"] == name
+        logging = s3["cloudwatchLoggingOptions"]
+        assert (logging["logGroupName"], logging["logStreamName"]) == (
+            error_group.inputs["name"],
+            name,
+        )
+        errors = next(
+            s
+            for s in statements(role_policy(run, f"central-{region}-firehose-role"))
+            if s["Sid"] == "ErrorLogs"
+        )
+        assert errors["Resource"] == f"{error_group.state['arn']}:log-stream:{name}"
+    # Outputs keep their meaning: keyed by the region whose logs each stream carries.
+    assert run.outputs["deliveryStreamArns"] == {
+        region: run.one(FIREHOSE, f"central-{region}-firehose").state["arn"]
+        for region in THREE_REGIONS
+    }
+    if transport == "kinesis":
+        assert run.outputs["streamArns"] == {
+            region: run.one(STREAM, f"central-{region}-kinesis").state["arn"]
+            for region in THREE_REGIONS
+        }
+
+
+def test_no_two_resources_share_a_name(org_config: dict[str, object]) -> None:
+    """Neither Pulumi's names nor AWS's names of one kind collide, with every region's
+    stream now in one region."""
+    for transport, archive in (("firehose", "json"), ("kinesis", "raw")):
+        run = run_program(
+            {
+                **org_config,
+                "regions": THREE_REGIONS,
+                "transport": transport,
+                "archiveFormat": archive,
+                "alarmEmail": "oncall@example.com",
+            }
+        )
+        logical = [(r.type, r.name) for r in run.resources]
+        assert len(logical) == len(set(logical))
+        physical = [
+            (r.type, r.inputs.get("region"), r.inputs["name"])
+            for r in run.resources
+            if "name" in r.inputs and r.type not in (ROLE_POLICY, LOG_STREAM)
+        ]
+        assert len(physical) == len(set(physical))
+
+
+def test_the_home_error_log_group_keeps_its_state_from_per_region_groups(
+    org_config: dict[str, object],
+) -> None:
+    """The home region's group of the per-region layout is the same group: an alias, so
+    `pulumi up` neither replaces it nor creates a second one under the same name."""
+    run = run_program({**org_config, "regions": ["eu-west-1", "us-east-1"]})
+    group = run.one(LOG_GROUP)
+    assert group.name == "central-delivery-errors"
+    assert group.aliases == ["central-eu-west-1-delivery-errors"]
+
+
+def test_stream_alarms_live_with_the_streams(org_config: dict[str, object]) -> None:
+    run = run_program(
+        {
+            **org_config,
+            "regions": THREE_REGIONS,
+            "transport": "kinesis",
+            "archiveFormat": "raw",
+            "alarmEmail": "oncall@example.com",
+        }
+    )
+    alarms = run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert {a.inputs["region"] for a in alarms} == {"eu-west-1"}
+    for region in THREE_REGIONS:
+        name = f"CentralLogDestination-{region}"
+        for purpose in ("delivery-failing", "data-stale", "records-throttled"):
+            alarm = next(a for a in alarms if a.name == f"central-{region}-{purpose}")
+            assert alarm.inputs["dimensions"] == {"DeliveryStreamName": name}
+            assert alarm.inputs["alarmDescription"].startswith(f"Logs of {region}: ")
+        for purpose in ("stream-iterator-age", "stream-write-throttled"):
+            alarm = next(a for a in alarms if a.name == f"central-{region}-{purpose}")
+            assert alarm.inputs["dimensions"] == {"StreamName": name}
+    # One topic, where the alarms are.
+    [topic] = run.of_type("aws:sns/topic:Topic")
+    assert topic.inputs["region"] == "eu-west-1"

@@ -140,8 +140,40 @@ CASES = [
     ),
     (
         {"destinationName": "central:logs"},
-        "central-logging:destinationName is 'central:logs'; it must be 1 to 512 characters "
-        "without : or *.",
+        "central-logging:destinationName is 'central:logs'; it also names the delivery streams "
+        "and their error log group, so it must be 1 to 491 characters of letters, digits, _ . "
+        "and -.",
+    ),
+    # A Logs destination may be named so; a Firehose stream or a log group may not.
+    (
+        {"destinationName": "Central Logs"},
+        "central-logging:destinationName is 'Central Logs'; it also names the delivery streams "
+        "and their error log group, so it must be 1 to 491 characters of letters, digits, _ . "
+        "and -.",
+    ),
+    (
+        {"destinationName": "D" * 492},
+        f"central-logging:destinationName is '{'D' * 492}'; it also names the delivery streams "
+        "and their error log group, so it must be 1 to 491 characters of letters, digits, _ . "
+        "and -.",
+    ),
+    # Dynamic partitioning (archiveFormat json) has no zero buffering.
+    (
+        {"bufferIntervalSeconds": "0"},
+        "central-logging:bufferIntervalSeconds is 0; archiveFormat json partitions dynamically, "
+        "which Firehose offers without zero buffering, so it must be from 60 to 900.",
+    ),
+    (
+        {"bufferIntervalSeconds": "59"},
+        "central-logging:bufferIntervalSeconds is 59; archiveFormat json partitions "
+        "dynamically, which Firehose offers without zero buffering, so it must be from 60 to "
+        "900.",
+    ),
+    (
+        {"kmsKeyArn": "arn:aws:kms:eu-west-1:999999999999:alias/central-logs"},
+        "central-logging:kmsKeyArn is 'arn:aws:kms:eu-west-1:999999999999:alias/central-logs'; "
+        "an alias ARN in an IAM policy never grants use of the key, so Firehose could not "
+        "encrypt with it: give the key's own ARN, arn:aws:kms:REGION:ACCOUNT:key/ID.",
     ),
     (
         {"kmsKeyArn": "alias/logs"},
@@ -209,3 +241,14 @@ def test_pulumi_yaml_defaults_mean_not_set() -> None:
     assert settings.bucket_name is None and settings.kms_key_arn is None
     assert settings.object_lock_days is None and settings.transition_days is None
     assert settings.kinesis_shard_count == 2
+
+
+def test_raw_archive_may_buffer_below_a_minute() -> None:
+    """Zero buffering is refused only where Firehose partitions dynamically."""
+    settings = parse_logging(
+        {"organizationId": ORG_ID, "archiveFormat": "raw", "bufferIntervalSeconds": "0"},
+        "eu-west-1",
+    )
+    assert settings.buffer_interval_seconds == 0
+    settings = parse_logging({"organizationId": ORG_ID, "bufferIntervalSeconds": "60"}, "eu-west-1")
+    assert settings.buffer_interval_seconds == 60
