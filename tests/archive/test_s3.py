@@ -102,7 +102,10 @@ def test_a_damaged_s3_object_is_named_by_its_url(s3: S3) -> None:
 
     assert outcome.code == 1
     assert [d["message"] for d in outcome.documents()] == ["ok"]
-    assert outcome.stderr == f"s3://{BUCKET}/{PREFIX}2026/01/10/05/a is empty; skipped.\n"
+    assert (
+        outcome.stderr
+        == f"central-logging: s3://{BUCKET}/{PREFIX}2026/01/10/05/a is empty; skipped.\n"
+    )
 
 
 def test_a_missing_bucket_is_a_usage_error(s3: S3) -> None:
@@ -110,7 +113,7 @@ def test_a_missing_bucket_is_a_usage_error(s3: S3) -> None:
 
     assert (outcome.code, outcome.stderr) == (
         2,
-        "The bucket of s3://no-such-bucket/logs/ does not exist.\n",
+        "central-logging: The bucket of s3://no-such-bucket/logs/ does not exist.\n",
     )
 
 
@@ -146,4 +149,7 @@ def test_an_unknown_profile_is_a_usage_error(command: str, monkeypatch: pytest.M
 
     outcome = run(command, *argv, f"s3://{BUCKET}/{PREFIX}", "--profile", "nope")
 
-    assert (outcome.code, outcome.stderr) == (2, "The AWS profile 'nope' does not exist.\n")
+    assert (outcome.code, outcome.stderr) == (
+        2,
+        "central-logging: The AWS profile 'nope' does not exist.\n",
+    )
