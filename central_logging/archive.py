@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 CHUNK_BYTES = 1 << 20
 # The first input window of each gzip member (see `_texts`).
-FIRST_WINDOW_BYTES = 1 << 10
+FIRST_WINDOW_BYTES = 1 << 8
 # Events sorted together, in bytes of message and bookkeeping; bounds memory on any object.
 RUN_BYTES = 8 << 20
 EVENT_OVERHEAD_BYTES = 500

@@ -145,6 +145,7 @@ def sync_s3(
         progress.copied += 1
         progress.show()
     progress.show(final=True)
+    os.makedirs(root, exist_ok=True)  # for the view, even if nothing was copied
     return root, listed
 
 

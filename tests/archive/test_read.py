@@ -298,3 +298,24 @@ def test_parallel_decoding_prints_exactly_what_one_process_prints(
             "data: invalid block type); skipped."
         ]
     )
+
+
+@pytest.mark.parametrize("command", [["read"], ["query", "SELECT 1"]])
+def test_since_after_until_is_a_usage_error(command: list[str], tmp_path: Path) -> None:
+    outcome = run(*command, str(tmp_path), "--since", "1h", "--until", "2026-01-11")
+
+    assert (outcome.code, outcome.stdout) == (2, "")
+    assert outcome.stderr.startswith("central-logging: --since 1h (")
+    assert outcome.stderr.endswith(
+        ") is not before --until 2026-01-11 (2026-01-11T00:00:00+00:00); no event can match.\n"
+    )
+
+
+@pytest.mark.parametrize("command", [["read"], ["query", "SELECT 1"]])
+def test_an_empty_local_folder_says_so(command: list[str], tmp_path: Path) -> None:
+    outcome = run(*command, str(tmp_path))
+
+    assert (outcome.code, outcome.stderr) == (
+        0,
+        f"central-logging: {tmp_path} holds no objects.\n",
+    )
