@@ -7,6 +7,8 @@ other folders. Every other object (the `raw` format, or `json` objects outside t
 decoded by `archive.py` into a temporary newline-delimited JSON file first; its `region` is
 NULL, as the `raw` layout does not record it. An `s3://` source is first copied into a local
 cache folder; objects already there are not downloaded again, as Firehose never rewrites one.
+`--account`, `--since` and `--until` select partitions as `read` does (`archive.list_s3` and
+`archive.list_local`), for the copy and for the view, and the view keeps only their events.
 """
 
 from __future__ import annotations
@@ -86,6 +88,12 @@ class CopyProgress:
         self.cached = 0
         self.size = 0
 
+    def clear(self) -> None:
+        """Before another line on the terminal: the progress line goes, to be shown again."""
+        if self._stream is not None:
+            self._stream.write("\r\x1b[K")
+            self._shown = 0.0
+
     def show(self, final: bool = False) -> None:
         now = time.monotonic()
         if self._stream is None or (not final and now - self._shown < self.INTERVAL):
@@ -120,6 +128,7 @@ def sync_s3(
         listed += 1
         path = cache_path(root, item.key)
         if path is None:
+            progress.clear()
             report(
                 f"{archive.printable(item.name)} was not copied: its key could lead outside "
                 "the cache folder or names a folder."
@@ -140,6 +149,7 @@ def sync_s3(
             os.replace(partial, path)
         except (IsADirectoryError, NotADirectoryError, FileExistsError) as error:
             # Another key of the bucket holds the same path as a file or as a folder.
+            progress.clear()
             report(f"{archive.printable(item.name)} was not copied ({error.strerror}).")
             continue
         progress.copied += 1

@@ -50,7 +50,9 @@ def test_query_writes_nothing_outside_its_cache_folder(s3: S3, tmp_path: Path) -
         f"{PREFIX}{_FOLDER}",
         f"{PREFIX}{_FOLDER}./dot.json.gz",
     ]
-    for key in [*hostile, PREFIX + _FOLDER + "good.json.gz"]:
+    # A key that is also the folder of another key: one of the two cannot be a file.
+    clash = f"{PREFIX}{_FOLDER}good.json.gz/inner.json.gz"
+    for key in [*hostile, PREFIX + _FOLDER + "good.json.gz", clash]:
         s3.client.put_object(Bucket=BUCKET, Key=key, Body=data)
 
     outcome = run(
@@ -67,9 +69,14 @@ def test_query_writes_nothing_outside_its_cache_folder(s3: S3, tmp_path: Path) -
     assert outcome.stdout == "n\n1\n"
     assert outcome.code == 1
     assert sorted(outcome.stderr.splitlines()) == sorted(
-        f"central-logging: s3://{BUCKET}/{key} was not copied: its key could lead outside the "
-        "cache folder or names a folder."
-        for key in hostile
+        [
+            *(
+                f"central-logging: s3://{BUCKET}/{key} was not copied: its key could lead "
+                "outside the cache folder or names a folder."
+                for key in hostile
+            ),
+            f"central-logging: s3://{BUCKET}/{clash} was not copied (File exists).",
+        ]
     )
 
 
