@@ -149,6 +149,9 @@ def main() -> None:
                 sql="SELECT account, count(*) AS n FROM events GROUP BY account",
                 source=root,
                 format="csv",
+                account=None,
+                since=None,
+                until=None,
                 cache_dir=None,
                 profile=None,
             )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import contextlib
 import functools
 import json
 import operator
@@ -38,12 +39,18 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 CHUNK_BYTES = 1 << 20
+# The first input window of each gzip member (see `_texts`).
+FIRST_WINDOW_BYTES = 1 << 8
 # Events sorted together, in bytes of message and bookkeeping; bounds memory on any object.
 RUN_BYTES = 8 << 20
 EVENT_OVERHEAD_BYTES = 500
 # An envelope is at most a few MiB (CloudWatch Logs batches are 1 MiB); more text without a
 # complete JSON value means the object is not an archive.
 MAX_ENVELOPE_CHARS = 16 << 20
+TOO_LONG = (
+    f"holds a line longer than {MAX_ENVELOPE_CHARS >> 20} MiB of text, more than any CloudWatch "
+    "Logs envelope"
+)
 # Firehose writes the error records of the delivery stream under this folder of the prefix.
 ERRORS_FOLDER = "errors"
 # Partition folders hold the arrival time, not the event time: CloudWatch Logs accepts events
@@ -57,6 +64,16 @@ _DURATION = re.compile(r"(\d+)([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _GZIP = 16 + zlib.MAX_WBITS
 _SPACE = re.compile(r"[ \t\r\n]*")
+# Bytes that were not UTF-8, as `surrogateescape` decodes them (valid UTF-8 holds no surrogates).
+_SURROGATE = re.compile("[\udc80-\udcff]")
+# In place of a JSON value whose text is not UTF-8.
+NOT_UTF8 = object()
+# What a terminal must not be sent from an archive: control characters (C0, DEL and C1; tab is
+# harmless), which can move the cursor or rewrite the screen, and lone surrogates, which no
+# encoding can write.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r"}
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _TIMESTAMP = operator.itemgetter("timestamp")
 _MESSAGE = operator.itemgetter("message")
 NOT_AN_ENVELOPE = "holds JSON that is not a CloudWatch Logs envelope"
@@ -71,6 +88,10 @@ class UsageError(Exception):
 
 class CorruptObject(Exception):
     """An object that is not a readable archive object; the sentence says why."""
+
+
+class LostEnvelopes(CorruptObject):
+    """An object read except for some envelopes; the sentence says which."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,26 +156,38 @@ def format_millis(millis: int) -> str:
 
 
 def _texts(chunks: Iterable[bytes]) -> Iterator[tuple[str, bool]]:
-    """The decompressed text of a stream of gzip members, with True after each member's end."""
+    """The decompressed text of a stream of gzip members, with True after each member's end.
+
+    Bytes that are not UTF-8 come out as lone surrogates (`surrogateescape`), so that only the
+    envelope holding them is lost (see `_values`). zlib copies the input left after a member's
+    end, so input is fed in a window that starts small at each member and doubles while the
+    member lasts: many tiny members cost time linear in the object's size.
+    """
     inflate = zlib.decompressobj(_GZIP)
-    utf8 = codecs.getincrementaldecoder("utf-8")()
+    utf8 = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    window = FIRST_WINDOW_BYTES
     seen = False
     started = False
     try:
         for chunk in chunks:
             seen = seen or bool(chunk)
-            while chunk:
+            data = memoryview(chunk)
+            while data:
                 started = True
+                piece = data[:window]
                 # Bounded output: a small chunk can inflate to gigabytes.
-                text = utf8.decode(inflate.decompress(chunk, CHUNK_BYTES))
-                if not inflate.eof:
-                    chunk = inflate.unconsumed_tail
-                    yield text, False
+                text = utf8.decode(inflate.decompress(piece, CHUNK_BYTES))
+                if inflate.eof:
+                    data = data[len(piece) - len(inflate.unused_data) :]
+                    yield text, True
+                    inflate = zlib.decompressobj(_GZIP)
+                    window = FIRST_WINDOW_BYTES
+                    started = False
                     continue
-                yield text, True
-                chunk = inflate.unused_data
-                inflate = zlib.decompressobj(_GZIP)
-                started = False
+                data = data[len(piece) - len(inflate.unconsumed_tail) :]
+                if not inflate.unconsumed_tail:
+                    window = min(2 * window, CHUNK_BYTES)
+                yield text, False
         if started:
             # Output zlib may still hold back once the input is all consumed.
             text = utf8.decode(inflate.flush(), final=True)
@@ -163,52 +196,68 @@ def _texts(chunks: Iterable[bytes]) -> Iterator[tuple[str, bool]]:
             yield text, True
     except zlib.error as error:
         raise CorruptObject(f"is not a valid gzip stream ({error})") from None
-    except UnicodeDecodeError:
-        raise CorruptObject("holds text that is not UTF-8") from None
     if not seen:
         raise CorruptObject("is empty")
 
 
 def iter_values(chunks: Iterable[bytes]) -> Iterator[Any]:
-    """Every JSON value of a gzip stream, whether values are separated by newlines or not.
+    """Every JSON value of a gzip stream, whether values are separated by newlines or not;
+    `NOT_UTF8` in place of each value (or line) whose text is not UTF-8.
 
     Text is parsed at each newline and member end; a value may span member ends (a line
     split across gzip members) but, as JSON written by CloudWatch and Firehose, no newline.
+    A member end that leaves an incomplete value is parsed again only once the text after the
+    last value has doubled, so that a line cut into many members is parsed in linear time.
     """
     decoder = json.JSONDecoder()
-    pending = ""
+    pending: list[str] = []
+    size = 0
+    tried = 0
     for text, member_end in _texts(chunks):
         *lines, rest = text.split("\n")
         for line in lines:
-            yield from _values(decoder, pending + line, complete=True)
-            pending = ""
-        pending += rest
-        if member_end:
-            pending = yield from _values(decoder, pending, complete=False)
-        if len(pending) > MAX_ENVELOPE_CHARS:
-            raise CorruptObject("holds text that is not JSON")
-    if pending.strip():
-        raise CorruptObject("ends in the middle of a JSON value")
+            if size + len(line) > MAX_ENVELOPE_CHARS:
+                raise CorruptObject(TOO_LONG)
+            pending.append(line)
+            yield from _values(decoder, "".join(pending), complete=True)
+            pending, size, tried = [], 0, 0
+        pending.append(rest)
+        size += len(rest)
+        if size > MAX_ENVELOPE_CHARS:
+            raise CorruptObject(TOO_LONG)
+        if member_end and size >= 2 * tried and size:
+            left = yield from _values(decoder, "".join(pending), complete=False)
+            pending, size, tried = [left], len(left), len(left)
+    if size:
+        left = yield from _values(decoder, "".join(pending), complete=False)
+        if left.strip():
+            raise CorruptObject("ends in the middle of a JSON value")
 
 
 def _values(decoder: json.JSONDecoder, text: str, complete: bool) -> Generator[Any, None, str]:
     """The JSON values of `text`; returns the text left over, an incomplete value unless
-    `complete` (then it is an error)."""
+    `complete` (then it is an error). A complete text that is not UTF-8 is one `NOT_UTF8`."""
+    dirty = not text.isascii() and _SURROGATE.search(text) is not None
+    if dirty and complete:
+        yield NOT_UTF8
+        return ""
     position = _SPACE.match(text).end()  # type: ignore[union-attr]
     while position < len(text):
+        start = position
         try:
             value, position = decoder.raw_decode(text, position)
         except json.JSONDecodeError as error:
             if complete:
                 raise CorruptObject(f"holds text that is not JSON ({error.msg})") from None
             break
-        yield value
+        yield NOT_UTF8 if dirty and _SURROGATE.search(text, start, position) else value
         position = _SPACE.match(text, position).end()  # type: ignore[union-attr]
     return text[position:]
 
 
 def iter_object_batches(chunks: Iterable[bytes], filters: Filters) -> Iterator[Batch]:
-    """The data events of one object that pass `filters`, a batch per envelope, as held.
+    """The data events of one object that pass `filters`, a batch per envelope, as held;
+    LostEnvelopes at the end if some envelopes were not UTF-8.
 
     The fields of events are checked where they are used (filters, sorting, rendering): a
     KeyError, TypeError or ValueError there means the object is not an archive object.
@@ -216,7 +265,11 @@ def iter_object_batches(chunks: Iterable[bytes], filters: Filters) -> Iterator[B
     since = None if filters.since is None else to_millis(filters.since)
     until = None if filters.until is None else to_millis(filters.until)
     grep = filters.grep
+    not_utf8 = 0
     for envelope in iter_values(chunks):
+        if envelope is NOT_UTF8:
+            not_utf8 += 1
+            continue
         try:
             if envelope["messageType"] == "CONTROL_MESSAGE":
                 continue
@@ -240,6 +293,8 @@ def iter_object_batches(chunks: Iterable[bytes], filters: Filters) -> Iterator[B
             ]
         if events:
             yield Batch(*names, events)
+    if not_utf8:
+        raise LostEnvelopes(f"holds {not_utf8} envelope(s) whose text is not UTF-8; skipped those")
 
 
 def sorted_runs(batches: Iterable[Batch]) -> Iterator[Batch]:
@@ -341,13 +396,17 @@ def _day_range(parts: list[int]) -> tuple[date, date]:
 
 
 def list_local(root: str, filters: Filters, now: datetime) -> Iterator[ArchiveObject]:
-    """The files below `root` in key order, walking only the partitions `filters` can match."""
+    """The files below `root` in key order, walking only the partitions `filters` can match.
+
+    Folders reached through a symbolic link are not walked: a link back up the tree would
+    repeat events forever, and one to a sibling would repeat them once.
+    """
     window = _date_window(filters, now)
 
     def walk(folder: str, path: list[str]) -> Iterator[ArchiveObject]:
         entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
         for entry in entries:
-            if entry.is_dir():
+            if entry.is_dir(follow_symlinks=False):
                 if _partition_matches(path, entry.name, filters, window):
                     yield from walk(entry.path, [*path, entry.name])
             elif entry.is_file():
@@ -437,7 +496,7 @@ def read_objects(
     filters: Filters,
     render: Callable[[Batch], str],
     on_error: Callable[[str], None],
-) -> Iterator[str]:
+) -> Generator[str, None, None]:
     """The events of every object, rendered a batch at a time by `render` (`human_lines` or
     `json_lines`); an unreadable object goes to `on_error` and is skipped. The events an object
     holds before its damage are still yielded."""
@@ -445,12 +504,14 @@ def read_objects(
         try:
             for batch in sorted_runs(iter_object_batches(item.open(), filters)):
                 yield render(batch)
+        except LostEnvelopes as error:
+            on_error(f"{printable(item.name)} {error}.")
         except CorruptObject as error:
-            on_error(f"{item.name} {error}; skipped.")
+            on_error(f"{printable(item.name)} {error}; skipped.")
         except (KeyError, TypeError, ValueError):
-            on_error(f"{item.name} {NOT_AN_ENVELOPE}; skipped.")
+            on_error(f"{printable(item.name)} {NOT_AN_ENVELOPE}; skipped.")
         except (ClientError, BotoCoreError) as error:
-            on_error(f"{item.name} could not be read ({error}); skipped.")
+            on_error(f"{printable(item.name)} could not be read ({error}); skipped.")
 
 
 def _render_to_file(
@@ -473,14 +534,13 @@ def read_local_in_parallel(
     as_json: bool,
     on_error: Callable[[str], None],
     workers: int,
-) -> Iterator[str]:
+) -> Generator[str, None, None]:
     """`read_objects` for local files, decoded by `workers` processes at once (decoding is
     CPU-bound Python); output in the same order, through temporary files so that memory
     stays bounded."""
-    with (
-        tempfile.TemporaryDirectory(prefix="central-logging-read-") as folder,
-        ProcessPoolExecutor(workers) as pool,
-    ):
+    with tempfile.TemporaryDirectory(prefix="central-logging-read-") as folder:
+        # Closed early (the reader of stdout went away), it waits only for running decodes.
+        pool = ProcessPoolExecutor(workers)
         pending: deque[tuple[str, Future[str]]] = deque()
 
         def drain() -> Iterator[str]:
@@ -493,16 +553,74 @@ def read_local_in_parallel(
             if error:
                 on_error(error)
 
-        for index, item in enumerate(objects):
-            out_path = os.path.join(folder, f"{index}.out")
-            if item.path is None:
-                raise ValueError(f"{item.name} is not a local file")
-            task = (item.name, item.key, item.path, filters, as_json, out_path)
-            pending.append((out_path, pool.submit(_render_to_file, *task)))
-            if len(pending) > 2 * workers:
+        try:
+            for index, item in enumerate(objects):
+                out_path = os.path.join(folder, f"{index}.out")
+                if item.path is None:
+                    raise ValueError(f"{item.name} is not a local file")
+                task = (item.name, item.key, item.path, filters, as_json, out_path)
+                pending.append((out_path, pool.submit(_render_to_file, *task)))
+                if len(pending) > 2 * workers:
+                    yield from drain()
+            while pending:
                 yield from drain()
-        while pending:
-            yield from drain()
+        finally:
+            pool.shutdown(cancel_futures=True)
+
+
+# --- messages ---------------------------------------------------------------------------------
+
+PROG = "central-logging"
+# What can stop `read` or `query` before or while it lists the source; see `source_failure`.
+SOURCE_ERRORS = (UsageError, ClientError, BotoCoreError, OSError)
+
+
+def say(err: TextIO, sentence: str) -> None:
+    """One line on stderr, named like every line the CLI writes there."""
+    print(f"{PROG}: {sentence}", file=err, flush=True)
+
+
+def source_failure(error: Exception, source: str) -> tuple[int, str]:
+    """The exit code and sentence of one of SOURCE_ERRORS."""
+    if isinstance(error, UsageError):
+        return 2, str(error)
+    if isinstance(error, NoCredentialsError):
+        return 2, NO_CREDENTIALS
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        if code == "NoSuchBucket":
+            return 2, f"The bucket of {source} does not exist."
+        return 1, f"Could not read {source} ({code or error})."
+    return 1, f"Could not read {source} ({error})."
+
+
+def no_objects(source: str, filters: Filters) -> str:
+    """The notice for a source (or the partitions of it that `filters` select) without objects."""
+    if filters.account is None and filters.since is None and filters.until is None:
+        return f"{source} holds no objects."
+    return f"{source} holds no objects in the partitions --account, --since and --until select."
+
+
+class Counted(Iterator[ArchiveObject]):
+    """The objects of a listing, counted as they pass."""
+
+    def __init__(self, objects: Iterator[ArchiveObject]) -> None:
+        self._objects = objects
+        self.count = 0
+
+    def __next__(self) -> ArchiveObject:
+        item = next(self._objects)
+        self.count += 1
+        return item
+
+
+def stop_output(out: TextIO) -> None:
+    """After the reader of `out` went away (`| head`): what is left in its buffer goes to
+    /dev/null, so that Python's flush at exit raises no second error."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)
 
 
 # --- the command ------------------------------------------------------------------------------
@@ -517,7 +635,9 @@ def add_read_parser(subparsers: Any) -> argparse.ArgumentParser:
         "stream within each object (each 8 MiB of a larger one); objects in key (arrival) "
         "order. T is ISO 8601 (UTC unless it has an offset) or a duration "
         "back from now such as 15m, 2h, 7d; --since is inclusive, --until exclusive. Human "
-        "output escapes newlines in messages as \\n; --json prints them as they are.",
+        "output escapes newlines as \\n and other control characters as \\xHH, so that a "
+        "logged escape sequence cannot act on the terminal; --json prints messages as they are. "
+        "In a local folder, folders reached through symbolic links are not read.",
     )
     parser.add_argument("source", metavar="SOURCE", help="s3://bucket/prefix or a local folder")
     parser.add_argument("--account", metavar="ID", help="only this account")
@@ -531,21 +651,40 @@ def add_read_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def filters_from_args(args: argparse.Namespace, now: datetime) -> Filters:
-    """The filters of `read` arguments; UsageError for a bad time."""
+    """The filters of `read` or `query` arguments; UsageError for a bad time."""
     try:
         since = None if args.since is None else parse_time(args.since, now)
         until = None if args.until is None else parse_time(args.until, now)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    return Filters(args.account, args.log_group, since, until, args.grep)
+    if since is not None and until is not None and since >= until:
+        raise UsageError(
+            f"--since {args.since} ({since.isoformat()}) is not before --until {args.until} "
+            f"({until.isoformat()}); no event can match."
+        )
+    # `query` has no --log-group nor --grep.
+    log_group, grep = getattr(args, "log_group", None), getattr(args, "grep", None)
+    return Filters(args.account, log_group, since, until, grep)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def printable(text: str) -> str:
+    """`text` safe for a terminal: newline as \\n, carriage return as \\r, other control
+    characters and lone surrogates as \\xHH or \\uHHHH escapes; tab and the rest as they are."""
+    return _UNPRINTABLE.sub(_escape, text)
 
 
 def human_lines(batch: Batch) -> str:
-    """`time account logGroup logStream message` per event; newlines in messages as \\n."""
-    stream = f" {batch.account} {batch.log_group} {batch.log_stream} "
+    """`time account logGroup logStream message` per event, every field `printable`."""
+    stream = printable(f" {batch.account} {batch.log_group} {batch.log_stream} ")
     lines = []
     for event in batch.events:
-        message = event["message"].rstrip("\n").replace("\r", "\\r").replace("\n", "\\n")
+        message = printable(event["message"].rstrip("\n"))
         lines.append(f"{format_millis(event['timestamp'])}{stream}{message}\n")
     return "".join(lines)
 
@@ -556,13 +695,16 @@ def json_lines(batch: Batch) -> str:
         f'{{"account": {_string(batch.account)}, "logGroup": {_string(batch.log_group)}, '
         f'"logStream": {_string(batch.log_stream)}, "id": '
     )
-    return "".join(
+    text = "".join(
         [
             f'{stream}{_string(event["id"])}, "timestamp": {event["timestamp"]:d}, '
             f'"message": {_string(event["message"])}}}\n'
             for event in batch.events
         ]
     )
+    # A lone surrogate (JSON such as "\\ud800" decodes to one) cannot be written in UTF-8: it
+    # goes out as that JSON escape again.
+    return text if text.isascii() else _LONE_SURROGATE.sub(_escape, text)
 
 
 def run_read(
@@ -576,11 +718,11 @@ def run_read(
 
     def report(sentence: str) -> None:
         unreadable.append(sentence)
-        print(sentence, file=err, flush=True)
+        say(err, sentence)
 
     try:
         filters = filters_from_args(args, now)
-        objects = list_source(args.source, filters, now, args.profile)
+        objects = Counted(list_source(args.source, filters, now, args.profile))
         render = json_lines if args.json else human_lines
         workers = os.cpu_count() or 1
         texts = (
@@ -588,23 +730,17 @@ def run_read(
             if workers > 1 and not args.source.startswith("s3://")
             else read_objects(objects, filters, render, report)
         )
-        for text in texts:
-            out.write(text)
-    except UsageError as error:
-        print(error, file=err)
-        return 2
-    except NoCredentialsError:
-        print(NO_CREDENTIALS, file=err)
-        return 2
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        if code == "NoSuchBucket":
-            print(f"The bucket of {args.source} does not exist.", file=err)
-            return 2
-        print(f"Could not list {args.source} ({code or error}).", file=err)
-        return 1
-    except BotoCoreError as error:
-        print(f"Could not list {args.source} ({error}).", file=err)
-        return 1
-    out.flush()
+        with contextlib.closing(texts):
+            for text in texts:
+                out.write(text)
+            out.flush()
+    except BrokenPipeError:
+        stop_output(out)
+        return 1 if unreadable else 0
+    except SOURCE_ERRORS as error:
+        code, sentence = source_failure(error, args.source)
+        say(err, sentence)
+        return code
+    if not objects.count:
+        say(err, no_objects(args.source, filters))
     return 1 if unreadable else 0

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
-from central_logging.archive import NO_CREDENTIALS, add_read_parser, run_read
+from central_logging.archive import NO_CREDENTIALS, PROG, add_read_parser, run_read
 from central_logging.query import add_query_parser, run_query
 from handlers.core import (
     CLASSES_WITHOUT_FILTERS,
@@ -52,7 +52,6 @@ if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_logs.type_defs import SubscriptionFilterTypeDef
 
-PROG = "central-logging"
 ARCHIVE_COMMANDS = {"read": run_read, "query": run_query}
 DEFAULT_FILTER_NAME = "central-logging"
 # Audit cannot try a put to learn whether a log group has a free filter slot, so it infers full

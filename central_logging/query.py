@@ -7,6 +7,8 @@ other folders. Every other object (the `raw` format, or `json` objects outside t
 decoded by `archive.py` into a temporary newline-delimited JSON file first; its `region` is
 NULL, as the `raw` layout does not record it. An `s3://` source is first copied into a local
 cache folder; objects already there are not downloaded again, as Firehose never rewrites one.
+`--account`, `--since` and `--until` select partitions as `read` does (`archive.list_s3` and
+`archive.list_local`), for the copy and for the view, and the view keeps only their events.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ import os
 import re
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 import duckdb
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from central_logging import archive
 
@@ -45,7 +47,7 @@ FORMATS = ("table", "csv", "json")
 _HIVE_KEY = re.compile(
     r"account=[^/]+/region=[^/]+/year=[^/]+/month=[^/]+/day=[^/]+/[^/]+\.json\.gz"
 )
-_HIVE_GLOB = "account=*/region=*/year=*/month=*/day=*/*.json.gz"
+_FILES_VARIABLE = "central_logging_files"
 _ENVELOPE_COLUMNS = (
     "{messageType: 'VARCHAR', logGroup: 'VARCHAR', logStream: 'VARCHAR', "
     "logEvents: 'STRUCT(id VARCHAR, \"timestamp\" BIGINT, message VARCHAR)[]'}"
@@ -63,21 +65,98 @@ def default_cache_dir() -> str:
     return os.path.join(base, "central-logging")
 
 
-def sync_s3(client: S3Client, url: str, cache_dir: str) -> str:
-    """Copy the objects under `url` into `cache_dir`/bucket/prefix; returns that folder."""
+def cache_path(root: str, key: str) -> str | None:
+    """Where the object `key` (below the source prefix) is kept below `root`; None for a key
+    that could lead elsewhere or name a folder: an absolute key, a `.`, `..` or empty segment
+    (a trailing `/` is how the S3 console marks a folder), or a NUL."""
+    parts = key.split("/")
+    if any(part in ("", ".", "..") or "\0" in part for part in parts):
+        return None
+    return os.path.join(root, *parts)
+
+
+class CopyProgress:
+    """The copy's progress, on a terminal only, at most twice a second."""
+
+    INTERVAL = 0.5
+
+    def __init__(self, stream: TextIO | None, url: str) -> None:
+        self._stream = stream
+        self._url = url
+        self._shown = 0.0
+        self.copied = 0
+        self.cached = 0
+        self.size = 0
+
+    def clear(self) -> None:
+        """Before another line on the terminal: the progress line goes, to be shown again."""
+        if self._stream is not None:
+            self._stream.write("\r\x1b[K")
+            self._shown = 0.0
+
+    def show(self, final: bool = False) -> None:
+        now = time.monotonic()
+        if self._stream is None or (not final and now - self._shown < self.INTERVAL):
+            return
+        self._shown = now
+        self._stream.write(
+            f"\r\x1b[KCopying {self._url}: {self.copied} object(s) copied "
+            f"({self.size / 1e6:.1f} MB), {self.cached} already in the cache"
+            + ("\n" if final else "")
+        )
+        self._stream.flush()
+
+
+def sync_s3(
+    client: S3Client,
+    url: str,
+    cache_dir: str,
+    filters: archive.Filters,
+    now: datetime,
+    report: Callable[[str], None],
+    progress: CopyProgress,
+) -> tuple[str, int]:
+    """Copy the objects under `url` in the partitions `filters` can match into
+    `cache_dir`/bucket/prefix; returns that folder and the number of objects listed.
+
+    Keys that `cache_path` refuses, and objects that cannot be written, go to `report`.
+    """
     bucket, prefix = archive.parse_s3_url(url)
     root = os.path.join(cache_dir, bucket, *prefix.split("/"))
-    for item in archive.list_s3(client, url, archive.Filters(), datetime.now(UTC)):
-        path = os.path.join(root, *item.key.split("/"))
-        if os.path.exists(path):
+    listed = 0
+    for item in archive.list_s3(client, url, filters, now):
+        listed += 1
+        path = cache_path(root, item.key)
+        if path is None:
+            progress.clear()
+            report(
+                f"{archive.printable(item.name)} was not copied: its key could lead outside "
+                "the cache folder or names a folder."
+            )
             continue
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if os.path.exists(path):
+            progress.cached += 1
+            progress.show()
+            continue
         partial = path + ".partial"
-        with open(partial, "wb") as file:
-            for chunk in item.open():
-                file.write(chunk)
-        os.replace(partial, path)
-    return root
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(partial, "wb") as file:
+                for chunk in item.open():
+                    file.write(chunk)
+                    progress.size += len(chunk)
+                    progress.show()
+            os.replace(partial, path)
+        except (IsADirectoryError, NotADirectoryError, FileExistsError) as error:
+            # Another key of the bucket holds the same path as a file or as a folder.
+            progress.clear()
+            report(f"{archive.printable(item.name)} was not copied ({error.strerror}).")
+            continue
+        progress.copied += 1
+        progress.show()
+    progress.show(final=True)
+    os.makedirs(root, exist_ok=True)  # for the view, even if nothing was copied
+    return root, listed
 
 
 def _literal(text: str) -> str:
@@ -88,37 +167,47 @@ def create_events_view(
     connection: duckdb.DuckDBPyConnection,
     root: str,
     scratch: str,
+    filters: archive.Filters,
+    now: datetime,
     report: Callable[[str], None],
-) -> None:
-    """Create the view `events` over the archive in the local folder `root`.
+) -> int:
+    """Create the view `events` over the events of the archive in the local folder `root`
+    that `filters` keep; returns the number of objects found.
 
     Objects outside the hive layout are decoded into a file in the folder `scratch`; those that
     cannot be read go to `report` and are skipped, as are downloads that `sync_s3` left
     unfinished.
     """
-    hive = False
+    hive: list[str] = []
     others: list[archive.ArchiveObject] = []
-    for item in archive.list_local(root, archive.Filters(), datetime.now(UTC)):
+    for item in archive.list_local(root, filters, now):
         if _HIVE_KEY.fullmatch(item.key):
-            hive = True
+            hive.append(os.path.abspath(item.name))
         elif not item.key.endswith(".partial"):
             others.append(item)
     parts = []
     if hive:
-        files = _literal(os.path.join(root, *_HIVE_GLOB.split("/")))
+        # The files that `list_local` found, not a glob: DuckDB's globs follow symbolic links.
+        connection.execute(f"SET VARIABLE {_FILES_VARIABLE} = ?", [hive])
+        window = [
+            f'e."timestamp" {operator} {archive.to_millis(moment)}'
+            for operator, moment in ((">=", filters.since), ("<", filters.until))
+            if moment is not None
+        ]
         parts.append(
             "SELECT account, region, logGroup AS log_group, logStream AS log_stream, "
             'e.id AS id, epoch_ms(e."timestamp") AS ts, e.message AS message '
             "FROM (SELECT account, region, logGroup, logStream, unnest(logEvents) AS e "
-            f"FROM read_json({files}, format = 'newline_delimited', "
+            f"FROM read_json(getvariable('{_FILES_VARIABLE}'), format = 'newline_delimited', "
             f"columns = {_ENVELOPE_COLUMNS}, hive_partitioning = true, "
             "hive_types = {account: 'VARCHAR', region: 'VARCHAR'}) "
             "WHERE messageType = 'DATA_MESSAGE')"
+            + (" WHERE " + " AND ".join(window) if window else "")
         )
     if others:
         decoded = os.path.join(scratch, "decoded.ndjson")
         with open(decoded, "w", encoding="utf-8") as file:
-            for text in archive.read_objects(others, archive.Filters(), archive.json_lines, report):
+            for text in archive.read_objects(others, filters, archive.json_lines, report):
                 file.write(text)
         parts.append(
             "SELECT account, NULL::VARCHAR AS region, logGroup AS log_group, "
@@ -130,6 +219,7 @@ def create_events_view(
         columns = ", ".join(f"NULL::{kind} AS {name}" for name, kind in EVENTS_COLUMNS)
         parts.append(f"SELECT {columns} WHERE false")
     connection.execute("CREATE VIEW events AS " + " UNION ALL ".join(parts))
+    return len(hive) + len(others)
 
 
 def _text(value: Any) -> str:
@@ -137,7 +227,7 @@ def _text(value: Any) -> str:
         return "NULL"
     if isinstance(value, datetime):
         return value.isoformat(sep=" ")
-    return str(value).replace("\r", "\\r").replace("\n", "\\n")
+    return archive.printable(str(value))
 
 
 def _json_value(value: Any) -> Any:
@@ -155,7 +245,10 @@ def write_result(
     if form == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(names)
-        writer.writerows(rows)
+        writer.writerows(
+            [value if value is None else archive.printable(str(value)) for value in row]
+            for row in rows
+        )
     elif form == "json":
         for row in rows:
             document = {name: _json_value(value) for name, value in zip(names, row, strict=True)}
@@ -180,10 +273,16 @@ def add_query_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="SQL over an archive with DuckDB",
         description="Run SQL over an archive on this machine. The SQL sees the view events("
         + ", ".join(name for name, _ in EVENTS_COLUMNS)
-        + "); ts is a UTC TIMESTAMP. An s3:// source is first copied into --cache-dir.",
+        + "); ts is a UTC TIMESTAMP. An s3:// source is first copied into --cache-dir, only "
+        "the partitions that --account, --since and --until can match; the view holds only the "
+        "events they keep. T is as for read. Table and CSV output escape control characters "
+        "as read does.",
     )
     parser.add_argument("sql", metavar="SQL")
     parser.add_argument("source", metavar="SOURCE", help="s3://bucket/prefix or a local folder")
+    parser.add_argument("--account", metavar="ID", help="only this account")
+    parser.add_argument("--since", metavar="T", help="only events at or after T")
+    parser.add_argument("--until", metavar="T", help="only events before T")
     parser.add_argument("--format", choices=FORMATS, default="table", help="default: table")
     parser.add_argument(
         "--cache-dir",
@@ -200,18 +299,22 @@ def run_query(
     """`query`: 0 done, 1 when objects were unreadable or the query failed, 2 for bad usage."""
     out = stdout or sys.stdout
     err = stderr or sys.stderr
+    now = datetime.now(UTC)
     unreadable: list[str] = []
 
     def report(sentence: str) -> None:
         unreadable.append(sentence)
-        print(sentence, file=err, flush=True)
+        archive.say(err, sentence)
 
     try:
+        filters = archive.filters_from_args(args, now)
         if args.source.startswith("s3://"):
             client = archive.s3_client(args.profile)
-            root = sync_s3(client, args.source, args.cache_dir or default_cache_dir())
+            progress = CopyProgress(err if err.isatty() else None, args.source)
+            cache_dir = _cache_dir(args.cache_dir)
+            root, listed = sync_s3(client, args.source, cache_dir, filters, now, report, progress)
         elif os.path.isdir(args.source):
-            root = args.source
+            root, listed = args.source, None
         else:
             raise archive.UsageError(
                 f"The source {args.source!r} is neither an s3:// URL nor a local folder."
@@ -219,29 +322,46 @@ def run_query(
         with tempfile.TemporaryDirectory(prefix="central-logging-query-") as scratch:
             connection = duckdb.connect()
             try:
-                create_events_view(connection, root, scratch, report)
+                found = create_events_view(connection, root, scratch, filters, now, report)
+                if (found if listed is None else listed) == 0:
+                    archive.say(err, archive.no_objects(args.source, filters))
                 result = connection.execute(args.sql)
                 names = [column[0] for column in result.description or []]
                 write_result(names, _rows(result), args.format, out)
+                out.flush()
             finally:
                 connection.close()
-    except archive.UsageError as error:
-        print(error, file=err)
-        return 2
-    except NoCredentialsError:
-        print(archive.NO_CREDENTIALS, file=err)
-        return 2
-    except (ClientError, BotoCoreError) as error:
-        print(f"Could not copy {args.source} into the cache ({error}).", file=err)
-        return 1
+    except BrokenPipeError:
+        archive.stop_output(out)
+        return 1 if unreadable else 0
+    except archive.SOURCE_ERRORS as error:
+        code, sentence = archive.source_failure(error, args.source)
+        archive.say(err, sentence)
+        return code
     except _USAGE_ERRORS as error:
-        print(f"The SQL is not valid: {_first_line(error)}", file=err)
+        archive.say(err, f"The SQL is not valid: {_first_line(error)}")
         return 2
     except duckdb.Error as error:
-        print(f"The query failed: {_first_line(error)}", file=err)
+        archive.say(err, f"The query failed: {_first_line(error)}")
         return 1
-    out.flush()
     return 1 if unreadable else 0
+
+
+def _cache_dir(given: str | None) -> str:
+    """The cache folder, created if need be; UsageError when it cannot be."""
+    folder = given or default_cache_dir()
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise archive.UsageError(
+            f"The cache folder {folder!r} is a file; give --cache-dir a folder."
+        )
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        raise archive.UsageError(
+            f"The cache folder {folder!r} cannot be created ({error.strerror}); give --cache-dir "
+            "a folder you can write."
+        ) from None
+    return folder
 
 
 def _first_line(error: Exception) -> str:

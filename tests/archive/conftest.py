@@ -220,10 +220,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(*argv: str) -> Outcome:
-    """`central-logging read|query ...` as the CLI runs it, with its output captured."""
+class Terminal(io.StringIO):
+    """Captured output that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def run(*argv: str, terminal: bool = False) -> Outcome:
+    """`central-logging read|query ...` as the CLI runs it, with its output captured; stderr
+    says it is a terminal if `terminal`."""
     args = _parser().parse_args(list(argv))
-    stdout, stderr = io.StringIO(), io.StringIO()
+    stdout, stderr = io.StringIO(), Terminal() if terminal else io.StringIO()
     command = archive.run_read if args.command == "read" else query.run_query
     code = command(args, stdout, stderr)
     return Outcome(code, stdout.getvalue(), stderr.getvalue())
@@ -231,13 +239,17 @@ def run(*argv: str) -> Outcome:
 
 @dataclass
 class S3:
+    """The moto client; the prefixes listed and the keys read through it."""
+
     client: Any
     listed: list[str]
+    got: list[str]
 
 
 @pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3]:
-    """moto S3 with the archive bucket; every ListObjectsV2 prefix is recorded in `listed`."""
+    """moto S3 with the archive bucket; every ListObjectsV2 prefix is recorded in `listed`,
+    every GetObject key in `got`."""
     fake_credentials(monkeypatch, "eu-west-1")
     with mock_aws():
         client = boto3.client("s3", region_name="eu-west-1")
@@ -245,10 +257,14 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3]:
             Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
         )
         listed: list[str] = []
+        got: list[str] = []
 
         def record(params: dict[str, Any], **_: Any) -> None:
             listed.append(params["Prefix"])
 
         client.meta.events.register("before-parameter-build.s3.ListObjectsV2", record)
+        client.meta.events.register(
+            "before-parameter-build.s3.GetObject", lambda params, **_: got.append(params["Key"])
+        )
         monkeypatch.setattr(archive, "s3_client", lambda profile: client)
-        yield S3(client, listed)
+        yield S3(client, listed, got)

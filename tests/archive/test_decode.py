@@ -93,7 +93,7 @@ _ENVELOPE = json.dumps(envelope(ACCOUNT_A, "/g", "s", [("1", 5, "a")])).encode()
         (b"", "is empty"),
         (gzip.compress(_ENVELOPE + b"\n")[:-12], "is truncated"),
         (b"plain text, not gzip", "is not a valid gzip stream"),
-        (gzip.compress(b"\xff\xfe not utf-8\n"), "holds text that is not UTF-8"),
+        (gzip.compress(b"\xff\xfe not utf-8\n"), "holds 1 envelope(s) whose text is not UTF-8"),
         (gzip.compress(b"hello world\n"), "holds text that is not JSON"),
         (gzip.compress(_ENVELOPE[:-1]), "ends in the middle of a JSON value"),
         (gzip.compress(b"[1, 2]\n"), "holds JSON that is not a CloudWatch Logs envelope"),
@@ -138,7 +138,7 @@ def test_events_before_the_damage_are_printed_and_the_object_named(tmp_path: Any
     assert [document["message"] for document in outcome.documents()] == ["before"]
     assert (
         outcome.stderr
-        == f"{tmp_path / 'damaged.json.gz'} is truncated (its last gzip member is incomplete); skipped.\n"
+        == f"central-logging: {tmp_path / 'damaged.json.gz'} is truncated (its last gzip member is incomplete); skipped.\n"
     )
 
 
@@ -186,4 +186,4 @@ def test_text_that_never_completes_a_value_is_refused_without_buffering_it_all(
 
     list(archive.read_objects([item], archive.Filters(), archive.json_lines, reports.append))
 
-    assert reports == ["endless.gz holds text that is not JSON; skipped."]
+    assert reports == [f"endless.gz {archive.TOO_LONG}; skipped."]

@@ -132,7 +132,7 @@ def test_bad_sql_is_a_usage_error(both: tuple[Path, Archive]) -> None:
 
     assert outcome.code == 2
     assert outcome.stderr.startswith(
-        'The SQL is not valid: Binder Error: Referenced column "nope" not found'
+        'central-logging: The SQL is not valid: Binder Error: Referenced column "nope" not found'
     )
     assert outcome.stderr.count("\n") == 1
 
@@ -147,7 +147,9 @@ def test_a_damaged_raw_object_is_named_and_the_rest_counted(
 
     assert outcome.code == 1
     assert outcome.stdout == f"n\n{len(raw_archive.events)}\n"
-    assert outcome.stderr.startswith(f"{root / '2026/01/10/05/damaged'} is not a valid gzip stream")
+    assert outcome.stderr.startswith(
+        f"central-logging: {root / '2026/01/10/05/damaged'} is not a valid gzip stream"
+    )
 
 
 def test_a_damaged_json_object_fails_the_query_in_one_sentence(
@@ -160,5 +162,5 @@ def test_a_damaged_json_object_fails_the_query_in_one_sentence(
     outcome = run("query", "SELECT count(*) FROM events", str(root))
 
     assert (outcome.code, outcome.stdout) == (1, "")
-    assert outcome.stderr.startswith("The query failed: ")
+    assert outcome.stderr.startswith("central-logging: The query failed: ")
     assert outcome.stderr.count("\n") == 1

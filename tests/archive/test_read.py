@@ -147,9 +147,9 @@ def test_damaged_objects_are_named_and_the_rest_is_read(
     assert outcome.code == 1
     assert _ids(outcome.documents()) == _ids(json_archive.events)
     assert outcome.stderr.splitlines() == [
-        f"{folder / 'corrupt.json.gz'} is not a valid gzip stream (Error -3 while decompressing data: invalid block type); skipped.",
-        f"{folder / 'empty.json.gz'} is empty; skipped.",
-        f"{folder / 'zz-notjson.json.gz'} holds text that is not JSON (Expecting value); skipped.",
+        f"central-logging: {folder / 'corrupt.json.gz'} is not a valid gzip stream (Error -3 while decompressing data: invalid block type); skipped.",
+        f"central-logging: {folder / 'empty.json.gz'} is empty; skipped.",
+        f"central-logging: {folder / 'zz-notjson.json.gz'} holds text that is not JSON (Expecting value); skipped.",
     ]
 
 
@@ -215,11 +215,11 @@ def test_a_partition_that_late_events_can_reach_is_still_read(tmp_path: Path) ->
     [
         (
             ["--since", "yesterday"],
-            "'yesterday' is neither an ISO 8601 time nor a duration such as 15m, 2h or 7d.\n",
+            "central-logging: 'yesterday' is neither an ISO 8601 time nor a duration such as 15m, 2h or 7d.\n",
         ),
         (
             ["--until", "3x"],
-            "'3x' is neither an ISO 8601 time nor a duration such as 15m, 2h or 7d.\n",
+            "central-logging: '3x' is neither an ISO 8601 time nor a duration such as 15m, 2h or 7d.\n",
         ),
     ],
 )
@@ -234,9 +234,9 @@ def test_a_bad_time_is_a_usage_error(tmp_path: Path, argv: list[str], sentence: 
     [
         (
             "/nonexistent/archive",
-            "The source '/nonexistent/archive' is neither an s3:// URL nor a local folder.\n",
+            "central-logging: The source '/nonexistent/archive' is neither an s3:// URL nor a local folder.\n",
         ),
-        ("s3://", "The source 's3://' names no bucket; use s3://bucket/prefix.\n"),
+        ("s3://", "central-logging: The source 's3://' names no bucket; use s3://bucket/prefix.\n"),
     ],
 )
 def test_a_bad_source_is_a_usage_error(source: str, sentence: str) -> None:
@@ -297,4 +297,25 @@ def test_parallel_decoding_prints_exactly_what_one_process_prints(
             f"{folder / 'corrupt.json.gz'} is not a valid gzip stream (Error -3 while decompressing "
             "data: invalid block type); skipped."
         ]
+    )
+
+
+@pytest.mark.parametrize("command", [["read"], ["query", "SELECT 1"]])
+def test_since_after_until_is_a_usage_error(command: list[str], tmp_path: Path) -> None:
+    outcome = run(*command, str(tmp_path), "--since", "1h", "--until", "2026-01-11")
+
+    assert (outcome.code, outcome.stdout) == (2, "")
+    assert outcome.stderr.startswith("central-logging: --since 1h (")
+    assert outcome.stderr.endswith(
+        ") is not before --until 2026-01-11 (2026-01-11T00:00:00+00:00); no event can match.\n"
+    )
+
+
+@pytest.mark.parametrize("command", [["read"], ["query", "SELECT 1"]])
+def test_an_empty_local_folder_says_so(command: list[str], tmp_path: Path) -> None:
+    outcome = run(*command, str(tmp_path))
+
+    assert (outcome.code, outcome.stderr) == (
+        0,
+        f"central-logging: {tmp_path} holds no objects.\n",
     )

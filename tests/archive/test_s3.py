@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from tests.archive.conftest import (
     ACCOUNT_B,
     BUCKET,
     DAY_1,
+    DAY_2,
     PREFIX,
     S3,
     Archive,
@@ -102,16 +104,129 @@ def test_a_damaged_s3_object_is_named_by_its_url(s3: S3) -> None:
 
     assert outcome.code == 1
     assert [d["message"] for d in outcome.documents()] == ["ok"]
-    assert outcome.stderr == f"s3://{BUCKET}/{PREFIX}2026/01/10/05/a is empty; skipped.\n"
-
-
-def test_a_missing_bucket_is_a_usage_error(s3: S3) -> None:
-    outcome = run("read", "s3://no-such-bucket/logs/")
-
-    assert (outcome.code, outcome.stderr) == (
-        2,
-        "The bucket of s3://no-such-bucket/logs/ does not exist.\n",
+    assert (
+        outcome.stderr
+        == f"central-logging: s3://{BUCKET}/{PREFIX}2026/01/10/05/a is empty; skipped.\n"
     )
+
+
+@pytest.mark.parametrize("command", [["read"], ["query", "SELECT 1"]])
+def test_a_missing_bucket_is_a_usage_error(command: list[str], s3: S3, tmp_path: Path) -> None:
+    cache = ["--cache-dir", str(tmp_path)] if command[0] == "query" else []
+
+    outcome = run(*command, "s3://no-such-bucket/logs/", *cache)
+
+    assert (outcome.code, outcome.stdout, outcome.stderr) == (
+        2,
+        "",
+        "central-logging: The bucket of s3://no-such-bucket/logs/ does not exist.\n",
+    )
+
+
+@pytest.mark.parametrize("command", [["read"], ["query", "SELECT count(*) AS n FROM events"]])
+def test_a_prefix_without_objects_says_so(
+    command: list[str], s3: S3, json_archive: Archive, tmp_path: Path
+) -> None:
+    json_archive.upload(s3.client)
+    cache = ["--cache-dir", str(tmp_path)] if command[0] == "query" else []
+
+    mistyped = run(*command, f"s3://{BUCKET}/CentralizedAccountLog/", *cache)
+    too_early = run(*command, f"s3://{BUCKET}/{PREFIX}", "--until", "2025-06-01", *cache)
+
+    assert (mistyped.code, mistyped.stderr) == (
+        0,
+        f"central-logging: s3://{BUCKET}/CentralizedAccountLog/ holds no objects.\n",
+    )
+    assert (too_early.code, too_early.stderr) == (
+        0,
+        f"central-logging: s3://{BUCKET}/{PREFIX} holds no objects in the partitions --account, "
+        "--since and --until select.\n",
+    )
+
+
+def test_a_cache_dir_that_is_a_file_is_a_usage_error(s3: S3, tmp_path: Path) -> None:
+    (tmp_path / "cache").write_text("not a folder")
+
+    outcome = run(
+        "query", "SELECT 1", f"s3://{BUCKET}/{PREFIX}", "--cache-dir", str(tmp_path / "cache")
+    )
+
+    assert (outcome.code, outcome.stdout, outcome.stderr) == (
+        2,
+        "",
+        f"central-logging: The cache folder {str(tmp_path / 'cache')!r} is a file; give "
+        "--cache-dir a folder.\n",
+    )
+
+
+def test_query_copies_only_the_partitions_that_account_and_time_can_match(
+    s3: S3, json_archive: Archive, tmp_path: Path
+) -> None:
+    json_archive.upload(s3.client)
+    sql = "SELECT count(*) AS n, min(ts) AS first FROM events"
+    since, until = DAY_2 + timedelta(hours=3), DAY_2 + timedelta(hours=4, minutes=30)
+    window = ["--since", since.isoformat(), "--until", until.isoformat()]
+
+    outcome = run(
+        "query", sql, f"s3://{BUCKET}/{PREFIX}", "--account", ACCOUNT_A, *window,
+        "--cache-dir", str(tmp_path), "--format", "json",
+    )  # fmt: skip
+
+    day_2 = f"{DAY_2:year=%Y/month=%m/day=%d}/"
+    assert sorted(s3.got) == sorted(
+        PREFIX + key
+        for key in json_archive.objects
+        if key.startswith(f"account={ACCOUNT_A}/") and day_2 in key
+    )
+    kept = [
+        e
+        for e in json_archive.events
+        if e["account"] == ACCOUNT_A and millis(since) <= e["timestamp"] < millis(until)
+    ]
+    assert (outcome.code, outcome.stderr) == (0, "")
+    assert outcome.documents()[0]["n"] == len(kept) > 0
+
+
+def test_the_view_holds_only_what_the_filters_keep_whatever_the_cache_holds(
+    s3: S3, json_archive: Archive, raw_archive: Archive, tmp_path: Path
+) -> None:
+    json_archive.upload(s3.client)
+    raw_archive.upload(s3.client, prefix=PREFIX + "raw/")
+    source = ["--cache-dir", str(tmp_path), "--format", "csv"]
+    sql = "SELECT account, count(*) AS n FROM events GROUP BY account"
+    run("query", sql, f"s3://{BUCKET}/{PREFIX}", *source)
+    since = DAY_2 + timedelta(hours=4)
+
+    outcome = run(
+        "query", sql, f"s3://{BUCKET}/{PREFIX}", "--account", ACCOUNT_B,
+        "--since", since.isoformat(), *source,
+    )  # fmt: skip
+
+    events = json_archive.events + raw_archive.events
+    kept = [e for e in events if e["account"] == ACCOUNT_B and e["timestamp"] >= millis(since)]
+    assert outcome.stdout == f"account,n\n{ACCOUNT_B},{len(kept)}\n"
+
+
+@pytest.mark.parametrize("form", ["json", "csv"])
+def test_query_shows_the_copy_on_a_terminal_only(
+    form: str, s3: S3, json_archive: Archive, tmp_path: Path
+) -> None:
+    json_archive.upload(s3.client)
+    argv = ["SELECT count(*) AS n FROM events", f"s3://{BUCKET}/{PREFIX}", "--format", form]
+
+    terminal = run("query", *argv, "--cache-dir", str(tmp_path / "a"), terminal=True)
+    again = run("query", *argv, "--cache-dir", str(tmp_path / "a"), terminal=True)
+    piped = run("query", *argv, "--cache-dir", str(tmp_path / "b"))
+
+    count = len(json_archive.objects)
+    size = sum(map(len, json_archive.objects.values())) / 1e6
+    assert terminal.stderr.endswith(
+        f"\r\x1b[KCopying s3://{BUCKET}/{PREFIX}: {count} object(s) copied ({size:.1f} MB), "
+        "0 already in the cache\n"
+    )
+    assert again.stderr.endswith(f"0 object(s) copied (0.0 MB), {count} already in the cache\n")
+    assert terminal.stdout == again.stdout == piped.stdout
+    assert piped.stderr == ""
 
 
 def test_query_copies_an_s3_source_into_the_cache_once_and_skips_unfinished_copies(
@@ -146,4 +261,7 @@ def test_an_unknown_profile_is_a_usage_error(command: str, monkeypatch: pytest.M
 
     outcome = run(command, *argv, f"s3://{BUCKET}/{PREFIX}", "--profile", "nope")
 
-    assert (outcome.code, outcome.stderr) == (2, "The AWS profile 'nope' does not exist.\n")
+    assert (outcome.code, outcome.stderr) == (
+        2,
+        "central-logging: The AWS profile 'nope' does not exist.\n",
+    )
