@@ -14,6 +14,7 @@ from tests.handlers.harness import (
     DESTINATION_ARN,
     FILTER_NAME,
     LEGACY_FILTER_NAME,
+    REGION,
     FakeAws,
     FakeTime,
 )
@@ -51,7 +52,8 @@ def subscribed(aws: FakeAws) -> FakeAws:
 def test_unsubscribe_removes_our_filters_only(
     subscribed: FakeAws, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, document = run(capsys, "--replace-filter", LEGACY_FILTER_NAME)
+    # As README shows it.
+    code, document = run(capsys, "--region", REGION, "--replace-filter", LEGACY_FILTER_NAME)
 
     assert code == 0
     assert by_group(document) == {
