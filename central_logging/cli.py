@@ -1,37 +1,49 @@
-"""`central-logging backfill` and `central-logging audit` (design section 4).
+"""`central-logging backfill`, `audit` and `unsubscribe` (design section 4).
 
-Both sweep every log group of each account-region through the shared core in
+All three sweep every log group of each account-region through the shared core in
 `handlers.core`, so they decide exactly as the subscriber Lambda does. Within one
 account-region, DescribeLogGroups lists, a describe pipeline reads the filters of each log group
-once, and a write pipeline puts the filters that are needed, each paced under its own per-second
-quota by the core's rate limiters, so both 5/s budgets are busy at once. Account-regions run in
-parallel.
+once, and a write pipeline puts (or deletes) the filters that need it, each paced under its own
+per-second quota by the core's rate limiters, so both 5/s budgets are busy at once.
+Account-regions run in parallel. Ctrl-C stops the sweep, prints the report so far and exits 130;
+a rerun finishes the job, as every step is decided afresh from what AWS holds.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 import boto3
+import botocore.session
+from botocore.credentials import (
+    AssumeRoleCredentialFetcher,
+    CredentialProvider,
+    CredentialResolver,
+    Credentials,
+    RefreshableCredentials,
+)
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from central_logging.archive import NO_CREDENTIALS, PROG, add_read_parser, run_read
 from central_logging.query import add_query_parser, run_query
 from handlers.core import (
+    ALREADY_SUBSCRIBED,
     CLASSES_WITHOUT_FILTERS,
     DESTINATION_PARAMETER,
     FAILED,
     LIMIT_EXCEEDED,
     NOT_SUBSCRIBED,
+    SENDER_ROLE_PARAMETER,
     STANDARD_CLASS,
     UNSUPPORTED_CLASS,
     Decision,
@@ -40,11 +52,13 @@ from handlers.core import (
     SettingsError,
     apply,
     decide,
+    delivery_log_groups,
     describe_filters,
     error_result,
     is_excluded,
     make_logs_client,
     quota_limiters,
+    unsubscribe,
     unsupported_class,
 )
 
@@ -54,19 +68,18 @@ if TYPE_CHECKING:
 
 ARCHIVE_COMMANDS = {"read": run_read, "query": run_query}
 DEFAULT_FILTER_NAME = "central-logging"
-# Audit cannot try a put to learn whether a log group has a free filter slot, so it infers full
-# slots from the limit AWS documents today (design section 6). Only audit uses this number:
-# backfill and --dry-run leave the limit to AWS, and the audit detail says what it assumed.
+# Audit and dry runs cannot try a put to learn whether a log group has a free filter slot, so
+# they infer full slots from the limit AWS documents today (design section 6). A real backfill
+# leaves the limit to AWS; the read-only detail says what it assumed.
 DOCUMENTED_FILTER_SLOTS = 2
 # Threads per pipeline and account-region: the rate limiters set the pace; more than one thread
 # keeps a pipeline at its quota when a call takes longer than the 200 ms between two calls.
 PIPELINE_THREADS = 4
 MAX_PARALLEL_ACCOUNT_REGIONS = 64
-# Outcomes that leave a log group without delivery: the run exits 1 while any remain.
+# Outcomes that leave a log group without delivery: backfill and audit exit 1 while any remain.
 GAPS = frozenset({NOT_SUBSCRIBED, LIMIT_EXCEEDED, FAILED})
-# Log groups the report names one by one: the gaps, and those of a class that takes no
-# subscription filters (not centralised, but nothing this tool can fix).
-LISTED = GAPS | {UNSUPPORTED_CLASS}
+# Exit status after Ctrl-C, as shells report a process ended by SIGINT.
+INTERRUPTED = 130
 # Settings variables of the core, named as the CLI flags that set them.
 _FLAG_OF_VARIABLE = {
     "DESTINATION_ARN": "--destination-arn",
@@ -75,6 +88,11 @@ _FLAG_OF_VARIABLE = {
     "FILTER_PATTERN": "--filter-pattern",
     "EXCLUDE_PATTERNS": "--exclude",
     "REPLACE_FILTER_NAMES": "--replace-filter",
+}
+_COMMANDS = {
+    "backfill": "subscribe every eligible existing log group",
+    "audit": "report which log groups are covered, which are not, and why; read-only",
+    "unsubscribe": "remove this project's own filters (exact names) from every log group",
 }
 
 
@@ -98,6 +116,10 @@ class Entry:
     def as_dict(self) -> dict[str, str | None]:
         return {"account": self.account, "region": self.region, **self.result.as_dict()}
 
+    @property
+    def order(self) -> tuple[str, str, str]:
+        return (self.account, self.region, self.result.log_group or "")
+
 
 @dataclass(frozen=True)
 class Target:
@@ -105,40 +127,44 @@ class Target:
 
     account: str
     region: str
-    settings: Settings
+    # What to subscribe; None for `unsubscribe`, which needs only the filter names.
+    settings: Settings | None
+    # The role assumed in the account, refreshed as it expires; None: the caller's own.
+    credentials: Credentials | None
 
 
 def _parser() -> _Parser:
     parser = _Parser(
         prog=PROG,
-        description="Subscribe or audit every existing log group; read or query the archive.",
+        description="Subscribe, audit or unsubscribe every existing log group; read or query "
+        "the archive.",
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     add_read_parser(commands)
     add_query_parser(commands)
-    for name, text in (
-        ("backfill", "subscribe every eligible existing log group"),
-        ("audit", "report which log groups are covered, which are not, and why; read-only"),
-    ):
+    for name, text in _COMMANDS.items():
         command = commands.add_parser(name, help=text, description=text)
-        command.add_argument(
-            "--destination-arn",
-            action="append",
-            default=[],
-            metavar="ARN",
-            help="destination for the region named in it (repeatable); default: the SSM "
-            f"parameter {DESTINATION_PARAMETER} of each --region",
-        )
-        command.add_argument(
-            "--role-arn",
-            help="role CloudWatch Logs assumes to deliver; with --accounts or --organization, "
-            "the role of the same name in each account",
-        )
+        if name != "unsubscribe":
+            command.add_argument(
+                "--destination-arn",
+                action="append",
+                default=[],
+                metavar="ARN",
+                help="destination for the region named in it (repeatable); default: the SSM "
+                f"parameter {DESTINATION_PARAMETER} of each --region",
+            )
+            command.add_argument(
+                "--role-arn",
+                help="role CloudWatch Logs assumes to deliver; with --accounts or "
+                "--organization, the role of the same name in each account; default: the SSM "
+                f"parameter {SENDER_ROLE_PARAMETER} of each account-region, else none",
+            )
         command.add_argument("--filter-name", default=DEFAULT_FILTER_NAME)
-        command.add_argument("--filter-pattern", default="")
-        command.add_argument("--exclude", action="append", default=[], metavar="GLOB")
+        if name != "unsubscribe":
+            command.add_argument("--filter-pattern", default="")
+            command.add_argument("--exclude", action="append", default=[], metavar="GLOB")
         command.add_argument("--replace-filter", action="append", default=[], metavar="NAME")
-        if name == "backfill":
+        if name != "audit":
             command.add_argument("--dry-run", action="store_true", help="write nothing")
         command.add_argument("--json", action="store_true", help="print one JSON report")
         command.add_argument(
@@ -149,17 +175,26 @@ def _parser() -> _Parser:
         accounts.add_argument("--accounts", nargs="+", default=[], metavar="ID")
         accounts.add_argument("--organization", action="store_true")
         command.add_argument("--assume-role", metavar="NAME", help="role assumed in each account")
+        # What a command has no flag for is not used by it.
+        command.set_defaults(
+            destination_arn=[], role_arn=None, filter_pattern="", exclude=[], dry_run=False
+        )
     return parser
 
 
-def _settings(args: argparse.Namespace, destination_arn: str) -> Settings:
+def _settings(
+    args: argparse.Namespace,
+    destination_arn: str,
+    role_arn: str | None,
+    delivery_groups: Sequence[str] = (),
+) -> Settings:
     """The core's settings, validated by the core; its errors name the CLI flags."""
     env = {
         "DESTINATION_ARN": destination_arn,
-        "SENDER_ROLE_ARN": args.role_arn or "",
+        "SENDER_ROLE_ARN": role_arn or "",
         "FILTER_NAME": args.filter_name,
         "FILTER_PATTERN": args.filter_pattern,
-        "EXCLUDE_PATTERNS": json.dumps(args.exclude),
+        "EXCLUDE_PATTERNS": json.dumps([*args.exclude, *delivery_groups]),
         "REPLACE_FILTER_NAMES": json.dumps(args.replace_filter),
     }
     try:
@@ -170,46 +205,92 @@ def _settings(args: argparse.Namespace, destination_arn: str) -> Settings:
         raise UsageError(_FLAG_OF_VARIABLE[variable] + message[len(variable) :]) from error
 
 
+def _owned_filter_names(args: argparse.Namespace) -> frozenset[str]:
+    # The core validates filter names; any destination ARN does for that.
+    placeholder = "arn:aws:logs:us-east-1:000000000000:destination:unused"
+    return _settings(args, placeholder, None).owned_filter_names
+
+
 def _region_of(destination_arn: str) -> str:
     return destination_arn.split(":")[3]
 
 
-def _destinations(args: argparse.Namespace, session: boto3.session.Session) -> dict[str, Settings]:
-    """Settings per region to sweep."""
-    given: dict[str, Settings] = {}
+def _given_destinations(args: argparse.Namespace) -> dict[str, str]:
+    """--destination-arn by region, each validated: a usage error before any AWS call."""
+    given: dict[str, str] = {}
     for arn in args.destination_arn:
-        settings = _settings(args, arn)
+        _settings(args, arn, args.role_arn)
         region = _region_of(arn)
         if region in given:
             raise UsageError(f"Two --destination-arn values name region {region}; give one.")
-        given[region] = settings
+        given[region] = arn
+    return given
+
+
+def _regions(args: argparse.Namespace, session: boto3.session.Session) -> list[str]:
+    given = _given_destinations(args)
     regions: list[str] = list(dict.fromkeys(args.region))
     if not regions:
         regions = list(given) or ([session.region_name] if session.region_name else [])
     if not regions:
         raise UsageError("No region is configured; pass --region or set AWS_REGION.")
-    if given:
-        missing = [r for r in regions if r not in given]
-        if missing:
-            raise UsageError(f"No --destination-arn covers region {', '.join(missing)}.")
-        return {r: given[r] for r in regions}
-    return {r: _settings(args, _parameter(session, r)) for r in regions}
+    missing = [r for r in regions if given and r not in given]
+    if missing:
+        raise UsageError(f"No --destination-arn covers region {', '.join(missing)}.")
+    return regions
 
 
-def _parameter(session: boto3.session.Session, region: str) -> str:
+def _parameter(session: boto3.session.Session, region: str, name: str) -> str | None:
+    """The value of an SSM parameter the member stack writes; None if it is not there."""
     try:
-        return session.client("ssm", region_name=region).get_parameter(Name=DESTINATION_PARAMETER)[
-            "Parameter"
-        ]["Value"]
-    except (ClientError, BotoCoreError) as error:
-        if error_result("", error).detail.startswith("ParameterNotFound:"):
+        response = session.client("ssm", region_name=region).get_parameter(Name=name)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            return None
+        raise UsageError(f"Could not read SSM parameter {name} in {region}: {error}") from error
+    except BotoCoreError as error:
+        raise UsageError(f"Could not read SSM parameter {name} in {region}: {error}") from error
+    return response["Parameter"]["Value"]
+
+
+def _account_settings(
+    args: argparse.Namespace,
+    session: boto3.session.Session,
+    account: str,
+    regions: Sequence[str],
+    fan_out: bool,
+) -> dict[str, Settings | None]:
+    """Settings per region of one account: the destination and sender role the member stack
+    wrote there unless given, and the exclusions of the stack (the delivery path's own log
+    groups, when this account owns a destination)."""
+    if args.command == "unsubscribe":
+        return dict.fromkeys(regions)
+    given = _given_destinations(args)
+    chosen: dict[str, tuple[str, str | None]] = {}
+    for region in regions:
+        destination = given.get(region) or _parameter(session, region, DESTINATION_PARAMETER)
+        if destination is None:
             raise UsageError(
                 f"Region {region} has no destination: SSM parameter {DESTINATION_PARAMETER} is "
                 "missing there; pass --destination-arn."
-            ) from error
-        raise UsageError(
-            f"Could not read SSM parameter {DESTINATION_PARAMETER} in {region}: {error}"
-        ) from error
+            )
+        if args.role_arn is None:
+            role = _parameter(session, region, SENDER_ROLE_PARAMETER)
+        elif fan_out:  # the sender role of the same name in each account
+            parts = args.role_arn.split(":")
+            role = ":".join([*parts[:4], account, *parts[5:]])
+        else:
+            role = args.role_arn
+        chosen[region] = (destination, role)
+    # Every destination's delivery groups, excluded in every region: the delivery path may
+    # write them in another region than the destination's.
+    delivery = dict.fromkeys(
+        group for arn, _ in chosen.values() for group in delivery_log_groups(arn, account)
+    )
+    return {
+        region: _settings(args, destination, role, list(delivery))
+        for region, (destination, role) in chosen.items()
+    }
 
 
 def _accounts(args: argparse.Namespace, session: boto3.session.Session) -> list[str]:
@@ -220,18 +301,56 @@ def _accounts(args: argparse.Namespace, session: boto3.session.Session) -> list[
         return list(dict.fromkeys(args.accounts))
     try:
         pages = session.client("organizations").get_paginator("list_accounts").paginate()
-        return [a["Id"] for page in pages for a in page["Accounts"] if a["Status"] == "ACTIVE"]
+        accounts = [a["Id"] for page in pages for a in page["Accounts"] if a["Status"] == "ACTIVE"]
     except (ClientError, BotoCoreError) as error:
         raise UsageError(f"Could not list the organization's accounts: {error}") from error
+    if not accounts:
+        raise UsageError("--organization found no active account in the organization.")
+    return accounts
 
 
-def _for_account(settings: Settings, account: str) -> Settings:
-    """The settings for `account`: the sender role of the same name in that account."""
-    if settings.sender_role_arn is None:
-        return settings
-    parts = settings.sender_role_arn.split(":")
-    parts[4] = account
-    return replace(settings, sender_role_arn=":".join(parts))
+class _Fixed(CredentialProvider):
+    """A credential provider that hands out one (refreshable) credentials object."""
+
+    METHOD = "assume-role"
+
+    def __init__(self, credentials: Credentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> Credentials:
+        return self._credentials
+
+
+def _assume_role(
+    profile: str | None, account: str, region: str, role_name: str
+) -> RefreshableCredentials:
+    """Credentials of `role_name` in `account`, assumed now and again before they expire, so a
+    sweep longer than the role's session keeps working. Raises the ClientError of a refusal."""
+    source = boto3.session.Session(profile_name=profile)  # used by this account's refreshes only
+    partition = source.get_partition_for_region(region)
+    fetcher = AssumeRoleCredentialFetcher(
+        client_creator=lambda service, **kwargs: source.client(
+            service, region_name=region, **kwargs
+        ),
+        source_credentials=source.get_credentials(),
+        role_arn=f"arn:{partition}:iam::{account}:role/{role_name}",
+        extra_args={"RoleSessionName": PROG},
+    )
+    return RefreshableCredentials.create_from_metadata(
+        metadata=fetcher.fetch_credentials(),
+        refresh_using=fetcher.fetch_credentials,
+        method=_Fixed.METHOD,
+    )
+
+
+def _session(profile: str | None, credentials: Credentials | None) -> boto3.session.Session:
+    """A new session (sessions are not thread-safe): the caller's own, or with `credentials`."""
+    if credentials is None:
+        return boto3.session.Session(profile_name=profile)
+    core = botocore.session.Session()
+    core.register_component("credential_provider", CredentialResolver([_Fixed(credentials)]))
+    return boto3.session.Session(botocore_session=core)
 
 
 class Progress:
@@ -279,28 +398,31 @@ class Progress:
 
 
 class Sweep:
-    """One account-region: list, describe ahead, write behind."""
+    """One account-region: list, describe ahead, write behind; stops taking work on `stop`."""
 
     def __init__(
         self,
         target: Target,
         client: CloudWatchLogsClient,
+        args: argparse.Namespace,
         *,
-        audit: bool,
-        dry_run: bool,
         progress: Progress,
+        record: Callable[[Entry], None],
+        stop: threading.Event,
     ) -> None:
         self.target = target
         self.client = client
-        self.audit = audit
-        self.dry_run = dry_run
+        self.command = args.command
+        self.dry_run: bool = args.dry_run
+        self.owned = _owned_filter_names(args)
         self.progress = progress
+        self.stop = stop
         self.key = f"{target.account}/{target.region}"
-        self.results: list[Result] = []
+        self._record_entry = record
         self._writes: list[Future[None]] = []
         self._lock = threading.Lock()
 
-    def run(self) -> list[Result]:
+    def run(self) -> None:
         describes_done: list[Future[None]] = []
         with (
             ThreadPoolExecutor(PIPELINE_THREADS) as writes,
@@ -310,6 +432,8 @@ class Sweep:
             try:
                 paginator = self.client.get_paginator("describe_log_groups")
                 for page in paginator.paginate(PaginationConfig={"PageSize": 50}):
+                    if self.stop.is_set():
+                        break
                     groups = [
                         (g["logGroupName"], g.get("logGroupClass", STANDARD_CLASS))
                         for g in page.get("logGroups", [])
@@ -324,41 +448,58 @@ class Sweep:
                 self._record(Result(None, FAILED, f"could not list log groups: {failed.detail}"))
         for future in [*describes_done, *self._writes]:
             future.result()  # re-raises a bug in a pipeline rather than losing a log group
-        return sorted(self.results, key=lambda r: r.log_group or "")
 
     def _record(self, result: Result) -> None:
-        with self._lock:
-            self.results.append(result)
+        self._record_entry(Entry(self.target.account, self.target.region, result))
         self.progress.done(self.key)
 
+    def _later(self, writes: ThreadPoolExecutor, write: Callable[[], Result]) -> None:
+        def run() -> None:
+            if not self.stop.is_set():
+                self._record(write())
+
+        future = writes.submit(run)
+        with self._lock:
+            self._writes.append(future)
+
     def _describe(self, log_group: str, log_class: str, writes: ThreadPoolExecutor) -> None:
+        if self.stop.is_set():
+            return
         settings = self.target.settings
         if log_class in CLASSES_WITHOUT_FILTERS:
             self._record(unsupported_class(log_group, log_class))
             return
         filters: list[SubscriptionFilterTypeDef] = []
         # An excluded log group is never read nor written.
-        if not is_excluded(log_group, settings.exclude_patterns):
+        if settings is None or not is_excluded(log_group, settings.exclude_patterns):
             try:
                 filters = describe_filters(self.client, log_group)
             except (ClientError, BotoCoreError) as error:
                 self._record(error_result(log_group, error, log_class))
                 return
+        if settings is None:
+            if self.dry_run or not any(f.get("filterName") in self.owned for f in filters):
+                self._record(unsubscribe(self.client, log_group, filters, self.owned, dry_run=True))
+            else:
+                self._later(
+                    writes, lambda: unsubscribe(self.client, log_group, filters, self.owned)
+                )
+            return
         decision = decide(log_group, filters, settings)
-        if self.audit:
-            self._record(self._audited(decision, filters))
-        elif decision.needs_write and not self.dry_run:
-            future = writes.submit(self._write, decision)
-            with self._lock:
-                self._writes.append(future)
+        if self.command == "audit" or self.dry_run:
+            self._record(self._read_only(decision, filters, settings))
+        elif decision.needs_write:
+            self._later(writes, lambda: apply(self.client, decision, settings))
         else:
-            self._record(apply(self.client, decision, settings, dry_run=self.dry_run))
+            self._record(apply(self.client, decision, settings))
 
-    def _write(self, decision: Decision) -> None:
-        self._record(apply(self.client, decision, self.target.settings))
-
-    def _audited(self, decision: Decision, filters: Sequence[SubscriptionFilterTypeDef]) -> Result:
-        settings = self.target.settings
+    def _read_only(
+        self,
+        decision: Decision,
+        filters: Sequence[SubscriptionFilterTypeDef],
+        settings: Settings,
+    ) -> Result:
+        """What audit and a dry run report: the same for both."""
         ours = any(f.get("filterName") == settings.filter_name for f in filters)
         foreign = decision.foreign_filter_names
         if decision.needs_write and not ours and len(foreign) >= DOCUMENTED_FILTER_SLOTS:
@@ -369,52 +510,55 @@ class Sweep:
                 f"({DOCUMENTED_FILTER_SLOTS} per log group as AWS documents it): "
                 + ", ".join(map(repr, foreign)),
             )
-        return apply(self.client, decision, settings, dry_run=True)
-
-
-def _session(
-    profile: str | None, account: str, region: str, assume_role: str | None
-) -> boto3.session.Session:
-    """A session for `account`: the caller's own, or the role `assume_role` assumed there."""
-    session = boto3.session.Session(profile_name=profile)
-    if assume_role is None:
-        return session
-    partition = session.get_partition_for_region(region)
-    credentials = session.client("sts", region_name=region).assume_role(
-        RoleArn=f"arn:{partition}:iam::{account}:role/{assume_role}",
-        RoleSessionName=PROG,
-    )["Credentials"]
-    return boto3.session.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
+        result = apply(self.client, decision, settings, dry_run=True)
+        if decision.put_filter_name is None and not (ours and result.outcome == ALREADY_SUBSCRIBED):
+            return result
+        # Our filter is the subject: name the role it passes (or would pass).
+        role = settings.sender_role_arn
+        named = f"sender role {role}" if role else "no sender role"
+        return Result(result.log_group, result.outcome, f"{result.detail} ({named})")
 
 
 def _sweep_target(
     target: Target,
     args: argparse.Namespace,
     progress: Progress,
-) -> list[Entry]:
+    record: Callable[[Entry], None],
+    stop: threading.Event,
+) -> None:
+    session = _session(args.profile, target.credentials)
+    client = make_logs_client(session, target.region, limiters=quota_limiters())
+    Sweep(target, client, args, progress=progress, record=record, stop=stop).run()
+
+
+def _fan_out_account(
+    args: argparse.Namespace, account: str, regions: Sequence[str]
+) -> list[Target] | list[Entry]:
+    """The targets of one account reached through --assume-role, or why it cannot be swept."""
     try:
-        # Sessions are not thread-safe: each account-region builds its own.
-        session = _session(args.profile, target.account, target.region, args.assume_role)
+        credentials = _assume_role(args.profile, account, regions[0], args.assume_role)
     except (ClientError, BotoCoreError) as error:
         detail = f"could not assume role {args.assume_role!r}: {error_result('', error).detail}"
-        progress.done(f"{target.account}/{target.region}")
-        return [Entry(target.account, target.region, Result(None, FAILED, detail))]
-    client = make_logs_client(session, target.region, limiters=quota_limiters())
-    sweep = Sweep(
-        target,
-        client,
-        audit=args.command == "audit",
-        dry_run=getattr(args, "dry_run", False),
-        progress=progress,
-    )
-    return [Entry(target.account, target.region, r) for r in sweep.run()]
+        return [Entry(account, region, Result(None, FAILED, detail)) for region in regions]
+    try:
+        by_region = _account_settings(
+            args, _session(None, credentials), account, regions, fan_out=True
+        )
+    except UsageError as error:
+        return [Entry(account, region, Result(None, FAILED, str(error))) for region in regions]
+    return [Target(account, r, settings, credentials) for r, settings in by_region.items()]
 
 
-def _targets(args: argparse.Namespace) -> list[Target]:
+@dataclass(frozen=True)
+class Plan:
+    """What to sweep: targets ready now, and accounts still to reach with --assume-role."""
+
+    targets: list[Target]
+    fan_out_accounts: list[str]
+    regions: list[str]
+
+
+def _plan(args: argparse.Namespace) -> Plan:
     try:
         session = boto3.session.Session(profile_name=args.profile)
     except ProfileNotFound as error:
@@ -422,8 +566,8 @@ def _targets(args: argparse.Namespace) -> list[Target]:
     fan_out = bool(args.accounts or args.organization)
     if fan_out != (args.assume_role is not None):
         raise UsageError("--assume-role goes with --accounts or --organization, and they with it.")
-    for arn in args.destination_arn:
-        _settings(args, arn)  # a malformed ARN is a usage error before any AWS call
+    _owned_filter_names(args)  # malformed flags are usage errors before any AWS call
+    _given_destinations(args)
     try:
         caller = session.client("sts", region_name=session.region_name or "us-east-1")
         own_account = caller.get_caller_identity()["Account"]
@@ -433,23 +577,22 @@ def _targets(args: argparse.Namespace) -> list[Target]:
         raise UsageError(f"The AWS credentials were refused: {error}") from error
     except BotoCoreError as error:
         raise UsageError(f"Could not reach AWS: {error}") from error
-    by_region = _destinations(args, session)
-    accounts = _accounts(args, session) if fan_out else [own_account]
-    return [
-        Target(account, region, _for_account(settings, account) if fan_out else settings)
-        for account in accounts
-        for region, settings in by_region.items()
-    ]
+    regions = _regions(args, session)
+    if fan_out:
+        return Plan([], _accounts(args, session), regions)
+    by_region = _account_settings(args, session, own_account, regions, fan_out=False)
+    targets = [Target(own_account, r, settings, None) for r, settings in by_region.items()]
+    return Plan(targets, [], regions)
 
 
-def _report(entries: Sequence[Entry], as_json: bool, out: TextIO) -> None:
+def _report(entries: Sequence[Entry], args: argparse.Namespace, out: TextIO) -> None:
     summary = Counter(e.result.outcome for e in entries)
-    if as_json:
+    if args.json:
         document = {"summary": dict(summary), "logGroups": [e.as_dict() for e in entries]}
         out.write(json.dumps(document, indent=2) + "\n")
         return
     for e in entries:
-        if e.result.outcome in LISTED:
+        if e.result.outcome in _listed(args):
             group = e.result.log_group or "(account-region)"
             out.write(f"{e.account} {e.region} {group}: {e.result.outcome}: {e.result.detail}\n")
     counts = ", ".join(f"{count} {outcome}" for outcome, count in sorted(summary.items()))
@@ -457,21 +600,87 @@ def _report(entries: Sequence[Entry], as_json: bool, out: TextIO) -> None:
     out.write(f"Summary: {counts or 'no log groups'} in {regions} account-region(s).\n")
 
 
+def _problems(args: argparse.Namespace) -> frozenset[str]:
+    """Outcomes that make the run exit 1."""
+    return frozenset({FAILED}) if args.command == "unsubscribe" else GAPS
+
+
+def _listed(args: argparse.Namespace) -> frozenset[str]:
+    """Outcomes the report names one by one: the problems, and log groups of a class that
+    takes no subscription filters (not centralised, but nothing this tool can fix)."""
+    return _problems(args) | {UNSUPPORTED_CLASS}
+
+
+class _Entries:
+    """The report so far, filled by every pipeline thread."""
+
+    def __init__(self) -> None:
+        self._entries: list[Entry] = []
+        self._lock = threading.Lock()
+
+    def add(self, entry: Entry) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def sorted(self) -> list[Entry]:
+        with self._lock:
+            return sorted(self._entries, key=lambda e: e.order)
+
+
+def _sweep(args: argparse.Namespace, plan: Plan, entries: _Entries, stop: threading.Event) -> None:
+    progress = Progress(sys.stderr if sys.stderr.isatty() else None)
+    # Not a `with` block: after Ctrl-C, leaving must not wait for the calls in flight.
+    pool = ThreadPoolExecutor(MAX_PARALLEL_ACCOUNT_REGIONS)
+    try:
+        targets = list(plan.targets)
+        reached = [
+            pool.submit(_fan_out_account, args, account, plan.regions)
+            for account in plan.fan_out_accounts
+        ]
+        for future in reached:
+            for item in future.result():
+                if isinstance(item, Entry):
+                    entries.add(item)
+                    progress.done(f"{item.account}/{item.region}")
+                else:
+                    targets.append(item)
+        runs = [pool.submit(_sweep_target, t, args, progress, entries.add, stop) for t in targets]
+        for run in runs:
+            run.result()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        progress.finish()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    entries = _Entries()
+    stop = threading.Event()
     try:
         args = _parser().parse_args(argv)
         if args.command in ARCHIVE_COMMANDS:
             return ARCHIVE_COMMANDS[args.command](args)
-        targets = _targets(args)
+        plan = _plan(args)
     except UsageError as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 2
-    tty = not args.json and sys.stderr.isatty()
-    progress = Progress(sys.stderr if tty else None)
-    workers = min(len(targets), MAX_PARALLEL_ACCOUNT_REGIONS)
-    with ThreadPoolExecutor(workers) as pool:
-        runs = [pool.submit(_sweep_target, t, args, progress) for t in targets]
-        entries = [entry for run in runs for entry in run.result()]
-    progress.finish()
-    _report(entries, args.json, sys.stdout)
-    return 1 if any(e.result.outcome in GAPS for e in entries) else 0
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted before any log group was read.", file=sys.stderr)
+        return INTERRUPTED
+    try:
+        _sweep(args, plan, entries, stop)
+    except KeyboardInterrupt:
+        stop.set()
+        _report(entries.sorted(), args, sys.stdout)
+        print(
+            f"{PROG}: interrupted; the report covers the log groups done so far; run the same "
+            "command again to finish.",
+            file=sys.stderr,
+        )
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Calls in flight (a throttled one may wait 20 s between retries) are abandoned rather
+        # than awaited; each is whole or not done at AWS, and the rerun decides afresh.
+        os._exit(INTERRUPTED)
+    done = entries.sorted()
+    _report(done, args, sys.stdout)
+    return 1 if any(e.result.outcome in _problems(args) for e in done) else 0

@@ -28,17 +28,13 @@ from components import policies
 from components.alarms import AlarmNotifier
 from components.athena import QueryLayer, declare_query_layer
 from components.config import LoggingSettings
+from handlers.core import delivery_log_group_name
 
 # Colder storage for `transitionDays`: still readable at once, so Athena and `read` work.
 TRANSITION_STORAGE_CLASS = "GLACIER_IR"
 ERROR_LOG_RETENTION_DAYS = 365
 # Firehose DeliveryStreamName: 1-64 of [a-zA-Z0-9_.-] (Kinesis StreamName: 1-128 of the same).
 STREAM_NAME_MAX = 64
-
-
-def delivery_log_group_name(destination_name: str) -> str:
-    """The log group where a region's Firehose logs its delivery errors."""
-    return f"/aws/kinesisfirehose/{destination_name}"
 
 
 def delivery_stream_name(destination_name: str, region: str) -> str:

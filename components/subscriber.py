@@ -22,8 +22,7 @@ from pulumi import Output, ResourceOptions
 from components import policies
 from components.alarms import AlarmNotifier
 from components.config import ConfigError, MemberSettings, key
-from components.destination import delivery_log_group_name
-from handlers.core import DESTINATION_PARAMETER
+from handlers.core import DESTINATION_PARAMETER, SENDER_ROLE_PARAMETER, delivery_log_groups
 
 HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
 RUNTIME = "python3.13"
@@ -68,15 +67,6 @@ def select_destinations(
                 "to the logging stack first or remove it here."
             )
     return {region: arns[region] for region in regions} if arns else {}
-
-
-def delivery_log_groups(destination_arn: str, account_id: str) -> list[str]:
-    """The log groups the delivery path writes in this account, if this account is also the
-    logging account: never subscribed, or every delivery error would be delivered again
-    (log recursion)."""
-    if policies.arn_account(destination_arn) != account_id:
-        return []
-    return [delivery_log_group_name(destination_arn.split(":destination:", 1)[1])]
 
 
 def _json(value: Any) -> str:
@@ -148,6 +138,16 @@ class MemberSubscriber(pulumi.ComponentResource):
                 type="String",
                 value=destination_arn,
                 description="The central-logging destination of this region (CLI default)",
+                opts=ResourceOptions(parent=self),
+            )
+            # The CLI passes the same role as the subscriber, so both decide alike.
+            aws.ssm.Parameter(
+                f"{name}-{region}-sender-role-arn",
+                region=region,
+                name=SENDER_ROLE_PARAMETER,
+                type="String",
+                value=self.sender_role_arn,
+                description="The role central-logging filters of this account pass (CLI default)",
                 opts=ResourceOptions(parent=self),
             )
             if settings.subscription_mode == "account-policy":

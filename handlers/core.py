@@ -55,6 +55,7 @@ IGNORED = "ignored"
 FAILED = "failed"
 UNSUPPORTED_CLASS = "unsupported-class"
 NOT_SUBSCRIBED = "not-subscribed"
+UNSUBSCRIBED = "unsubscribed"  # `central-logging unsubscribe` removed this project's filters
 OUTCOMES = (
     SUBSCRIBED,
     UPDATED,
@@ -66,6 +67,7 @@ OUTCOMES = (
     FAILED,
     UNSUPPORTED_CLASS,
     NOT_SUBSCRIBED,
+    UNSUBSCRIBED,
 )
 
 # Log classes (DescribeLogGroups `logGroupClass`; CreateLogGroup's `logGroupClass`, STANDARD
@@ -76,11 +78,12 @@ STANDARD_CLASS = "STANDARD"
 CLASSES_WITHOUT_FILTERS = frozenset({"INFREQUENT_ACCESS", "DELIVERY"})
 _ONLY_STANDARD = "only supported on the Standard log class"
 
-# API quotas per account and region (design section 6); none of them is adjustable.
-# Where each member account keeps its region's destination ARN (written by the member
-# stack, read by the CLI).
+# Where each member account keeps, in every covered region, its destination ARN and the sender
+# role its filters pass (written by the member stack, read by the CLI).
 DESTINATION_PARAMETER = "/central-logging/destination-arn"
+SENDER_ROLE_PARAMETER = "/central-logging/sender-role-arn"
 
+# API quotas per account and region (design section 6); none of them is adjustable.
 QUOTAS_PER_SECOND: Mapping[str, int] = {
     "DescribeLogGroups": 10,
     "DescribeSubscriptionFilters": 5,
@@ -193,6 +196,22 @@ class Settings:
     @property
     def owned_filter_names(self) -> frozenset[str]:
         return frozenset((self.filter_name, *self.replace_filter_names))
+
+
+def delivery_log_group_name(destination_name: str) -> str:
+    """The log group where the delivery stream of a destination logs its delivery errors."""
+    return f"/aws/kinesisfirehose/{destination_name}"
+
+
+def delivery_log_groups(destination_arn: str, account_id: str) -> list[str]:
+    """The log groups the delivery path of `destination_arn` writes in `account_id`: none
+    unless that account owns the destination. They are never subscribed, or every delivery
+    error would be delivered again, for ever (CloudWatch Logs User Guide, "Log recursion
+    prevention", Subscriptions-recursion-prevention)."""
+    _, _, _, _, owner, resource = destination_arn.split(":", 5)
+    if owner != account_id:
+        return []
+    return [delivery_log_group_name(resource.removeprefix("destination:"))]
 
 
 def _matching_exclude_pattern(log_group_name: str, patterns: Sequence[str]) -> str | None:
@@ -311,19 +330,31 @@ def unsupported_class(log_group: str, log_class: str) -> Result:
 
 
 def error_result(
-    log_group: str, error: ClientError | BotoCoreError, log_class: str = STANDARD_CLASS
+    log_group: str,
+    error: ClientError | BotoCoreError,
+    log_class: str = STANDARD_CLASS,
+    *,
+    names_destination: bool = False,
 ) -> Result:
     """The outcome of a call that failed: `not-found` for a missing log group,
     `unsupported-class` where AWS refuses a log group's class other than STANDARD, else
-    `failed`."""
+    `failed`.
+
+    A call that `names_destination` (PutSubscriptionFilter) also answers
+    ResourceNotFoundException for a missing destination: that fails every log group until
+    fixed, so it is `failed`; only AWS's "The specified log group does not exist." is
+    `not-found` there.
+    """
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "Unknown")
         message = error.response.get("Error", {}).get("Message", "")
         refused_class = code == "ValidationException" and _ONLY_STANDARD in message
         if refused_class and log_class != STANDARD_CLASS:
             return unsupported_class(log_group, log_class)
-        outcome = NOT_FOUND if code == "ResourceNotFoundException" else FAILED
-        return Result(log_group, outcome, f"{code}: {message}")
+        log_group_gone = code == "ResourceNotFoundException" and (
+            not names_destination or "log group" in message.lower()
+        )
+        return Result(log_group, NOT_FOUND if log_group_gone else FAILED, f"{code}: {message}")
     return Result(log_group, FAILED, f"{type(error).__name__}: {error}")
 
 
@@ -365,7 +396,7 @@ def apply(
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "LimitExceededException":
-                return error_result(decision.log_group, error)
+                return error_result(decision.log_group, error, names_destination=True)
             holders = (
                 "filters of other owners: " + ", ".join(map(repr, decision.foreign_filter_names))
                 if decision.foreign_filter_names
@@ -382,6 +413,30 @@ def apply(
     if decision.outcome == EXCLUDED:
         return Result(decision.log_group, EXCLUDED, f"{decision.detail}; {done}")
     return Result(decision.log_group, decision.outcome, done)
+
+
+def unsubscribe(
+    client: CloudWatchLogsClient,
+    log_group: str,
+    filters: Sequence[SubscriptionFilterTypeDef],
+    owned_filter_names: frozenset[str],
+    *,
+    dry_run: bool = False,
+) -> Result:
+    """Delete this project's own filters (exact names) from a log group; never another's."""
+    ours = tuple(n for f in filters if (n := f.get("filterName", "")) in owned_filter_names)
+    if not ours:
+        return Result(log_group, NOT_SUBSCRIBED, "holds no filter of this project")
+    if dry_run:
+        return Result(
+            log_group, ALREADY_SUBSCRIBED, f"would {_writes_text(ours, None, done=False)}"
+        )
+    try:
+        for name in ours:
+            client.delete_subscription_filter(logGroupName=log_group, filterName=name)
+    except (ClientError, BotoCoreError) as error:
+        return error_result(log_group, error)
+    return Result(log_group, UNSUBSCRIBED, _writes_text(ours, None, done=True))
 
 
 def describe_filters(

@@ -57,6 +57,13 @@ def test_lambda_mode_wires_each_region_to_its_own_destination() -> None:
         parameter = run.one("aws:ssm/parameter:Parameter", f"central-{region}-destination-arn")
         assert parameter.inputs["name"] == "/central-logging/destination-arn"
         assert parameter.inputs["value"] == destination(region)
+        role = run.one("aws:ssm/parameter:Parameter", f"central-{region}-sender-role-arn")
+        assert (role.inputs["name"], role.inputs["type"]) == (
+            "/central-logging/sender-role-arn",
+            "String",
+        )
+        assert role.inputs["value"] == sender.state["arn"]
+        assert role.inputs["region"] == region
     assert run.outputs == {
         "destinationArns": {r: destination(r) for r in regions},
         "subscriptionMode": "lambda",
