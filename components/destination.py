@@ -136,7 +136,8 @@ class CentralDestination(pulumi.ComponentResource):
             policy=_json_dumps(
                 self.account_id.apply(lambda account: policies.key_policy(self.partition, account))
             ),
-            opts=ResourceOptions(parent=self),
+            # Without its key the archive cannot be read: `pulumi destroy` leaves it.
+            opts=ResourceOptions(parent=self, retain_on_delete=True),
         )
 
     def _archive_bucket(self) -> aws.s3.Bucket:
@@ -151,7 +152,9 @@ class CentralDestination(pulumi.ComponentResource):
             # The archive outlives the stack: `pulumi destroy` leaves it and its objects.
             opts=ResourceOptions(parent=self, retain_on_delete=True),
         )
-        bucket_opts = ResourceOptions(parent=self, depends_on=[bucket])
+        # Destroy leaves the bucket's protections with it, not a bare bucket: deleting
+        # BucketVersioning would suspend versioning, deleting the policy would allow plain HTTP.
+        bucket_opts = ResourceOptions(parent=self, depends_on=[bucket], retain_on_delete=True)
         aws.s3.BucketOwnershipControls(
             f"{name}-ownership",
             region=home,
@@ -197,7 +200,7 @@ class CentralDestination(pulumi.ComponentResource):
             region=home,
             bucket=bucket.id,
             policy=_json_dumps(bucket.arn.apply(policies.bucket_policy)),
-            opts=ResourceOptions(parent=self, depends_on=[public_access]),
+            opts=ResourceOptions(parent=self, depends_on=[public_access], retain_on_delete=True),
         )
         if s.object_lock_mode:
             aws.s3.BucketObjectLockConfiguration(
@@ -209,7 +212,7 @@ class CentralDestination(pulumi.ComponentResource):
                         mode=s.object_lock_mode, days=s.object_lock_days
                     )
                 ),
-                opts=ResourceOptions(parent=self, depends_on=[versioning]),
+                opts=ResourceOptions(parent=self, depends_on=[versioning], retain_on_delete=True),
             )
         if s.transition_days or s.expire_days:
             self._lifecycle(bucket, versioning)
@@ -254,7 +257,7 @@ class CentralDestination(pulumi.ComponentResource):
                     else None,
                 )
             ],
-            opts=ResourceOptions(parent=self, depends_on=[versioning]),
+            opts=ResourceOptions(parent=self, depends_on=[versioning], retain_on_delete=True),
         )
 
     def _region(self, region: str) -> RegionalPipeline:

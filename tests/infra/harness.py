@@ -56,6 +56,10 @@ class Resource:
     name: str
     inputs: dict[str, Any]
     state: dict[str, Any]
+    # Resource options the mocks do not see, read from the RegisterResource request.
+    retain_on_delete: bool = False
+    # Input name -> URNs of the resources that input's value came from.
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
     def policy(self, key: str) -> Any:
         """A policy input, parsed from its JSON string."""
@@ -119,7 +123,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state["url"] = (
                 f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{state['name']}"
             )
-        resource_id = f"{args.name}-id"
+        # S3 identifies a bucket by its name; other IDs only need to be distinct.
+        resource_id = state["bucket"] if args.typ == "aws:s3/bucket:Bucket" else f"{args.name}-id"
         self.run.resources.append(Resource("", args.typ, args.name, _reveal(args.inputs), state))
         return resource_id, state
 
@@ -135,7 +140,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):  # type: ignore[misc]
-    """Records each resource's URN, which names its parent chain."""
+    """Records each resource's URN (it names the parent chain), its retainOnDelete and its
+    property dependencies."""
 
     def __init__(self, mocks: RecordingMocks) -> None:
         super().__init__(mocks)
@@ -146,6 +152,11 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):  # type: ignore[misc]
         for resource in self.recording.run.resources:
             if (resource.type, resource.name, resource.urn) == (request.type, request.name, ""):
                 resource.urn = response.urn
+                resource.retain_on_delete = request.retainOnDelete
+                resource.property_dependencies = {
+                    name: list(dependencies.urns)
+                    for name, dependencies in request.propertyDependencies.items()
+                }
         return response
 
 
