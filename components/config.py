@@ -34,6 +34,8 @@ SCHEDULE_RE = re.compile(
     r"^(rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)"
     r"|cron\(\S+( \S+){5}\))$"
 )
+# A role ARN, as aws:PrincipalArn holds it for every session of the role (path included).
+ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 SNS_TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 FILTER_PATTERN_MAX = 1024
@@ -211,6 +213,7 @@ class LoggingSettings:
     expire_days: int | None
     athena: bool
     alarms: AlarmSettings
+    archive_admin_role_arns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -365,6 +368,12 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         # The query layer reads the json layout; the raw one is not partitioned by account.
         athena=raw.boolean("athena", True) and archive_format == "json",
         alarms=_alarms(raw, regions, logging_role=True),
+        archive_admin_role_arns=raw.strings(
+            "archiveAdminRoleArns",
+            _matches(ROLE_ARN_RE),
+            "an IAM role ARN such as arn:aws:iam::111111111111:role/NAME (not an assumed-role "
+            "session ARN)",
+        ),
     )
 
 
@@ -455,6 +464,7 @@ LOGGING_KEYS = [
     "alarmFreshnessSeconds",
     "alarmIteratorAgeSeconds",
     "athena",
+    "archiveAdminRoleArns",
 ]
 MEMBER_KEYS = [
     "regions",

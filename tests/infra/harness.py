@@ -26,6 +26,13 @@ PROGRAM = Path(__file__).resolve().parents[2] / "__main__.py"
 ACCOUNT_ID = "111111111111"
 LOGGING_ACCOUNT_ID = "999999999999"
 ORG_ID = "o-exampleorgid"
+# The role the tests deploy with: a role with a path, as IAM Identity Center's roles have.
+DEPLOY_ROLE = "deployer"
+
+
+def deploy_role_arn(account_id: str) -> str:
+    return f"arn:aws:iam::{account_id}:role/platform/{DEPLOY_ROLE}"
+
 
 # ARN shapes of the resource types the program declares: {region}, {account}, {name}.
 ARN_FORMATS = {
@@ -132,9 +139,20 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": self.account_id,
-                "arn": f"arn:aws:iam::{self.account_id}:user/test",
-                "userId": "AIDATEST",
+                "arn": f"arn:aws:sts::{self.account_id}:assumed-role/{DEPLOY_ROLE}/session",
+                "userId": "AROATEST:session",
                 "id": self.account_id,
+            }
+        if args.token == "aws:iam/getSessionContext:getSessionContext":
+            # The role behind an assumed-role session, with the path the session ARN drops.
+            assert args.args["arn"].endswith(f"assumed-role/{DEPLOY_ROLE}/session")
+            return {
+                "arn": args.args["arn"],
+                "issuerArn": deploy_role_arn(self.account_id),
+                "issuerId": "AROATEST",
+                "issuerName": DEPLOY_ROLE,
+                "sessionName": "session",
+                "id": args.args["arn"],
             }
         raise NotImplementedError(f"no mock for {args.token}")
 
