@@ -36,6 +36,12 @@ SCHEDULE_RE = re.compile(
 )
 # A role ARN, as aws:PrincipalArn holds it for every session of the role (path included).
 ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+TRAIL_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:trail/[A-Za-z0-9._-]{3,128}$"
+)
+# accessTrail: what records access to the archive (components/access_trail.py).
+SERVER_ACCESS_LOGS = "server-access-logs"
+CLOUDTRAIL = "cloudtrail"
 SNS_TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 FILTER_PATTERN_MAX = 1024
@@ -214,6 +220,7 @@ class LoggingSettings:
     athena: bool
     alarms: AlarmSettings
     archive_admin_role_arns: tuple[str, ...] = ()
+    access_trail: str = SERVER_ACCESS_LOGS
 
 
 @dataclass(frozen=True)
@@ -343,6 +350,16 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         )
     if lock_days and expire_days and expire_days < lock_days:
         raise _bad("expireDays", expire_days, f"it must be at least objectLockDays ({lock_days})")
+    access_trail = _require(raw.text("accessTrail", SERVER_ACCESS_LOGS))
+    if access_trail not in (SERVER_ACCESS_LOGS, CLOUDTRAIL) and not TRAIL_ARN_RE.fullmatch(
+        access_trail
+    ):
+        raise _bad(
+            "accessTrail",
+            access_trail,
+            f"it must be {SERVER_ACCESS_LOGS}, {CLOUDTRAIL}, or the ARN of an existing trail "
+            "that records the archive's data events, arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME",
+        )
 
     return LoggingSettings(
         regions=regions,
@@ -374,6 +391,7 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
             "an IAM role ARN such as arn:aws:iam::111111111111:role/NAME (not an assumed-role "
             "session ARN)",
         ),
+        access_trail=access_trail,
     )
 
 
@@ -465,6 +483,7 @@ LOGGING_KEYS = [
     "alarmIteratorAgeSeconds",
     "athena",
     "archiveAdminRoleArns",
+    "accessTrail",
 ]
 MEMBER_KEYS = [
     "regions",

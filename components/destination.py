@@ -21,6 +21,7 @@ from pulumi_aws.kinesis import (
 )
 
 from components import policies
+from components.access_trail import declare_access_trail
 from components.alarms import AlarmNotifier
 from components.athena import QueryLayer, declare_query_layer
 from components.config import LoggingSettings
@@ -127,6 +128,15 @@ class CentralDestination(pulumi.ComponentResource):
         )
         if self.bucket and public_access:
             self._archive_policy(self.bucket, public_access)
+        self.access_trail = declare_access_trail(
+            self,
+            name,
+            settings,
+            archive=self.bucket,
+            archive_arn=self.bucket_arn,
+            account_id=self.account_id,
+            admin_arns=self.archive_admin_arns,
+        )
         self.archive_prefix = Output.concat("s3://", self.bucket_name, "/", settings.s3_prefix)
         self.register_outputs(
             {
@@ -134,6 +144,7 @@ class CentralDestination(pulumi.ComponentResource):
                 "deliveryStreamArns": self.delivery_stream_arns,
                 "bucketName": self.bucket_name,
                 "kmsKeyArn": self.kms_key_arn,
+                "accessTrail": self.access_trail,
             }
         )
 

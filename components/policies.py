@@ -261,14 +261,9 @@ def _deny_insecure_transport(bucket_arn: str) -> Statement:
     }
 
 
-def bucket_policy(
-    bucket_arn: str, *, s3_prefix: str, admin_arns: Sequence[str], writer_arns: Sequence[str]
-) -> Policy:
-    """The archive bucket: TLS only; only `admin_arns` may change its protections or destroy
-    history; only `writer_arns` (the delivery roles) may write under the archive prefix, so
-    no one forges a record in another account's partition."""
-    return document(
-        _deny_insecure_transport(bucket_arn),
+def _deny_rewrites(bucket_arn: str, admin_arns: Sequence[str]) -> list[Statement]:
+    """Only `admin_arns` may change the bucket's protections or destroy history."""
+    return [
         {
             "Sid": "DenyProtectionChanges",
             "Effect": "Deny",
@@ -285,6 +280,18 @@ def bucket_policy(
             "Resource": f"{bucket_arn}/*",
             "Condition": _unless_principal(admin_arns),
         },
+    ]
+
+
+def bucket_policy(
+    bucket_arn: str, *, s3_prefix: str, admin_arns: Sequence[str], writer_arns: Sequence[str]
+) -> Policy:
+    """The archive bucket: TLS only; only `admin_arns` may change its protections or destroy
+    history; only `writer_arns` (the delivery roles) may write under the archive prefix, so
+    no one forges a record in another account's partition."""
+    return document(
+        _deny_insecure_transport(bucket_arn),
+        *_deny_rewrites(bucket_arn, admin_arns),
         {
             "Sid": "DenyForgedRecords",
             "Effect": "Deny",
@@ -293,6 +300,65 @@ def bucket_policy(
             "Resource": f"{bucket_arn}/{s3_prefix}*",
             "Condition": _unless_principal(writer_arns),
         },
+    )
+
+
+def server_access_log_delivery(
+    log_bucket_arn: str, *, prefix: str, source_bucket_arn: str, account_id: str
+) -> list[Statement]:
+    """S3's logging service may deliver the source bucket's access logs, as AWS documents the
+    grant (Amazon S3 User Guide, "Enabling Amazon S3 server access logging")."""
+    return [
+        {
+            "Sid": "S3ServerAccessLogsPolicy",
+            "Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": f"{log_bucket_arn}/{prefix}*",
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": source_bucket_arn},
+                "StringEquals": {"aws:SourceAccount": account_id},
+            },
+        }
+    ]
+
+
+def cloudtrail_delivery(
+    log_bucket_arn: str, *, prefix: str, trail_arn: str, account_id: str
+) -> list[Statement]:
+    """CloudTrail may deliver one trail's log files, as AWS documents the grant (AWS
+    CloudTrail User Guide, "Amazon S3 bucket policy for CloudTrail")."""
+    source = {"aws:SourceArn": trail_arn}
+    principal = {"Service": "cloudtrail.amazonaws.com"}
+    return [
+        {
+            "Sid": "AWSCloudTrailAclCheck",
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": "s3:GetBucketAcl",
+            "Resource": log_bucket_arn,
+            "Condition": {"StringEquals": source},
+        },
+        {
+            "Sid": "AWSCloudTrailWrite",
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": "s3:PutObject",
+            "Resource": f"{log_bucket_arn}/{prefix}/AWSLogs/{account_id}/*",
+            "Condition": {"StringEquals": {**source, "s3:x-amz-acl": "bucket-owner-full-control"}},
+        },
+    ]
+
+
+def log_bucket_policy(
+    log_bucket_arn: str, *, admin_arns: Sequence[str], delivery: Sequence[Statement]
+) -> Policy:
+    """The access trail's bucket: TLS only, written by its log service (`delivery`), and
+    protected like the archive."""
+    return document(
+        _deny_insecure_transport(log_bucket_arn),
+        *delivery,
+        *_deny_rewrites(log_bucket_arn, admin_arns),
     )
 
 

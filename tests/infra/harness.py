@@ -52,6 +52,7 @@ ARN_FORMATS = {
     "aws:cloudwatch/eventRule:EventRule": "arn:aws:events:{region}:{account}:rule/{name}",
     "aws:ssm/parameter:Parameter": "arn:aws:ssm:{region}:{account}:parameter{name}",
     "aws:sns/topic:Topic": "arn:aws:sns:{region}:{account}:{name}",
+    "aws:cloudtrail/trail:Trail": "arn:aws:cloudtrail:{region}:{account}:trail/{name}",
 }
 NAME_KEYS = {"aws:s3/bucket:Bucket": "bucket"}
 

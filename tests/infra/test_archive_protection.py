@@ -7,6 +7,7 @@ import fnmatch
 from typing import Any
 
 from components import policies
+from policy import rules
 from tests.infra.harness import (
     LOGGING_ACCOUNT_ID,
     ORG_ID,
@@ -19,6 +20,9 @@ from tests.infra.harness import (
 BUCKET = "aws:s3/bucket:Bucket"
 KEY = "aws:kms/key:Key"
 ROLE = "aws:iam/role:Role"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+LOGGING = "aws:s3/bucketLogging:BucketLogging"
+TRAIL = "aws:cloudtrail/trail:Trail"
 # Everything that makes the archive usable and protected, by type: destroy leaves all of it.
 ARCHIVE_TYPES = {
     BUCKET,
@@ -30,6 +34,7 @@ ARCHIVE_TYPES = {
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
     "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    LOGGING,
 }
 FULL_ARCHIVE = {
     "role": "logging",
@@ -89,10 +94,10 @@ def denied(policy: dict[str, Any], principal_arn: str | None, action: str, resou
 
 def archive_policies(config: dict[str, object]) -> tuple[Run, dict[str, Any], dict[str, Any], str]:
     run = run_program(config)
-    bucket_arn = run.one(BUCKET).state["arn"]
+    bucket_arn = run.one(BUCKET, "central-archive").state["arn"]
     return (
         run,
-        run.one("aws:s3/bucketPolicy:BucketPolicy").policy("policy"),
+        run.one(BUCKET_POLICY, "central-archive-policy").policy("policy"),
         run.one(KEY).policy("policy"),
         bucket_arn,
     )
@@ -190,3 +195,130 @@ def test_admin_roles_must_be_role_arns() -> None:
     assert "must be a list" in config_error(
         {"role": "logging", "organizationId": ORG_ID, "archiveAdminRoleArns": ADMIN}
     )
+
+
+def log_bucket_settings(run: Run) -> dict[str, dict[str, Any]]:
+    """The inputs of each resource configuring the access log bucket, by type."""
+    return {
+        r.type: r.inputs
+        for r in run.resources
+        if r.name.startswith("central-access-logs-") and r.type != BUCKET
+    }
+
+
+def test_server_access_logs_go_to_a_private_versioned_log_bucket_not_logged_into_itself() -> None:
+    run = run_program({**FULL_ARCHIVE, "regions": REGIONS})
+    archive = run.one(BUCKET, "central-archive")
+    log_bucket = run.one(BUCKET, "central-access-logs")
+    [logging] = run.of_type(LOGGING)
+    assert logging.inputs["bucket"] == archive.state["bucket"]
+    assert logging.inputs["targetBucket"] == log_bucket.state["bucket"]
+    assert logging.inputs["targetPrefix"] == "s3-access-logs/"
+    assert not run.of_type(TRAIL)
+
+    settings = log_bucket_settings(run)
+    public = settings["aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"]
+    assert all(public[flag] is True for flag in rules.PUBLIC_ACCESS_FLAGS)
+    assert settings["aws:s3/bucketVersioning:BucketVersioning"]["versioningConfiguration"] == {
+        "status": "Enabled"
+    }
+    encryption = settings[
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    ]
+    # Server access logs can only be delivered into an SSE-S3 bucket.
+    assert encryption["rules"] == [
+        {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}
+    ]
+    assert settings["aws:s3/bucketOwnershipControls:BucketOwnershipControls"]["rule"] == {
+        "objectOwnership": "BucketOwnerEnforced"
+    }
+    [rule] = settings["aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"]["rules"]
+    assert rule["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 7}
+    assert rule["expiration"] == {"days": 400}
+    assert rule["noncurrentVersionExpiration"] == {"noncurrentDays": 400}
+
+    policy = run.one(BUCKET_POLICY, "central-access-logs-policy").policy("policy")
+    log_arn = log_bucket.state["arn"]
+    [delivery] = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert delivery == {
+        "Sid": "S3ServerAccessLogsPolicy",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"{log_arn}/s3-access-logs/*",
+        "Condition": {
+            "ArnLike": {"aws:SourceArn": archive.state["arn"]},
+            "StringEquals": {"aws:SourceAccount": LOGGING_ACCOUNT_ID},
+        },
+    }
+    assert denied(policy, MEMBER_ROLE, "s3:DeleteObjectVersion", f"{log_arn}/s3-access-logs/x")
+    assert denied(policy, MEMBER_ROLE, "s3:PutLifecycleConfiguration", log_arn)
+    assert not denied(policy, DEPLOYER, "s3:PutLifecycleConfiguration", log_arn)
+
+    # The access trail outlives the stack with the archive.
+    trail_resources = [r for r in run.resources if r.name.startswith("central-access-logs")]
+    assert [r.name for r in [*trail_resources, logging] if not r.retain_on_delete] == []
+    assert run.outputs["accessTrail"] == {
+        "kind": "server-access-logs",
+        "bucketName": log_bucket.state["bucket"],
+        "prefix": "s3-access-logs/",
+    }
+
+
+def test_a_trail_of_the_archive_data_events_when_preferred() -> None:
+    run = run_program({"role": "logging", "organizationId": ORG_ID, "accessTrail": "cloudtrail"})
+    archive_arn = run.one(BUCKET, "central-archive").state["arn"]
+    log_bucket = run.one(BUCKET, "central-access-logs")
+    trail = run.one(TRAIL)
+    assert not run.of_type(LOGGING)
+    assert trail.inputs["s3BucketName"] == log_bucket.state["bucket"]
+    assert trail.inputs["enableLogFileValidation"] is True
+    assert trail.inputs["isMultiRegionTrail"] is False
+    [selector] = trail.inputs["advancedEventSelectors"]
+    assert selector["fieldSelectors"] == [
+        {"field": "eventCategory", "equals": ["Data"]},
+        {"field": "resources.type", "equals": ["AWS::S3::Object"]},
+        {"field": "resources.ARN", "startsWiths": [f"{archive_arn}/"]},
+    ]
+    assert trail.retain_on_delete
+    policy = run.one(BUCKET_POLICY, "central-access-logs-policy").policy("policy")
+    allows = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert {s["Principal"]["Service"] for s in allows} == {"cloudtrail.amazonaws.com"}
+    assert all(
+        s["Condition"]["StringEquals"]["aws:SourceArn"] == trail.state["arn"] for s in allows
+    )
+    assert run.outputs["accessTrail"] == {
+        "kind": "cloudtrail",
+        "trailArn": trail.state["arn"],
+        "bucketName": log_bucket.state["bucket"],
+        "prefix": "cloudtrail",
+    }
+
+
+def test_an_existing_trail_is_named_and_nothing_is_created_for_it() -> None:
+    arn = "arn:aws:cloudtrail:eu-west-1:999999999999:trail/organization-trail"
+    run = run_program({"role": "logging", "organizationId": ORG_ID, "accessTrail": arn})
+    assert not run.of_type(TRAIL)
+    assert not run.of_type(LOGGING)
+    assert [b.name for b in run.of_type(BUCKET)] == ["central-archive"]
+    assert run.outputs["accessTrail"] == {"kind": "cloudtrail", "trailArn": arn, "managedBy": "you"}
+
+
+def test_an_existing_bucket_keeps_its_owner_s_logging() -> None:
+    run = run_program(
+        {"role": "logging", "organizationId": ORG_ID, "existingBucketName": "lz-logs"}
+    )
+    assert not run.of_type(BUCKET)
+    assert not run.of_type(LOGGING)
+    assert run.outputs["accessTrail"] == {"kind": "none", "reason": "existingBucketName"}
+
+
+def test_access_trail_values() -> None:
+    for value in ("cloud-trail", "arn:aws:s3:::a-bucket", "arn:aws:cloudtrail:eu-west-1:1:trail/x"):
+        assert config_error(
+            {"role": "logging", "organizationId": ORG_ID, "accessTrail": value}
+        ) == (
+            f"central-logging:accessTrail is {value!r}; it must be server-access-logs, "
+            "cloudtrail, or the ARN of an existing trail that records the archive's data "
+            "events, arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME."
+        )

@@ -807,15 +807,34 @@ def test_documented_equivalents_of_our_shapes_pass(
 def test_a_bucket_declared_without_a_protection_is_reported(missing: str) -> None:
     run = stack("logging-organization")
     rule = policy("archive-bucket-protections-declared")
-    without = [r for r in run.resources if r.type != missing]
+    [protection] = [r for r in run.of_type(missing) if r.name.startswith("central-archive-")]
+    without = [r for r in run.resources if r is not protection]
     [message] = stack_violations(rule, without)
-    assert "central-archive" in message
+    assert "central-archive " in message
     # A protection of another bucket does not count for this one.
-    [other] = [r for r in run.resources if r.type == missing and "archive" in r.name][:1]
     elsewhere = dataclasses.replace(
-        other, inputs={**other.inputs, "bucket": "another-bucket"}, property_dependencies={}
+        protection,
+        inputs={**protection.inputs, "bucket": "another-bucket"},
+        property_dependencies={},
     )
     assert len(stack_violations(rule, [*without, elsewhere])) == 1
+
+
+def test_a_trail_of_data_events_passes_and_only_a_log_bucket_may_use_sse_s3() -> None:
+    run = run_program(
+        {"role": "logging", "organizationId": ORG_ID, "accessTrail": "cloudtrail"},
+        account_id=LOGGING_ACCOUNT_ID,
+    )
+    assert run.of_type(rules.TRAIL)
+    assert every_violation(run.resources) == []
+    # Without the trail, the SSE-S3 log bucket is just a bucket without KMS.
+    untrailed = [r for r in run.resources if r.type != rules.TRAIL]
+    [message] = stack_violations(policy("archive-bucket-kms-encrypted"), untrailed)
+    assert "AES256" in message
+    logged = stack("logging-organization").resources
+    unlogged = [r for r in logged if r.type != rules.BUCKET_LOGGING]
+    assert stack_violations(policy("archive-bucket-kms-encrypted"), logged) == []
+    assert len(stack_violations(policy("archive-bucket-kms-encrypted"), unlogged)) == 1
 
 
 def test_every_rule_is_exercised_by_a_mutation() -> None:
