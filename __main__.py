@@ -19,6 +19,7 @@ if isinstance(settings, LoggingSettings):
     if settings.transport == "kinesis":
         pulumi.export("streamArns", central.stream_arns)
     pulumi.export("archivePrefix", central.archive_prefix)
+    pulumi.export("accessTrail", central.access_trail)
 else:
     member = MemberSubscriber("central", settings)
     pulumi.export("destinationArns", member.destination_arns)

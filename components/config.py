@@ -42,6 +42,14 @@ SCHEDULE_RE = re.compile(
     r"^(rate\((1 (minute|hour|day)|([2-9]|[1-9]\d+) (minutes|hours|days))\)"
     r"|cron\(\S+( \S+){5}\))$"
 )
+# A role ARN, as aws:PrincipalArn holds it for every session of the role (path included).
+ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+TRAIL_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:trail/[A-Za-z0-9._-]{3,128}$"
+)
+# accessTrail: what records access to the archive (components/access_trail.py).
+SERVER_ACCESS_LOGS = "server-access-logs"
+CLOUDTRAIL = "cloudtrail"
 SNS_TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 FILTER_PATTERN_MAX = 1024
@@ -228,6 +236,8 @@ class LoggingSettings:
     expire_days: int | None
     athena: bool
     alarms: AlarmSettings
+    archive_admin_role_arns: tuple[str, ...] = ()
+    access_trail: str = SERVER_ACCESS_LOGS
 
 
 @dataclass(frozen=True)
@@ -375,6 +385,16 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         )
     if lock_days and expire_days and expire_days < lock_days:
         raise _bad("expireDays", expire_days, f"it must be at least objectLockDays ({lock_days})")
+    access_trail = _require(raw.text("accessTrail", SERVER_ACCESS_LOGS))
+    if access_trail not in (SERVER_ACCESS_LOGS, CLOUDTRAIL) and not TRAIL_ARN_RE.fullmatch(
+        access_trail
+    ):
+        raise _bad(
+            "accessTrail",
+            access_trail,
+            f"it must be {SERVER_ACCESS_LOGS}, {CLOUDTRAIL}, or the ARN of an existing trail "
+            "that records the archive's data events, arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME",
+        )
 
     return LoggingSettings(
         regions=regions,
@@ -400,6 +420,13 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         # The query layer reads the json layout; the raw one is not partitioned by account.
         athena=raw.boolean("athena", True) and archive_format == "json",
         alarms=_alarms(raw, regions, logging_home=home),
+        archive_admin_role_arns=raw.strings(
+            "archiveAdminRoleArns",
+            _matches(ROLE_ARN_RE),
+            "an IAM role ARN such as arn:aws:iam::111111111111:role/NAME (not an assumed-role "
+            "session ARN)",
+        ),
+        access_trail=access_trail,
     )
 
 
@@ -490,6 +517,8 @@ LOGGING_KEYS = [
     "alarmFreshnessSeconds",
     "alarmIteratorAgeSeconds",
     "athena",
+    "archiveAdminRoleArns",
+    "accessTrail",
 ]
 MEMBER_KEYS = [
     "regions",

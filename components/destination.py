@@ -25,6 +25,7 @@ from pulumi_aws.kinesis import (
 )
 
 from components import policies
+from components.access_trail import declare_access_trail
 from components.alarms import AlarmNotifier
 from components.athena import QueryLayer, declare_query_layer
 from components.config import LoggingSettings
@@ -71,6 +72,8 @@ class RegionalPipeline:
     destination: aws.cloudwatch.LogDestination
     delivery_stream: aws.kinesis.FirehoseDeliveryStream
     stream: aws.kinesis.Stream | None
+    # The only principal that may write under the archive prefix for this region.
+    delivery_role: aws.iam.Role
 
 
 class CentralDestination(pulumi.ComponentResource):
@@ -83,16 +86,16 @@ class CentralDestination(pulumi.ComponentResource):
         self.settings = settings
         self.name = name
         self.partition = policies.partition_for(settings.home_region)
-        self.account_id = aws.get_caller_identity_output(
-            opts=pulumi.InvokeOutputOptions(parent=self)
-        ).account_id
-
-        self.kms_key: aws.kms.Key | None = None
-        if settings.kms_key_arn:
-            self.kms_key_arn: Output[str] = Output.from_input(settings.kms_key_arn)
-        else:
-            self.kms_key = self._archive_key()
-            self.kms_key_arn = self.kms_key.arn
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        caller = aws.get_caller_identity_output(opts=invoke)
+        self.account_id = caller.account_id
+        # Whoever runs `pulumi up` stays exempt from the archive's denies, so that a deploy
+        # never locks itself out: as the IAM role behind its session, with the role's path,
+        # which is what aws:PrincipalArn holds (an assumed-role ARN drops the path).
+        deployer = aws.iam.get_session_context_output(arn=caller.arn, opts=invoke).issuer_arn
+        self.archive_admin_arns: Output[list[str]] = deployer.apply(
+            lambda arn: sorted({arn, *settings.archive_admin_role_arns})
+        )
 
         self.bucket: aws.s3.Bucket | None = None
         if settings.existing_bucket_name:
@@ -104,6 +107,14 @@ class CentralDestination(pulumi.ComponentResource):
             self.bucket = self._archive_bucket()
             self.bucket_name = self.bucket.bucket
             self.bucket_arn = self.bucket.arn
+
+        self.kms_key: aws.kms.Key | None = None
+        if settings.kms_key_arn:
+            self.kms_key_arn: Output[str] = Output.from_input(settings.kms_key_arn)
+        else:
+            self.kms_key = self._archive_key()
+            self.kms_key_arn = self.kms_key.arn
+        public_access = self._archive_settings(self.bucket) if self.bucket else None
 
         self.query_layer: QueryLayer | None = None
         if settings.athena:
@@ -141,6 +152,17 @@ class CentralDestination(pulumi.ComponentResource):
         self.stream_arns = Output.all(
             **{region: p.stream.arn for region, p in self.regions.items() if p.stream}
         )
+        if self.bucket and public_access:
+            self._archive_policy(self.bucket, public_access)
+        self.access_trail = declare_access_trail(
+            self,
+            name,
+            settings,
+            archive=self.bucket,
+            archive_arn=self.bucket_arn,
+            account_id=self.account_id,
+            admin_arns=self.archive_admin_arns,
+        )
         self.archive_prefix = Output.concat("s3://", self.bucket_name, "/", settings.s3_prefix)
         self.register_outputs(
             {
@@ -148,6 +170,7 @@ class CentralDestination(pulumi.ComponentResource):
                 "deliveryStreamArns": self.delivery_stream_arns,
                 "bucketName": self.bucket_name,
                 "kmsKeyArn": self.kms_key_arn,
+                "accessTrail": self.access_trail,
             }
         )
 
@@ -160,24 +183,36 @@ class CentralDestination(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=_json_dumps(
-                self.account_id.apply(lambda account: policies.key_policy(self.partition, account))
+                Output.all(self.account_id, self.bucket_arn, self.archive_admin_arns).apply(
+                    lambda a: policies.key_policy(
+                        self.partition, a[0], bucket_arn=a[1], region=home, admin_arns=a[2]
+                    )
+                )
             ),
-            opts=ResourceOptions(parent=self),
+            # Without its key the archive cannot be read: `pulumi destroy` leaves it.
+            opts=ResourceOptions(parent=self, retain_on_delete=True),
         )
 
     def _archive_bucket(self) -> aws.s3.Bucket:
         s = self.settings
-        home = s.home_region
-        name = f"{self.name}-archive"
-        bucket = aws.s3.Bucket(
-            name,
-            region=home,
+        return aws.s3.Bucket(
+            f"{self.name}-archive",
+            region=s.home_region,
             bucket=s.bucket_name,
             object_lock_enabled=bool(s.object_lock_mode),
             # The archive outlives the stack: `pulumi destroy` leaves it and its objects.
             opts=ResourceOptions(parent=self, retain_on_delete=True),
         )
-        bucket_opts = ResourceOptions(parent=self, depends_on=[bucket])
+
+    def _archive_settings(self, bucket: aws.s3.Bucket) -> aws.s3.BucketPublicAccessBlock:
+        """Everything that protects the archive bucket but its policy (which names the
+        delivery roles); returns the public access block the policy must follow."""
+        s = self.settings
+        home = s.home_region
+        name = f"{self.name}-archive"
+        # Destroy leaves the bucket's protections with it, not a bare bucket: deleting
+        # BucketVersioning would suspend versioning, deleting the policy would allow plain HTTP.
+        bucket_opts = ResourceOptions(parent=self, depends_on=[bucket], retain_on_delete=True)
         aws.s3.BucketOwnershipControls(
             f"{name}-ownership",
             region=home,
@@ -218,13 +253,6 @@ class CentralDestination(pulumi.ComponentResource):
             ],
             opts=bucket_opts,
         )
-        aws.s3.BucketPolicy(
-            f"{name}-policy",
-            region=home,
-            bucket=bucket.id,
-            policy=_json_dumps(bucket.arn.apply(policies.bucket_policy)),
-            opts=ResourceOptions(parent=self, depends_on=[public_access]),
-        )
         if s.object_lock_mode:
             aws.s3.BucketObjectLockConfiguration(
                 f"{name}-object-lock",
@@ -235,11 +263,29 @@ class CentralDestination(pulumi.ComponentResource):
                         mode=s.object_lock_mode, days=s.object_lock_days
                     )
                 ),
-                opts=ResourceOptions(parent=self, depends_on=[versioning]),
+                opts=ResourceOptions(parent=self, depends_on=[versioning], retain_on_delete=True),
             )
         if s.transition_days or s.expire_days:
             self._lifecycle(bucket, versioning)
-        return bucket
+        return public_access
+
+    def _archive_policy(
+        self, bucket: aws.s3.Bucket, public_access: aws.s3.BucketPublicAccessBlock
+    ) -> None:
+        writers = [p.delivery_role.arn for p in self.regions.values()]
+        aws.s3.BucketPolicy(
+            f"{self.name}-archive-policy",
+            region=self.settings.home_region,
+            bucket=bucket.id,
+            policy=_json_dumps(
+                Output.all(bucket.arn, self.archive_admin_arns, Output.all(*writers)).apply(
+                    lambda a: policies.bucket_policy(
+                        a[0], s3_prefix=self.settings.s3_prefix, admin_arns=a[1], writer_arns=a[2]
+                    )
+                )
+            ),
+            opts=ResourceOptions(parent=self, depends_on=[public_access], retain_on_delete=True),
+        )
 
     def _lifecycle(self, bucket: aws.s3.Bucket, versioning: aws.s3.BucketVersioning) -> None:
         s = self.settings
@@ -280,7 +326,7 @@ class CentralDestination(pulumi.ComponentResource):
                     else None,
                 )
             ],
-            opts=ResourceOptions(parent=self, depends_on=[versioning]),
+            opts=ResourceOptions(parent=self, depends_on=[versioning], retain_on_delete=True),
         )
 
     def _region(self, region: str) -> RegionalPipeline:
@@ -400,7 +446,7 @@ class CentralDestination(pulumi.ComponentResource):
             opts=ResourceOptions(parent=self),
         )
         self._delivery_alarms(region, delivery_stream, stream)
-        return RegionalPipeline(destination, delivery_stream, stream)
+        return RegionalPipeline(destination, delivery_stream, stream, firehose_role)
 
     def _delivery_alarms(
         self,

@@ -200,32 +200,212 @@ def firehose_delivery_policy(
     return document(*statements)
 
 
-def bucket_policy(bucket_arn: str) -> Policy:
-    """Deny every request that does not use TLS."""
-    return document(
+# Bucket actions that change what protects the archive (the IAM action of each Delete*
+# configuration call is its Put* action, e.g. DeleteBucketEncryption -> PutEncryptionConfiguration;
+# Amazon S3 API Reference, "Required permissions for Amazon S3 API operations").
+PROTECTION_ACTIONS = [
+    "s3:DeleteBucket",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketLogging",
+    "s3:PutBucketObjectLockConfiguration",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutBucketPolicy",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketVersioning",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutLifecycleConfiguration",
+]
+# Object actions that destroy history: a version, or a GOVERNANCE retention.
+HISTORY_ACTIONS = ["s3:BypassGovernanceRetention", "s3:DeleteObjectVersion"]
+# Key actions that would make the archive unreadable or lift this policy.
+KEY_DESTRUCTION_ACTIONS = [
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:PutKeyPolicy",
+    "kms:ScheduleKeyDeletion",
+]
+# What the account's IAM may grant on the key besides use through S3: administration only.
+KEY_ADMINISTRATION_ACTIONS = [
+    "kms:CancelKeyDeletion",
+    "kms:CreateAlias",
+    "kms:DeleteAlias",
+    "kms:DescribeKey",
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:EnableKey",
+    "kms:EnableKeyRotation",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListGrants",
+    "kms:ListKeyRotations",
+    "kms:ListResourceTags",
+    "kms:PutKeyPolicy",
+    "kms:RevokeGrant",
+    "kms:RotateKeyOnDemand",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateAlias",
+    "kms:UpdateKeyDescription",
+]
+
+
+def _unless_principal(arns: Sequence[str]) -> dict[str, Any]:
+    """A deny's exception for these principals. aws:PrincipalArn is the IAM role's ARN (with
+    its path) for every session of that role, not the assumed-role session ARN (IAM User
+    Guide, "AWS global condition context keys"); it is compared as a string, so a role deleted
+    and created again with the same ARN is exempt again."""
+    return {"ArnNotEquals": {"aws:PrincipalArn": sorted(set(arns))}}
+
+
+def _deny_insecure_transport(bucket_arn: str) -> Statement:
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def _deny_rewrites(bucket_arn: str, admin_arns: Sequence[str]) -> list[Statement]:
+    """Only `admin_arns` may change the bucket's protections or destroy history."""
+    return [
         {
-            "Sid": "DenyInsecureTransport",
+            "Sid": "DenyProtectionChanges",
             "Effect": "Deny",
             "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [bucket_arn, f"{bucket_arn}/*"],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        }
+            "Action": PROTECTION_ACTIONS,
+            "Resource": bucket_arn,
+            "Condition": _unless_principal(admin_arns),
+        },
+        {
+            "Sid": "DenyHistoryRewrites",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": HISTORY_ACTIONS,
+            "Resource": f"{bucket_arn}/*",
+            "Condition": _unless_principal(admin_arns),
+        },
+    ]
+
+
+def bucket_policy(
+    bucket_arn: str, *, s3_prefix: str, admin_arns: Sequence[str], writer_arns: Sequence[str]
+) -> Policy:
+    """The archive bucket: TLS only; only `admin_arns` may change its protections or destroy
+    history; only `writer_arns` (the delivery roles) may write under the archive prefix, so
+    no one forges a record in another account's partition."""
+    return document(
+        _deny_insecure_transport(bucket_arn),
+        *_deny_rewrites(bucket_arn, admin_arns),
+        {
+            "Sid": "DenyForgedRecords",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": f"{bucket_arn}/{s3_prefix}*",
+            "Condition": _unless_principal(writer_arns),
+        },
     )
 
 
-def key_policy(partition: str, account_id: str) -> Policy:
-    """The archive key: administered through this account's IAM, nothing granted to `*`.
+def server_access_log_delivery(
+    log_bucket_arn: str, *, prefix: str, source_bucket_arn: str, account_id: str
+) -> list[Statement]:
+    """S3's logging service may deliver the source bucket's access logs, as AWS documents the
+    grant (Amazon S3 User Guide, "Enabling Amazon S3 server access logging")."""
+    return [
+        {
+            "Sid": "S3ServerAccessLogsPolicy",
+            "Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": f"{log_bucket_arn}/{prefix}*",
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": source_bucket_arn},
+                "StringEquals": {"aws:SourceAccount": account_id},
+            },
+        }
+    ]
 
-    Delivery roles get the key through their identity policies, scoped to S3."""
+
+def cloudtrail_delivery(
+    log_bucket_arn: str, *, prefix: str, trail_arn: str, account_id: str
+) -> list[Statement]:
+    """CloudTrail may deliver one trail's log files, as AWS documents the grant (AWS
+    CloudTrail User Guide, "Amazon S3 bucket policy for CloudTrail")."""
+    source = {"aws:SourceArn": trail_arn}
+    principal = {"Service": "cloudtrail.amazonaws.com"}
+    return [
+        {
+            "Sid": "AWSCloudTrailAclCheck",
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": "s3:GetBucketAcl",
+            "Resource": log_bucket_arn,
+            "Condition": {"StringEquals": source},
+        },
+        {
+            "Sid": "AWSCloudTrailWrite",
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": "s3:PutObject",
+            "Resource": f"{log_bucket_arn}/{prefix}/AWSLogs/{account_id}/*",
+            "Condition": {"StringEquals": {**source, "s3:x-amz-acl": "bucket-owner-full-control"}},
+        },
+    ]
+
+
+def log_bucket_policy(
+    log_bucket_arn: str, *, admin_arns: Sequence[str], delivery: Sequence[Statement]
+) -> Policy:
+    """The access trail's bucket: TLS only, written by its log service (`delivery`), and
+    protected like the archive."""
+    return document(
+        _deny_insecure_transport(log_bucket_arn),
+        *delivery,
+        *_deny_rewrites(log_bucket_arn, admin_arns),
+    )
+
+
+def key_policy(
+    partition: str, account_id: str, *, bucket_arn: str, region: str, admin_arns: Sequence[str]
+) -> Policy:
+    """The archive key: the account's IAM may administer it, and may use it only through S3
+    for the archive bucket; only `admin_arns` may disable it, schedule its deletion or change
+    this policy. Nothing is granted to `*`."""
+    account = {"AWS": f"arn:{partition}:iam::{account_id}:root"}
     return document(
         {
-            "Sid": "AccountIam",
+            "Sid": "AccountAdministers",
             "Effect": "Allow",
-            "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
-            "Action": "kms:*",
+            "Principal": account,
+            "Action": KEY_ADMINISTRATION_ACTIONS,
             "Resource": "*",
-        }
+        },
+        {
+            # Readers (and the delivery roles) decrypt through S3, for this bucket only.
+            # With an S3 Bucket Key the context is the bucket's ARN, else the object's.
+            "Sid": "UseThroughS3ForArchive",
+            "Effect": "Allow",
+            "Principal": account,
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+                "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, f"{bucket_arn}/*"]},
+            },
+        },
+        {
+            "Sid": "DenyKeyDestruction",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": KEY_DESTRUCTION_ACTIONS,
+            "Resource": "*",
+            "Condition": _unless_principal(admin_arns),
+        },
     )
 
 

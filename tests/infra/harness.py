@@ -26,6 +26,13 @@ PROGRAM = Path(__file__).resolve().parents[2] / "__main__.py"
 ACCOUNT_ID = "111111111111"
 LOGGING_ACCOUNT_ID = "999999999999"
 ORG_ID = "o-exampleorgid"
+# The role the tests deploy with: a role with a path, as IAM Identity Center's roles have.
+DEPLOY_ROLE = "deployer"
+
+
+def deploy_role_arn(account_id: str) -> str:
+    return f"arn:aws:iam::{account_id}:role/platform/{DEPLOY_ROLE}"
+
 
 # ARN shapes of the resource types the program declares: {region}, {account}, {name}.
 ARN_FORMATS = {
@@ -45,6 +52,7 @@ ARN_FORMATS = {
     "aws:cloudwatch/eventRule:EventRule": "arn:aws:events:{region}:{account}:rule/{name}",
     "aws:ssm/parameter:Parameter": "arn:aws:ssm:{region}:{account}:parameter{name}",
     "aws:sns/topic:Topic": "arn:aws:sns:{region}:{account}:{name}",
+    "aws:cloudtrail/trail:Trail": "arn:aws:cloudtrail:{region}:{account}:trail/{name}",
 }
 NAME_KEYS = {"aws:s3/bucket:Bucket": "bucket"}
 
@@ -58,6 +66,10 @@ class Resource:
     state: dict[str, Any]
     # What this resource was known by before (the `aliases` option): former names, or URNs.
     aliases: list[str] = field(default_factory=list)
+    # Resource options the mocks do not see, read from the RegisterResource request.
+    retain_on_delete: bool = False
+    # Input name -> URNs of the resources that input's value came from.
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
     def policy(self, key: str) -> Any:
         """A policy input, parsed from its JSON string."""
@@ -121,7 +133,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state["url"] = (
                 f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{state['name']}"
             )
-        resource_id = f"{args.name}-id"
+        # S3 identifies a bucket by its name; other IDs only need to be distinct.
+        resource_id = state["bucket"] if args.typ == "aws:s3/bucket:Bucket" else f"{args.name}-id"
         self.run.resources.append(Resource("", args.typ, args.name, _reveal(args.inputs), state))
         return resource_id, state
 
@@ -129,15 +142,27 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": self.account_id,
-                "arn": f"arn:aws:iam::{self.account_id}:user/test",
-                "userId": "AIDATEST",
+                "arn": f"arn:aws:sts::{self.account_id}:assumed-role/{DEPLOY_ROLE}/session",
+                "userId": "AROATEST:session",
                 "id": self.account_id,
+            }
+        if args.token == "aws:iam/getSessionContext:getSessionContext":
+            # The role behind an assumed-role session, with the path the session ARN drops.
+            assert args.args["arn"].endswith(f"assumed-role/{DEPLOY_ROLE}/session")
+            return {
+                "arn": args.args["arn"],
+                "issuerArn": deploy_role_arn(self.account_id),
+                "issuerId": "AROATEST",
+                "issuerName": DEPLOY_ROLE,
+                "sessionName": "session",
+                "id": args.args["arn"],
             }
         raise NotImplementedError(f"no mock for {args.token}")
 
 
 class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):  # type: ignore[misc]
-    """Records each resource's URN, which names its parent chain, and its aliases."""
+    """Records each resource's URN (it names the parent chain), its aliases, its
+    retainOnDelete and its property dependencies."""
 
     def __init__(self, mocks: RecordingMocks) -> None:
         super().__init__(mocks)
@@ -149,6 +174,11 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):  # type: ignore[misc]
             if (resource.type, resource.name, resource.urn) == (request.type, request.name, ""):
                 resource.urn = response.urn
                 resource.aliases = [a.urn or a.spec.name for a in request.aliases]
+                resource.retain_on_delete = request.retainOnDelete
+                resource.property_dependencies = {
+                    name: list(dependencies.urns)
+                    for name, dependencies in request.propertyDependencies.items()
+                }
         return response
 
 

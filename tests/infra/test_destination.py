@@ -56,7 +56,7 @@ def test_organization_mode_one_region(org_config: dict[str, object]) -> None:
     assert run.outputs["destinationArn"] == destination.state["arn"]
     assert run.outputs["deliveryStreamArns"] == {"eu-west-1": firehose.state["arn"]}
     assert "streamArns" not in run.outputs
-    bucket = run.one(BUCKET)
+    bucket = run.one(BUCKET, "central-archive")
     assert run.outputs["bucketName"] == bucket.state["bucket"]
     assert run.outputs["bucketArn"] == bucket.state["arn"]
     assert run.outputs["kmsKeyArn"] == run.one(KEY).state["arn"]
@@ -106,7 +106,7 @@ def test_account_list_over_three_regions() -> None:
         assert grant["Principal"] == {"AWS": accounts}
         assert "Condition" not in grant
     # One bucket and one key, in the home region, for every region.
-    assert run.one(BUCKET).inputs["region"] == "eu-west-1"
+    assert run.one(BUCKET, "central-archive").inputs["region"] == "eu-west-1"
     assert run.one(KEY).inputs["region"] == "eu-west-1"
 
 
@@ -201,10 +201,12 @@ def test_kinesis_transport(mode: str) -> None:
 
 def test_bucket_is_private_encrypted_versioned_and_tls_only(org_config: dict[str, object]) -> None:
     run = run_program(org_config)
-    bucket = run.one(BUCKET)
+    bucket = run.one(BUCKET, "central-archive")
     key = run.one(KEY)
     assert key.inputs["enableKeyRotation"] is True
-    access = run.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    access = run.one(
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "central-archive-public-access"
+    ).inputs
     assert all(
         access[k] is True
         for k in (
@@ -214,25 +216,36 @@ def test_bucket_is_private_encrypted_versioned_and_tls_only(org_config: dict[str
             "restrictPublicBuckets",
         )
     )
-    ownership = run.one("aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs
+    ownership = run.one(
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "central-archive-ownership"
+    ).inputs
     assert ownership["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
-    versioning = run.one("aws:s3/bucketVersioning:BucketVersioning").inputs
+    versioning = run.one(
+        "aws:s3/bucketVersioning:BucketVersioning", "central-archive-versioning"
+    ).inputs
     assert versioning["versioningConfiguration"]["status"] == "Enabled"
     [rule] = run.one(
-        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "central-archive-encryption",
     ).inputs["rules"]
     assert rule["applyServerSideEncryptionByDefault"] == {
         "sseAlgorithm": "aws:kms",
         "kmsMasterKeyId": key.state["arn"],
     }
     assert rule["bucketKeyEnabled"] is True
-    [deny] = statements(run.one("aws:s3/bucketPolicy:BucketPolicy").policy("policy"))
+    deny = statements(
+        run.one("aws:s3/bucketPolicy:BucketPolicy", "central-archive-policy").policy("policy")
+    )[0]
+    assert deny["Sid"] == "DenyInsecureTransport"
     assert deny["Effect"] == "Deny"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert deny["Resource"] == [bucket.state["arn"], bucket.state["arn"] + "/*"]
     # No lock or lifecycle unless configured.
     assert not run.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")
-    assert not run.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    assert [
+        r.name
+        for r in run.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    ] == ["central-access-logs-lifecycle"]
 
 
 def test_key_policy_grants_nothing_to_anyone_without_a_condition(
@@ -240,13 +253,13 @@ def test_key_policy_grants_nothing_to_anyone_without_a_condition(
 ) -> None:
     run = run_program(org_config)
     for statement in statements(run.one(KEY).policy("policy")):
-        assert statement["Principal"] != "*" or "Condition" in statement
-        assert statement["Principal"] == {"AWS": f"arn:aws:iam::{LOGGING_ACCOUNT_ID}:root"}
+        if statement["Effect"] == "Allow":
+            assert statement["Principal"] == {"AWS": f"arn:aws:iam::{LOGGING_ACCOUNT_ID}:root"}
 
 
 def test_firehose_role_reaches_only_its_bucket(org_config: dict[str, object]) -> None:
     run = run_program(org_config)
-    bucket_arn = run.one(BUCKET).state["arn"]
+    bucket_arn = run.one(BUCKET, "central-archive").state["arn"]
     [trust] = statements(
         run.one(ROLE, "central-eu-west-1-firehose-role").policy("assumeRolePolicy")
     )
@@ -299,14 +312,18 @@ def test_object_lock_with_lifecycle(org_config: dict[str, object]) -> None:
             "expireDays": 400,
         }
     )
-    bucket = run.one(BUCKET)
+    bucket = run.one(BUCKET, "central-archive")
     assert bucket.inputs["bucket"] == "example-central-logs"
     assert bucket.inputs["objectLockEnabled"] is True
-    lock = run.one("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration").inputs
+    lock = run.one(
+        "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
+        "central-archive-object-lock",
+    ).inputs
     assert lock["rule"]["defaultRetention"] == {"mode": "COMPLIANCE", "days": 365}
-    [rule] = run.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs[
-        "rules"
-    ]
+    [rule] = run.one(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "central-archive-lifecycle",
+    ).inputs["rules"]
     assert rule["status"] == "Enabled"
     assert rule["filter"] == {"prefix": "CentralizedAccountsLog/"}
     assert rule["transitions"] == [{"days": 90, "storageClass": "GLACIER_IR"}]

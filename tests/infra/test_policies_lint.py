@@ -62,6 +62,12 @@ CONFIGS = {
         "archiveFormat": "raw",
         "regions": ["eu-west-1", "us-east-1"],
     },
+    "organization-cloudtrail-admins": {
+        "role": "logging",
+        "organizationId": ORG_ID,
+        "accessTrail": "cloudtrail",
+        "archiveAdminRoleArns": ["arn:aws:iam::999999999999:role/break-glass"],
+    },
 }
 
 
