@@ -24,6 +24,7 @@ from components import policies
 from components.alarms import AlarmNotifier
 from components.athena import QueryLayer, declare_query_layer
 from components.config import LoggingSettings
+from components.freshness import FreshnessCheck
 
 # Colder storage for `transitionDays`: still readable at once, so Athena and `read` work.
 TRANSITION_STORAGE_CLASS = "GLACIER_IR"
@@ -116,6 +117,17 @@ class CentralDestination(pulumi.ComponentResource):
             **{region: p.stream.arn for region, p in self.regions.items() if p.stream}
         )
         self.archive_prefix = Output.concat("s3://", self.bucket_name, "/", settings.s3_prefix)
+        self.freshness = FreshnessCheck(
+            f"{name}-freshness",
+            settings=settings,
+            bucket_name=self.bucket_name,
+            bucket_arn=self.bucket_arn,
+            delivery_stream_names={
+                region: p.delivery_stream.name for region, p in self.regions.items()
+            },
+            alarms=self.alarms,
+            opts=ResourceOptions(parent=self),
+        )
         self.register_outputs(
             {
                 "destinationArns": self.destination_arns,
