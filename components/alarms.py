@@ -68,10 +68,11 @@ class AlarmNotifier:
         comparison: str = "GreaterThanThreshold",
         periods: int = 1,
         source_region: str | None = None,
+        missing_data: str = "notBreaching",
     ) -> aws.cloudwatch.MetricAlarm:
         """An alarm on one metric, in `region`, named after `source_region` (the region
-        whose logs it watches) when that is another one. No data means nothing flowed,
-        which is not an alarm."""
+        whose logs it watches) when that is another one. By default no data means nothing
+        flowed, which is not an alarm; where silence is the failure, `missing_data="breaching"`."""
         actions = self.actions(region)
         return aws.cloudwatch.MetricAlarm(
             f"{self.name}-{source_region or region}-{purpose}",
@@ -85,6 +86,31 @@ class AlarmNotifier:
             evaluation_periods=periods,
             threshold=threshold,
             comparison_operator=comparison,
+            treat_missing_data=missing_data,
+            alarm_actions=actions,
+            ok_actions=actions,
+            opts=ResourceOptions(parent=self.parent),
+        )
+
+    def query_alarm(
+        self, purpose: str, region: str, description: str, *, query: str, threshold: float
+    ) -> aws.cloudwatch.MetricAlarm:
+        """An alarm on a CloudWatch Metrics Insights query, which covers every time series it
+        matches, including ones that appear later (CloudWatch user guide, "Create a
+        CloudWatch alarm based on a Metrics Insights query"). No data: nothing failed."""
+        actions = self.actions(region)
+        return aws.cloudwatch.MetricAlarm(
+            f"{self.name}-{region}-{purpose}",
+            region=region,
+            alarm_description=description,
+            metric_queries=[
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                    id="q1", expression=query, period=PERIOD_SECONDS, return_data=True
+                )
+            ],
+            evaluation_periods=1,
+            threshold=threshold,
+            comparison_operator="GreaterThanThreshold",
             treat_missing_data="notBreaching",
             alarm_actions=actions,
             ok_actions=actions,

@@ -11,9 +11,12 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any, TypeVar
 
 import pulumi
+
+from handlers.heartbeat import HEARTBEAT_LOG_GROUP
 
 NAMESPACE = "central-logging"
 
@@ -238,6 +241,7 @@ class LoggingSettings:
     alarms: AlarmSettings
     archive_admin_role_arns: tuple[str, ...] = ()
     access_trail: str = SERVER_ACCESS_LOGS
+    freshness_accounts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -272,6 +276,9 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         "it must be an AWS Organizations ID such as o-exampleorgid",
     )
     member_accounts = raw.strings("memberAccounts", _matches(ACCOUNT_RE), "a 12-digit account ID")
+    freshness_accounts = raw.strings(
+        "freshnessAccounts", _matches(ACCOUNT_RE), "a 12-digit account ID"
+    )
     if not organization_id and not member_accounts:
         raise ConfigError(
             f"Neither {key('organizationId')} nor {key('memberAccounts')} is set; set at least "
@@ -427,6 +434,7 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
             "session ARN)",
         ),
         access_trail=access_trail,
+        freshness_accounts=freshness_accounts,
     )
 
 
@@ -454,6 +462,14 @@ def parse_member(values: Mapping[str, str | None], home_region: str | None) -> M
     excludes = raw.strings(
         "excludeLogGroups", _matches(LOG_GROUP_GLOB_RE), "a log group name or glob pattern"
     )
+    for pattern in excludes:
+        if fnmatchcase(HEARTBEAT_LOG_GROUP, pattern):
+            raise _bad(
+                "excludeLogGroups",
+                pattern,
+                f"it matches {HEARTBEAT_LOG_GROUP}, whose heartbeats prove that this account "
+                "delivers; that group is never excluded",
+            )
     if mode == "account-policy":
         for pattern in excludes:
             if GLOB_CHARS.search(pattern):
@@ -470,7 +486,8 @@ def parse_member(values: Mapping[str, str | None], home_region: str | None) -> M
     )
     if filter_name in replace_names:
         raise _bad("replaceFilterNames", filter_name, "it must not contain filterName itself")
-    schedule = raw.text("reconcileSchedule", "rate(6 hours)")
+    # Drift is repaired on CloudTrail's record within seconds; the sweep is the safety net.
+    schedule = raw.text("reconcileSchedule", "rate(1 day)")
     assert schedule is not None
     if schedule != "off" and not SCHEDULE_RE.fullmatch(schedule):
         raise _bad(
@@ -496,6 +513,7 @@ LOGGING_KEYS = [
     "regions",
     "organizationId",
     "memberAccounts",
+    "freshnessAccounts",
     "destinationName",
     "transport",
     "archiveFormat",

@@ -29,6 +29,7 @@ from components.access_trail import declare_access_trail
 from components.alarms import AlarmNotifier
 from components.athena import QueryLayer, declare_query_layer
 from components.config import LoggingSettings
+from components.freshness import FreshnessCheck
 from handlers.core import delivery_log_group_name
 
 # Colder storage for `transitionDays`: still readable at once, so Athena and `read` work.
@@ -164,6 +165,17 @@ class CentralDestination(pulumi.ComponentResource):
             admin_arns=self.archive_admin_arns,
         )
         self.archive_prefix = Output.concat("s3://", self.bucket_name, "/", settings.s3_prefix)
+        self.freshness = FreshnessCheck(
+            f"{name}-freshness",
+            settings=settings,
+            bucket_name=self.bucket_name,
+            bucket_arn=self.bucket_arn,
+            delivery_stream_names={
+                region: p.delivery_stream.name for region, p in self.regions.items()
+            },
+            alarms=self.alarms,
+            opts=ResourceOptions(parent=self),
+        )
         self.register_outputs(
             {
                 "destinationArns": self.destination_arns,

@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from handlers.freshness import METRIC_NAMESPACE as FRESHNESS_NAMESPACE
+from handlers.heartbeat import HEARTBEAT_LOG_GROUP
+
 Policy = dict[str, Any]
 Statement = dict[str, Any]
 
@@ -458,8 +461,8 @@ def sender_role_policy(destination_arns: Sequence[str]) -> Policy:
     )
 
 
-def dead_letter_queue_policy(queue_arn: str, rule_arn: str) -> Policy:
-    """Only the subscriber's EventBridge rule may park undeliverable events in the queue."""
+def dead_letter_queue_policy(queue_arn: str, rule_arns: Sequence[str]) -> Policy:
+    """Only the subscriber's EventBridge rules may park undeliverable events in the queue."""
     return document(
         {
             "Sid": "EventBridgeDeadLetters",
@@ -467,7 +470,7 @@ def dead_letter_queue_policy(queue_arn: str, rule_arn: str) -> Policy:
             "Principal": {"Service": EVENTS_SERVICE},
             "Action": "sqs:SendMessage",
             "Resource": queue_arn,
-            "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+            "Condition": {"ArnEquals": {"aws:SourceArn": sorted(rule_arns)}},
         }
     )
 
@@ -546,3 +549,49 @@ def subscriber_function_policy(
             }
         )
     return document(*statements)
+
+
+def heartbeat_function_policy(
+    *, partition: str, region: str, account_id: str, function_log_group_arn: str
+) -> Policy:
+    """The heartbeat function writes into the heartbeat log group (creating its stream when
+    missing) and its own logs; nothing else."""
+    heartbeat = f"arn:{partition}:logs:{region}:{account_id}:log-group:{HEARTBEAT_LOG_GROUP}"
+    return document(
+        {
+            "Sid": "WriteHeartbeats",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [f"{heartbeat}:log-stream:*", f"{function_log_group_arn}:log-stream:*"],
+        }
+    )
+
+
+def freshness_function_policy(
+    *, bucket_arn: str, archive_prefix: str, function_log_group_arn: str
+) -> Policy:
+    """The freshness check lists the archive's folders under its prefix (no object is read)
+    and publishes its metrics into its own namespace only."""
+    return document(
+        {
+            "Sid": "ListArchive",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": bucket_arn,
+            "Condition": {"StringLike": {"s3:prefix": [f"{archive_prefix}*"]}},
+        },
+        {
+            # PutMetricData has no resource type; the namespace is its condition key.
+            "Sid": "PublishFreshness",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": FRESHNESS_NAMESPACE}},
+        },
+        {
+            "Sid": "OwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{function_log_group_arn}:log-stream:*",
+        },
+    )

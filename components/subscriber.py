@@ -12,7 +12,6 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -22,11 +21,11 @@ from pulumi import Output, ResourceOptions
 from components import policies
 from components.alarms import AlarmNotifier
 from components.config import ConfigError, MemberSettings, key
+from components.drift import filter_drift_pattern, watch_account_policy
+from components.functions import FUNCTION_LOG_RETENTION_DAYS, RUNTIME, handler_code, handler_files
+from components.heartbeat import Heartbeat
 from handlers.core import DESTINATION_PARAMETER, SENDER_ROLE_PARAMETER, delivery_log_groups
 
-HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
-RUNTIME = "python3.13"
-FUNCTION_LOG_RETENTION_DAYS = 90
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
 # The sweep's last summary line (handlers/reconcile.py) and the number it reports.
 SWEEP_SUMMARY_PATTERN = '{ $.message = "sweep finished" }'
@@ -43,15 +42,6 @@ CREATE_LOG_GROUP_PATTERN: dict[str, Any] = {
         "errorCode": [{"exists": False}],
     },
 }
-
-
-def handler_files(directory: Path = HANDLERS_DIR) -> dict[str, Path]:
-    """The files bundled into the functions: the handlers package's modules only."""
-    return {
-        f"handlers/{path.relative_to(directory).as_posix()}": path
-        for path in sorted(directory.rglob("*.py"))
-        if "__pycache__" not in path.parts and not path.name.startswith("test")
-    }
 
 
 def select_destinations(
@@ -126,7 +116,17 @@ class MemberSubscriber(pulumi.ComponentResource):
 
         self.alarms = AlarmNotifier(self, name, settings.alarms)
         self.functions: dict[str, RegionalSubscriber] = {}
+        self.heartbeats: dict[str, Heartbeat] = {}
         for region in settings.regions:
+            self.heartbeats[region] = Heartbeat(
+                f"{name}-{region}-heartbeat",
+                region=region,
+                partition=self.partition,
+                account_id=self.account_id,
+                alarms=self.alarms,
+                opts=ResourceOptions(parent=self),
+            )
+            self._delivery_alarms(region)
             destination_arn = self.destination_arns[region]
             excluded = Output.all(destination_arn, self.account_id).apply(
                 lambda a: [*settings.exclude_log_groups, *delivery_log_groups(a[0], a[1])]
@@ -194,6 +194,26 @@ class MemberSubscriber(pulumi.ComponentResource):
             ),
             opts=ResourceOptions(parent=self, depends_on=[sender_policy]),
         )
+        watch_account_policy(self, self.alarms, self.name, region, s.filter_name)
+
+    def _delivery_alarms(self, region: str) -> None:
+        """CloudWatch Logs' own errors delivering our filter's events (in this account, per
+        log group and filter, AWS/Logs): one Metrics Insights query covers every log group,
+        including those created later. A query alarm watches one query, so two alarms."""
+        quoted = self.settings.filter_name.replace("\\", "\\\\").replace("'", "\\'")
+        for purpose, metric, meaning in (
+            ("delivery-errors", "DeliveryErrors", "received errors"),
+            ("delivery-throttled", "DeliveryThrottling", "was throttled"),
+        ):
+            self.alarms.query_alarm(
+                purpose,
+                region,
+                f"CloudWatch Logs {meaning} forwarding events of filter "
+                f"{self.settings.filter_name} to the central destination (it retries for 24 h): "
+                "check the destination, its access policy and the sender role.",
+                query=f"SELECT SUM({metric}) FROM \"AWS/Logs\" WHERE FilterName = '{quoted}'",
+                threshold=0,
+            )
 
     def _subscriber_functions(
         self,
@@ -235,16 +255,28 @@ class MemberSubscriber(pulumi.ComponentResource):
             event_pattern=_json(CREATE_LOG_GROUP_PATTERN),
             opts=child,
         )
+        # Someone else put or deleted a filter: the subscriber decides as for a new group.
+        drift = aws.cloudwatch.EventRule(
+            f"{prefix}-filter-changed",
+            region=region,
+            description="A subscription filter was put or deleted by another principal: "
+            "check the log group",
+            event_pattern=Output.all(subscriber.role, reconciler.role).apply(
+                lambda roles: _json(filter_drift_pattern(roles))
+            ),
+            opts=child,
+        )
         aws.sqs.QueuePolicy(
             f"{prefix}-dead-letters",
             region=region,
             queue_url=dead_letters.url,
-            policy=Output.all(dead_letters.arn, created.arn).apply(
-                lambda a: _json(policies.dead_letter_queue_policy(a[0], a[1]))
+            policy=Output.all(dead_letters.arn, created.arn, drift.arn).apply(
+                lambda a: _json(policies.dead_letter_queue_policy(a[0], a[1:]))
             ),
             opts=child,
         )
         self._trigger(region, created, subscriber, dead_letters, "log-group-created")
+        self._trigger(region, drift, subscriber, dead_letters, "filter-changed")
         if s.reconcile_schedule:
             schedule = aws.cloudwatch.EventRule(
                 f"{prefix}-sweep-schedule",
@@ -271,7 +303,10 @@ class MemberSubscriber(pulumi.ComponentResource):
                 ),
                 "code": self._code_hash(),
             },
-            opts=ResourceOptions(parent=self, depends_on=[reconciler_policy, sender_policy]),
+            opts=ResourceOptions(
+                parent=self,
+                depends_on=[reconciler_policy, sender_policy, self.heartbeats[region].log_group],
+            ),
         )
         return RegionalSubscriber(subscriber, reconciler)
 
@@ -344,9 +379,7 @@ class MemberSubscriber(pulumi.ComponentResource):
             role=role.arn,
             runtime=RUNTIME,
             handler=handler,
-            code=pulumi.AssetArchive(
-                {name: pulumi.FileAsset(str(path)) for name, path in handler_files().items()}
-            ),
+            code=handler_code(),
             architectures=["arm64"],
             memory_size=256,
             timeout=timeout,

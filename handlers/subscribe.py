@@ -1,4 +1,6 @@
-"""Subscribes a new log group, on its EventBridge "AWS API Call via CloudTrail" event."""
+"""Subscribes a log group on its EventBridge "AWS API Call via CloudTrail" event: a new group
+(CreateLogGroup), or one whose filters someone else changed (PutSubscriptionFilter,
+DeleteSubscriptionFilter: drift, see components/drift.py), decided alike."""
 
 from __future__ import annotations
 
@@ -16,10 +18,12 @@ from handlers.core import (
 )
 
 LOGGER = json_logger("central_logging.subscribe")
+# The calls whose CloudTrail record names a log group to decide on.
+EVENT_NAMES = ("CreateLogGroup", "PutSubscriptionFilter", "DeleteSubscriptionFilter")
 
 
 def parse_event(event: object) -> tuple[str, str] | Result:
-    """The log group a successful CreateLogGroup call created and its log class, or the
+    """The log group a successful call of EVENT_NAMES named and its log class, or the
     `ignored` result saying why the event asks for nothing. Never raises, whatever the event
     holds."""
     detail = event.get("detail") if isinstance(event, dict) else None
@@ -30,12 +34,16 @@ def parse_event(event: object) -> tuple[str, str] | Result:
         parameters = {}
     name = parameters.get("logGroupName")
     log_group = name if isinstance(name, str) and name else None
-    if detail.get("eventSource") != "logs.amazonaws.com" or detail.get("eventName") != (
-        "CreateLogGroup"
+    if detail.get("eventSource") != "logs.amazonaws.com" or detail.get("eventName") not in (
+        EVENT_NAMES
     ):
-        return Result(log_group, IGNORED, "the event is not a CloudWatch Logs CreateLogGroup call")
+        return Result(
+            log_group,
+            IGNORED,
+            f"the event is not a CloudWatch Logs call of {', '.join(EVENT_NAMES)}",
+        )
     if "errorCode" in detail:
-        # A failed call created nothing (design section 6).
+        # A failed call changed nothing (design section 6).
         return Result(log_group, IGNORED, f"the call failed with {detail['errorCode']}")
     if log_group is None:
         return Result(None, IGNORED, "the event names no log group")

@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -66,7 +67,11 @@ LEGACY_FILTER_NAME = "seed-central-logging"
 
 # moto names the IAM action after the API operation; where IAM's own name differs, the check
 # uses IAM's name, as AWS does.
-IAM_ACTION_OF_OPERATION = {"lambda:Invoke": "lambda:InvokeFunction"}
+IAM_ACTION_OF_OPERATION = {
+    "lambda:Invoke": "lambda:InvokeFunction",
+    # CloudWatch's endpoint is named monitoring; IAM's service prefix is cloudwatch.
+    "monitoring:PutMetricData": "cloudwatch:PutMetricData",
+}
 
 
 @functools.cache
@@ -228,9 +233,58 @@ def logs_success_response() -> AWSResponse:
     return _logs_response(200, {})
 
 
+def condition_context(action: str, data: Mapping[str, Any]) -> dict[str, str]:
+    """The condition keys AWS sets from a request, for the requests whose keys our policies
+    use (Service Authorization Reference: `s3:prefix` of ListBucket, `cloudwatch:namespace`
+    of PutMetricData). moto parses a JSON body into a mapping with the body as its one key."""
+    if action == "s3:ListBucket" and isinstance(data.get("prefix"), list):
+        return {"s3:prefix": data["prefix"][0]}
+    if action == "cloudwatch:PutMetricData" and len(data) == 1:
+        namespace = json.loads(next(iter(data))).get("Namespace")
+        return {"cloudwatch:namespace": namespace} if isinstance(namespace, str) else {}
+    return {}
+
+
+def _condition_holds(
+    condition: Mapping[str, Mapping[str, Any]], context: Mapping[str, str]
+) -> bool:
+    """StringEquals and StringLike, the operators our policies use; a key the request does not
+    carry fails the condition, as in AWS."""
+    for operator, keys in condition.items():
+        for key, expected in keys.items():
+            value = context.get(key)
+            patterns = _as_list(expected)
+            if value is None:
+                return False
+            if operator == "StringEquals" and value not in patterns:
+                return False
+            if operator == "StringLike" and not any(fnmatchcase(value, p) for p in patterns):
+                return False
+            if operator not in ("StringEquals", "StringLike"):
+                raise NotImplementedError(f"condition operator {operator} is not modelled")
+    return True
+
+
+def conditions_allow(policies: list[Any], action: str, context: Mapping[str, str]) -> bool:
+    """Whether a statement allowing `action` has its condition met (moto checks actions and
+    resources only, and ignores the conditions of identity policies)."""
+    for policy in policies:
+        document = json.loads(policy) if isinstance(policy, str) else policy
+        for statement in _as_list(document["Statement"]):
+            actions = _as_list(statement["Action"])
+            if statement["Effect"] != "Allow" or not any(
+                fnmatchcase(action.lower(), a.lower()) for a in actions
+            ):
+                continue
+            if _condition_holds(statement.get("Condition", {}), context):
+                return True
+    return False
+
+
 class IamEnforcement:
     """Switches moto's IAM enforcement on around the code under test; records every action
-    checked, under IAM's name for it."""
+    checked, under IAM's name for it, and also enforces the conditions of the caller's
+    identity policies for the condition keys in `condition_context`."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.actions: list[str] = []
@@ -240,6 +294,10 @@ class IamEnforcement:
             request._action = IAM_ACTION_OF_OPERATION.get(request._action, request._action)
             self.actions.append(request._action)
             check_action_permitted(request, resource)
+            context = condition_context(request._action, request._data)
+            policies = request._access_key.collect_policies()
+            if context and not conditions_allow(policies, request._action, context):
+                request._raise_access_denied()
 
         monkeypatch.setattr(IAMRequestBase, "check_action_permitted", check)
 

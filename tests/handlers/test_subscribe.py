@@ -47,6 +47,24 @@ def test_a_new_log_group_is_subscribed_through_the_sender_role(aws: FakeAws) -> 
     )
 
 
+@pytest.mark.parametrize("call", ["DeleteSubscriptionFilter", "PutSubscriptionFilter"])
+def test_a_filter_changed_by_someone_else_is_put_back(aws: FakeAws, call: str) -> None:
+    """Drift: CloudTrail's record of the call names the group; it is decided as a new one."""
+    aws.create_log_groups("/app/orders")
+    run(aws, create_log_group_event("/app/orders"))
+    aws.logs.delete_subscription_filter(logGroupName="/app/orders", filterName=FILTER_NAME)
+    event = create_log_group_event(
+        "/app/orders",
+        eventName=call,
+        requestParameters={"logGroupName": "/app/orders", "filterName": FILTER_NAME},
+    )
+
+    result = run(aws, event)
+
+    assert result["outcome"] == "subscribed"
+    assert aws.filters("/app/orders") == {FILTER_NAME: DESTINATION_ARN}
+
+
 def test_a_repeated_event_writes_nothing(aws: FakeAws) -> None:
     aws.create_log_groups("/app/orders")
     run(aws, create_log_group_event("/app/orders"))
@@ -198,6 +216,12 @@ def test_a_log_group_deleted_before_the_handler_runs_is_not_found(aws: FakeAws) 
     assert result["outcome"] == "not-found"
 
 
+NOT_OUR_CALL = (
+    "the event is not a CloudWatch Logs call of CreateLogGroup, PutSubscriptionFilter, "
+    "DeleteSubscriptionFilter"
+)
+
+
 @pytest.mark.parametrize(
     ("event", "log_group", "detail"),
     [
@@ -209,14 +233,14 @@ def test_a_log_group_deleted_before_the_handler_runs_is_not_found(aws: FakeAws) 
         (
             create_log_group_event("/app/orders", eventName="DeleteLogGroup"),
             "/app/orders",
-            "the event is not a CloudWatch Logs CreateLogGroup call",
+            NOT_OUR_CALL,
         ),
         (create_log_group_event(None), None, "the event names no log group"),
         (create_log_group_event(""), None, "the event names no log group"),
         (
             {"detail-type": "Scheduled Event", "detail": {}},
             None,
-            "the event is not a CloudWatch Logs CreateLogGroup call",
+            NOT_OUR_CALL,
         ),
         ("CreateLogGroup", None, "the event has no CloudTrail detail"),
         ({"detail": ["requestParameters"]}, None, "the event has no CloudTrail detail"),

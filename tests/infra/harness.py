@@ -80,6 +80,18 @@ class Resource:
 class Run:
     resources: list[Resource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    # URN -> parent URN of everything registered, components included (the mock monitor
+    # names only the immediate parent's type in a URN).
+    parents: dict[str, str] = field(default_factory=dict)
+
+    def ancestor_types(self, resource: Resource) -> list[str]:
+        """The types of `resource`'s parents, nearest first."""
+        types = []
+        urn = self.parents.get(resource.urn, "")
+        while urn:
+            types.append(urn.split("::")[2].split("$")[-1])
+            urn = self.parents.get(urn, "")
+        return types
 
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
@@ -170,6 +182,7 @@ class RecordingMonitor(pulumi.runtime.mocks.MockMonitor):  # type: ignore[misc]
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
+        self.recording.run.parents[response.urn] = request.parent
         for resource in self.recording.run.resources:
             if (resource.type, resource.name, resource.urn) == (request.type, request.name, ""):
                 resource.urn = response.urn

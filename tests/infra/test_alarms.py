@@ -47,6 +47,7 @@ def test_logging_alarms_watch_each_regions_stream_in_the_home_region() -> None:
     )
     for region in regions:
         found = alarms(run, region)
+        found.pop("archive-stale", None)  # home region only: see its own test
         assert set(found) == {"delivery-failing", "data-stale", "records-throttled"}
         stream_name = run.one(
             "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream",
@@ -132,6 +133,9 @@ def test_member_alarms_watch_the_functions_the_queue_and_the_gaps() -> None:
             "reconciler-errors",
             "dead-letters",
             "uncovered-log-groups",
+            "heartbeat-missing",
+            "delivery-errors",
+            "delivery-throttled",
         }
         topic = run.one(TOPIC, f"central-{region}-alarms").state["arn"]
         assert all(a["alarmActions"] == [topic] for a in found.values())
@@ -156,6 +160,131 @@ def test_member_alarms_watch_the_functions_the_queue_and_the_gaps() -> None:
             UNCOVERED_METRIC,
             transformation["namespace"],
         )
+
+
+@pytest.mark.parametrize("mode", ["lambda", "account-policy"])
+def test_member_alarms_watch_the_heartbeat_and_cloudwatch_logs_own_delivery(mode: str) -> None:
+    run = run_member(
+        regions=["eu-west-1", "us-east-1"],
+        alarmEmail="oncall@example.com",
+        subscriptionMode=mode,
+        filterName="org's-filter",
+    )
+    for region in ("eu-west-1", "us-east-1"):
+        found = alarms(run, region)
+        topic = run.one(TOPIC, f"central-{region}-alarms").state["arn"]
+        heartbeat_group = run.one(
+            "aws:cloudwatch/logGroup:LogGroup", f"central-{region}-heartbeat-log-group"
+        )
+        assert (heartbeat_group.inputs["name"], heartbeat_group.inputs["region"]) == (
+            "/central-logging/heartbeat",
+            region,
+        )
+        beat = found["heartbeat-missing"]
+        assert (beat["namespace"], beat["metricName"], beat["statistic"]) == (
+            "AWS/Logs",
+            "IncomingLogEvents",
+            "Sum",
+        )
+        assert beat["dimensions"] == {"LogGroupName": "/central-logging/heartbeat"}
+        assert (beat["comparisonOperator"], beat["threshold"], beat["evaluationPeriods"]) == (
+            "LessThanThreshold",
+            1,
+            3,
+        )
+        # No heartbeat is exactly what this alarm is for.
+        assert beat["treatMissingData"] == "breaching"
+        for purpose, metric in (
+            ("delivery-errors", "DeliveryErrors"),
+            ("delivery-throttled", "DeliveryThrottling"),
+        ):
+            alarm = found[purpose]
+            assert "metricName" not in alarm and "namespace" not in alarm
+            [query] = alarm["metricQueries"]
+            assert query == {
+                "id": "q1",
+                "expression": f'SELECT SUM({metric}) FROM "AWS/Logs" '
+                "WHERE FilterName = 'org\\'s-filter'",
+                "period": 300,
+                "returnData": True,
+            }
+            assert (alarm["comparisonOperator"], alarm["threshold"]) == ("GreaterThanThreshold", 0)
+            assert alarm["treatMissingData"] == "notBreaching"
+        for alarm in found.values():
+            assert alarm["region"] == region
+            assert alarm["alarmActions"] == alarm["okActions"] == [topic]
+
+
+def test_the_heartbeat_function_runs_every_five_minutes_in_each_region() -> None:
+    run = run_member(regions=["eu-west-1", "us-east-1"])
+    for region in ("eu-west-1", "us-east-1"):
+        prefix = f"central-{region}-heartbeat-function"
+        function = run.one("aws:lambda/function:Function", prefix)
+        assert (function.inputs["name"], function.inputs["region"]) == (
+            "central-logging-heartbeat",
+            region,
+        )
+        assert function.inputs["handler"] == "handlers.heartbeat.handler"
+        schedule = run.one("aws:cloudwatch/eventRule:EventRule", f"{prefix}-schedule")
+        assert schedule.inputs["scheduleExpression"] == "rate(5 minutes)"
+        target = run.one("aws:cloudwatch/eventTarget:EventTarget", f"{prefix}-schedule")
+        assert (target.inputs["rule"], target.inputs["arn"]) == (
+            schedule.state["name"],
+            function.state["arn"],
+        )
+        # One component per file: the heartbeat is a child component of the member's.
+        assert run.ancestor_types(function)[:2] == [
+            "central-logging:heartbeat:Heartbeat",
+            "central-logging:subscriber:MemberSubscriber",
+        ]
+
+
+@pytest.mark.parametrize(
+    ("config", "periods"),
+    [({}, 3), ({"alarmFreshnessSeconds": 1200, "alarmEmail": "oncall@example.com"}, 4)],
+)
+def test_archive_stale_watches_the_freshness_count_in_the_home_region(
+    config: dict[str, object], periods: int
+) -> None:
+    run = run_program(
+        {
+            "role": "logging",
+            "organizationId": ORG_ID,
+            "regions": ["us-east-1", "eu-west-1"],
+            **config,
+        }
+    )
+    found = {a.name: a.inputs for a in run.of_type(ALARM) if a.name.endswith("archive-stale")}
+    [(name, alarm)] = found.items()
+    assert name == "central-eu-west-1-archive-stale"  # the home region (aws:region)
+    assert (alarm["region"], alarm["namespace"], alarm["metricName"]) == (
+        "eu-west-1",
+        "CentralLogging",
+        "StaleAccountRegions",
+    )
+    assert alarm.get("dimensions", {}) == {}
+    assert (alarm["statistic"], alarm["comparisonOperator"], alarm["threshold"]) == (
+        "Maximum",
+        "GreaterThanThreshold",
+        0,
+    )
+    assert alarm["evaluationPeriods"] == periods
+    # The check publishes every 5 minutes: its silence is a failure too.
+    assert alarm["treatMissingData"] == "breaching"
+    if "alarmEmail" in config:
+        topic = run.one(TOPIC, "central-eu-west-1-alarms").state["arn"]
+        assert alarm["alarmActions"] == alarm["okActions"] == [topic]
+    else:
+        assert not alarm.get("alarmActions")
+    schedule = run.one("aws:cloudwatch/eventRule:EventRule", "central-freshness-function-schedule")
+    assert (schedule.inputs["region"], schedule.inputs["scheduleExpression"]) == (
+        "eu-west-1",
+        "rate(5 minutes)",
+    )
+    assert run.ancestor_types(schedule)[:2] == [
+        "central-logging:freshness:FreshnessCheck",
+        "central-logging:destination:CentralDestination",
+    ]
 
 
 def test_without_a_target_alarms_exist_without_actions() -> None:

@@ -70,7 +70,9 @@ def test_every_resource_is_parented_under_the_component(org_config: dict[str, ob
     ]
     assert len(children) > 20
     for resource in children:
-        assert "central-logging:destination:CentralDestination$" in resource.urn, resource.name
+        assert "central-logging:destination:CentralDestination" in run.ancestor_types(resource), (
+            resource.name
+        )
         assert resource.name.startswith("central-"), resource.name
 
 

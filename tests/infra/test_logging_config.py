@@ -46,6 +46,11 @@ CASES = [
         "account ID.",
     ),
     (
+        {"freshnessAccounts": ["111111111111", "not-an-account"]},
+        "central-logging:freshnessAccounts is 'not-an-account'; each entry must be a 12-digit "
+        "account ID.",
+    ),
+    (
         {"memberAccounts": ["111111111111", "111111111111"]},
         "central-logging:memberAccounts is '111111111111'; each entry may appear only once.",
     ),

@@ -51,6 +51,18 @@ CASES = [
         "takes exact log group names only, no glob patterns.",
     ),
     (
+        {"excludeLogGroups": ["/aws/lambda/*", "/central-logging/*"]},
+        "central-logging:excludeLogGroups is '/central-logging/*'; it matches "
+        "/central-logging/heartbeat, whose heartbeats prove that this account delivers; that "
+        "group is never excluded.",
+    ),
+    (
+        {"subscriptionMode": "account-policy", "excludeLogGroups": ["/central-logging/heartbeat"]},
+        "central-logging:excludeLogGroups is '/central-logging/heartbeat'; it matches "
+        "/central-logging/heartbeat, whose heartbeats prove that this account delivers; that "
+        "group is never excluded.",
+    ),
+    (
         {"replaceFilterNames": ["Legacy*"]},
         "central-logging:replaceFilterNames is 'Legacy*'; each entry must be a filter name of 1 "
         "to 512 characters without : or *.",
@@ -97,7 +109,7 @@ def test_defaults_match_the_documented_contract() -> None:
     assert settings.filter_name == "central-logging"
     assert settings.filter_pattern == ""
     assert settings.exclude_log_groups == () and settings.replace_filter_names == ()
-    assert settings.reconcile_schedule == "rate(6 hours)"
+    assert settings.reconcile_schedule == "rate(1 day)"
     assert (
         parse_member(
             {"loggingStack": STACK, "reconcileSchedule": "off"}, "eu-west-1"

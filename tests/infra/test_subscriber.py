@@ -74,7 +74,9 @@ def test_lambda_mode_wires_each_region_to_its_own_destination() -> None:
     }
     assert not run.of_type("aws:cloudwatch/logAccountPolicy:LogAccountPolicy")
     for resource in run.resources[1:]:
-        assert "central-logging:subscriber:MemberSubscriber$" in resource.urn, resource.name
+        assert "central-logging:subscriber:MemberSubscriber" in run.ancestor_types(resource), (
+            resource.name
+        )
 
 
 def test_new_log_groups_are_caught_from_cloudtrail_with_retries_and_dead_letters() -> None:
@@ -94,7 +96,11 @@ def test_new_log_groups_are_caught_from_cloudtrail_with_retries_and_dead_letters
     assert queue.inputs["sqsManagedSseEnabled"] is True
     [send] = run.one("aws:sqs/queuePolicy:QueuePolicy").policy("policy")["Statement"]
     assert send["Principal"] == {"Service": "events.amazonaws.com"}
-    assert send["Condition"] == {"ArnEquals": {"aws:SourceArn": rule.state["arn"]}}
+    # Only the subscriber's rules (new groups, filter drift) may park events in the queue.
+    drift = run.one("aws:cloudwatch/eventRule:EventRule", "central-eu-west-1-filter-changed")
+    assert send["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": sorted([rule.state["arn"], drift.state["arn"]])}
+    }
     permission = run.one("aws:lambda/permission:Permission", "central-eu-west-1-log-group-created")
     assert permission.inputs["principal"] == "events.amazonaws.com"
     assert permission.inputs["sourceArn"] == rule.state["arn"]
@@ -131,8 +137,10 @@ def test_deploy_sweep_runs_again_when_the_subscription_changes() -> None:
 
 def test_schedule_off_creates_no_schedule() -> None:
     run = run_member(reconcileSchedule="off")
-    assert [r.name for r in run.of_type("aws:cloudwatch/eventRule:EventRule")] == [
-        "central-eu-west-1-log-group-created"
+    assert sorted(r.name for r in run.of_type("aws:cloudwatch/eventRule:EventRule")) == [
+        "central-eu-west-1-filter-changed",
+        "central-eu-west-1-heartbeat-function-schedule",
+        "central-eu-west-1-log-group-created",
     ]
     # The deploy-time sweep still covers existing log groups.
     assert run.of_type("aws:lambda/invocation:Invocation")
@@ -208,7 +216,10 @@ def test_account_policy_mode() -> None:
         filterPattern="ERROR",
         excludeLogGroups=["/aws/kinesisfirehose/CentralLogDestination", "/aws/lambda/noisy"],
     )
-    assert not run.of_type("aws:lambda/function:Function")
+    # No subscriber functions: only the heartbeat, which both modes have.
+    assert [f.inputs["name"] for f in run.of_type("aws:lambda/function:Function")] == [
+        "central-logging-heartbeat"
+    ] * 2
     assert not run.of_type("aws:lambda/invocation:Invocation")
     sender = run.one("aws:iam/role:Role", "central-sender").state["arn"]
     for region in ("eu-west-1", "ap-northeast-1"):

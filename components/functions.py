@@ -1,0 +1,117 @@
+"""The Lambda functions of both stacks: one bundle of handlers/, and the shape every small
+scheduled function shares (its log group, a role holding one rendered policy, a schedule).
+
+Not a component: each function belongs to the component that declares it (parent).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+from pulumi import Output, ResourceOptions
+
+from components import policies
+
+HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
+RUNTIME = "python3.13"
+FUNCTION_LOG_RETENTION_DAYS = 90
+
+
+def handler_files(directory: Path = HANDLERS_DIR) -> dict[str, Path]:
+    """The files bundled into the functions: the handlers package's modules only."""
+    return {
+        f"handlers/{path.relative_to(directory).as_posix()}": path
+        for path in sorted(directory.rglob("*.py"))
+        if "__pycache__" not in path.parts and not path.name.startswith("test")
+    }
+
+
+def handler_code() -> pulumi.AssetArchive:
+    return pulumi.AssetArchive(
+        {name: pulumi.FileAsset(str(path)) for name, path in handler_files().items()}
+    )
+
+
+@dataclass
+class ScheduledFunction:
+    function: aws.lambda_.Function
+    role_policy: aws.iam.RolePolicy
+    log_group: aws.cloudwatch.LogGroup
+
+
+def scheduled_function(
+    parent: pulumi.Resource,
+    prefix: str,
+    *,
+    region: str,
+    function_name: str,
+    description: str,
+    handler: str,
+    schedule: str,
+    policy: Callable[[Output[str]], Output[policies.Policy]],
+    environment: Mapping[str, pulumi.Input[str]] | None = None,
+    timeout: int = 60,
+) -> ScheduledFunction:
+    """A function run on `schedule`, whose role holds only `policy(own log group ARN)`."""
+    child = ResourceOptions(parent=parent)
+    log_group = aws.cloudwatch.LogGroup(
+        f"{prefix}-logs",
+        region=region,
+        name=f"/aws/lambda/{function_name}",
+        retention_in_days=FUNCTION_LOG_RETENTION_DAYS,
+        opts=child,
+    )
+    role = aws.iam.Role(
+        prefix,
+        description=description,
+        assume_role_policy=json.dumps(policies.lambda_trust(), sort_keys=True),
+        opts=child,
+    )
+    role_policy = aws.iam.RolePolicy(
+        prefix,
+        role=role.id,
+        policy=policy(log_group.arn).apply(lambda p: json.dumps(p, sort_keys=True)),
+        opts=child,
+    )
+    function = aws.lambda_.Function(
+        prefix,
+        region=region,
+        name=function_name,
+        description=description,
+        role=role.arn,
+        runtime=RUNTIME,
+        handler=handler,
+        code=handler_code(),
+        architectures=["arm64"],
+        memory_size=128,
+        timeout=timeout,
+        environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment)
+        if environment
+        else None,
+        opts=ResourceOptions(parent=parent, depends_on=[log_group, role_policy]),
+    )
+    rule = aws.cloudwatch.EventRule(
+        f"{prefix}-schedule",
+        region=region,
+        description=description,
+        schedule_expression=schedule,
+        opts=child,
+    )
+    aws.cloudwatch.EventTarget(
+        f"{prefix}-schedule", region=region, rule=rule.name, arn=function.arn, opts=child
+    )
+    aws.lambda_.Permission(
+        f"{prefix}-schedule",
+        region=region,
+        function=function.name,
+        action="lambda:InvokeFunction",
+        principal="events.amazonaws.com",
+        source_arn=rule.arn,
+        opts=child,
+    )
+    return ScheduledFunction(function, role_policy, log_group)

@@ -1,0 +1,313 @@
+"""The freshness check on a moto archive, under the IAM policy the logging stack renders."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto.cloudwatch.models import cloudwatch_backends
+from moto.s3.models import s3_backends
+
+from handlers import freshness
+from handlers.freshness import FreshnessSettings, FreshnessSettingsError
+from tests.handlers.harness import MEMBER_ACCOUNT, REGION, FakeAws
+from tests.handlers.test_function_policy import resources_by_action
+from tests.infra.harness import Run, run_program
+
+BUCKET = "central-archive"  # as the logging stack names it under the mock runtime
+PREFIX = "CentralizedAccountsLog/"
+OTHER_REGION = "us-east-1"
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+FRESH, STALE, MISSING = "111111111111", "444444444444", "555555555555"
+SEEN_LATELY, SEEN_LONG_AGO = "666666666666", "777777777777"
+
+
+@functools.cache
+def rendered_logging_stack(archive_format: str = "json") -> Run:
+    config: dict[str, Any] = {
+        "role": "logging",
+        "memberAccounts": [FRESH, STALE],
+        "freshnessAccounts": [MISSING],
+        "regions": [REGION, OTHER_REGION],
+        "archiveFormat": archive_format,
+    }
+    if archive_format == "raw":
+        config["transport"] = "firehose"
+    return run_program(config, region=REGION, account_id=MEMBER_ACCOUNT)
+
+
+def freshness_policy(archive_format: str = "json") -> dict[str, Any]:
+    policy: dict[str, Any] = (
+        rendered_logging_stack(archive_format)
+        .one("aws:iam/rolePolicy:RolePolicy", "central-freshness-function")
+        .policy("policy")
+    )
+    return policy
+
+
+def freshness_environment(archive_format: str = "json") -> dict[str, str]:
+    function = rendered_logging_stack(archive_format).one(
+        "aws:lambda/function:Function", "central-freshness-function"
+    )
+    variables: dict[str, str] = function.inputs["environment"]["variables"]
+    return variables
+
+
+class Archive:
+    """The archive bucket in moto, with objects whose LastModified the test chooses."""
+
+    def __init__(self) -> None:
+        self.s3 = boto3.client("s3", region_name=REGION)
+        self.s3.create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+
+    def put(self, key: str, modified: datetime) -> None:
+        self.s3.put_object(Bucket=BUCKET, Key=key, Body=gzip.compress(b"{}\n"))
+        s3_backends[MEMBER_ACCOUNT]["aws"].buckets[BUCKET].keys[key].last_modified = modified
+
+    def deliver(self, account: str, region: str, at: datetime) -> None:
+        folder = (
+            f"{PREFIX}account={account}/region={region}/year={at:%Y}/month={at:%m}/day={at:%d}/"
+        )
+        self.put(f"{folder}CentralLogDestination-1-{at:%Y-%m-%d-%H-%M-%S}-abc.json.gz", at)
+
+
+@pytest.fixture
+def archive(aws: FakeAws) -> Archive:
+    return Archive()
+
+
+@pytest.fixture
+def listings() -> Iterator[list[tuple[str, str | None]]]:
+    """(Prefix, Delimiter) of every ListObjectsV2 call the check makes."""
+    calls: list[tuple[str, str | None]] = []
+    yield calls
+
+
+def clients(
+    aws: FakeAws, policy: dict[str, Any], listings: list[tuple[str, str | None]]
+) -> tuple[Any, Any]:
+    session = aws.function_session(policy)
+    s3 = session.client("s3", region_name=REGION)
+    s3.meta.events.register(
+        "provide-client-params.s3.ListObjectsV2",
+        lambda params, **_: listings.append((params["Prefix"], params.get("Delimiter"))),
+    )
+    return s3, session.client("cloudwatch", region_name=REGION)
+
+
+Datum = tuple[str, dict[str, str], float]
+
+
+def in_order(data: list[Datum]) -> list[Datum]:
+    return sorted(data, key=lambda d: (d[0], sorted(d[1].items())))
+
+
+def published() -> list[Datum]:
+    """(name, dimensions, value) of every datum published into CentralLogging."""
+    backend = cloudwatch_backends[MEMBER_ACCOUNT][REGION]
+    return in_order(
+        [
+            (d.name, {x.name: x.value for x in d.dimensions}, float(d.value))
+            for d in backend.metric_data
+            if d.namespace == "CentralLogging"
+        ]
+    )
+
+
+def test_the_policy_lists_the_archive_prefix_and_publishes_its_namespace_only() -> None:
+    policy = freshness_policy()
+    assert resources_by_action(policy) == {
+        "s3:ListBucket": {f"arn:aws:s3:::{BUCKET}"},
+        "cloudwatch:PutMetricData": {"*"},
+        "logs:CreateLogStream": {
+            f"arn:aws:logs:{REGION}:{MEMBER_ACCOUNT}:log-group:/aws/lambda/central-logging-freshness:log-stream:*"
+        },
+        "logs:PutLogEvents": {
+            f"arn:aws:logs:{REGION}:{MEMBER_ACCOUNT}:log-group:/aws/lambda/central-logging-freshness:log-stream:*"
+        },
+    }
+    conditions = {s["Sid"]: s.get("Condition") for s in policy["Statement"]}
+    assert conditions["ListArchive"] == {"StringLike": {"s3:prefix": [f"{PREFIX}*"]}}
+    assert conditions["PublishFreshness"] == {
+        "StringEquals": {"cloudwatch:namespace": "CentralLogging"}
+    }
+
+
+def test_the_stack_gives_the_function_the_documented_environment() -> None:
+    assert freshness_environment() == {
+        "ARCHIVE_BUCKET": BUCKET,
+        "ARCHIVE_PREFIX": PREFIX,
+        "REGIONS": json.dumps([REGION, OTHER_REGION]),
+        "EXPECTED_ACCOUNTS": json.dumps([FRESH, STALE, MISSING]),
+        # bufferIntervalSeconds 300 + two heartbeats
+        "FRESHNESS_SECONDS": "900",
+        "ARCHIVE_FORMAT": "json",
+    }
+
+
+def test_fresh_stale_and_missing_account_regions_are_reported_and_published(
+    aws: FakeAws, archive: Archive, listings: list[tuple[str, str | None]]
+) -> None:
+    archive.deliver(FRESH, REGION, NOW - timedelta(minutes=2))
+    archive.deliver(FRESH, OTHER_REGION, NOW - timedelta(hours=1))
+    for day in range(1, 40):  # a long history that must not be listed
+        archive.deliver(FRESH, REGION, NOW - timedelta(days=day))
+    archive.deliver(STALE, REGION, NOW - timedelta(days=2, hours=3))
+    archive.deliver(SEEN_LATELY, REGION, NOW - timedelta(minutes=14))
+    archive.deliver(SEEN_LONG_AGO, REGION, NOW - timedelta(days=9))
+    archive.deliver(FRESH, "ap-south-1", NOW)  # a region the stack does not cover
+    archive.put(f"{PREFIX}errors/region={REGION}/processing-failed/x", NOW)
+    settings = FreshnessSettings.from_env(freshness_environment())
+    s3, cloudwatch = clients(aws, freshness_policy(), listings)
+
+    with aws.iam.enforced():
+        result = freshness.check(s3, cloudwatch, settings, NOW)
+
+    def stale(account: str, region: str, last: str | None) -> dict[str, str | None]:
+        return {"account": account, "region": region, "lastDelivery": last}
+
+    assert result == {
+        "stale": [
+            stale(FRESH, OTHER_REGION, "2026-11-29T11:00:00Z"),
+            stale(STALE, REGION, "2026-11-27T09:00:00Z"),
+            stale(STALE, OTHER_REGION, None),
+            stale(MISSING, REGION, None),
+            stale(MISSING, OTHER_REGION, None),
+        ],
+        "fresh": 2,
+    }
+    assert published() == in_order(
+        [
+            ("SecondsSinceLastDelivery", {"Account": FRESH, "Region": OTHER_REGION}, 3600.0),
+            ("SecondsSinceLastDelivery", {"Account": FRESH, "Region": REGION}, 120.0),
+            ("SecondsSinceLastDelivery", {"Account": SEEN_LATELY, "Region": REGION}, 840.0),
+            ("SecondsSinceLastDelivery", {"Account": STALE, "Region": REGION}, 183600.0),
+            ("StaleAccountRegions", {}, 5.0),
+        ]
+    )
+
+    def day(account: str, region: str, back: int) -> tuple[str, None]:
+        at = NOW - timedelta(days=back)
+        return (
+            f"{PREFIX}account={account}/region={region}/year={at:%Y}/month={at:%m}/day={at:%d}/",
+            None,
+        )
+
+    # Folder names of two levels, then day folders newest first, stopping at the first
+    # that holds anything: never the history, never a whole account or region.
+    assert sorted(listings) == sorted(
+        [
+            (PREFIX, "/"),
+            *[(f"{PREFIX}account={a}/", "/") for a in (FRESH, STALE, SEEN_LATELY, SEEN_LONG_AGO)],
+            day(FRESH, REGION, 0),
+            day(FRESH, OTHER_REGION, 0),
+            day(STALE, REGION, 0),
+            day(STALE, REGION, 1),
+            day(STALE, REGION, 2),
+            day(SEEN_LATELY, REGION, 0),
+            *[day(SEEN_LONG_AGO, REGION, n) for n in range(8)],
+        ]
+    )
+
+
+def test_a_delivery_just_before_midnight_is_found_in_yesterdays_folder(
+    aws: FakeAws, archive: Archive, listings: list[tuple[str, str | None]]
+) -> None:
+    just_after_midnight = datetime(2026, 11, 29, 0, 3, tzinfo=UTC)
+    for account in (FRESH, STALE, MISSING):
+        for region in (REGION, OTHER_REGION):
+            archive.deliver(account, region, just_after_midnight - timedelta(minutes=5))
+    settings = FreshnessSettings.from_env(freshness_environment())
+    s3, cloudwatch = clients(aws, freshness_policy(), listings)
+
+    with aws.iam.enforced():
+        result = freshness.check(s3, cloudwatch, settings, just_after_midnight)
+
+    assert result == {"stale": [], "fresh": 6}
+    assert ("StaleAccountRegions", {}, 0.0) in published()
+
+
+def test_the_raw_stack_names_each_regions_delivery_stream() -> None:
+    run = rendered_logging_stack("raw")
+    streams = {
+        region: run.one(
+            "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream",
+            f"central-{region}-delivery",
+        ).state["name"]
+        for region in (REGION, OTHER_REGION)
+    }
+
+    assert json.loads(freshness_environment("raw")["DELIVERY_STREAMS"]) == streams
+    assert freshness_environment("raw")["ARCHIVE_FORMAT"] == "raw"
+
+
+def test_raw_archives_are_checked_per_region_and_say_so(
+    aws: FakeAws,
+    archive: Archive,
+    listings: list[tuple[str, str | None]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    streams = {REGION: f"Central-{REGION}", OTHER_REGION: f"Central-{OTHER_REGION}"}
+    environment = {**freshness_environment("raw"), "DELIVERY_STREAMS": json.dumps(streams)}
+    at = NOW - timedelta(minutes=4)
+    archive.put(f"{PREFIX}{at:%Y/%m/%d/%H}/{streams[REGION]}-1-{at:%Y-%m-%d-%H-%M-%S}-f00", at)
+    # Another stream whose name starts like ours is not ours.
+    archive.put(
+        f"{PREFIX}{at:%Y/%m/%d/%H}/{streams[OTHER_REGION]}-2-1-{at:%Y-%m-%d-%H-%M-%S}-x", at
+    )
+    settings = FreshnessSettings.from_env(environment)
+    s3, cloudwatch = clients(aws, freshness_policy("raw"), listings)
+
+    with aws.iam.enforced():
+        result = freshness.check(s3, cloudwatch, settings, NOW)
+
+    assert result == {
+        "stale": [{"account": None, "region": OTHER_REGION, "lastDelivery": None}],
+        "fresh": 1,
+    }
+    assert "checking per region" in capsys.readouterr().out
+    assert published() == in_order(
+        [
+            ("SecondsSinceLastDelivery", {"Account": "all", "Region": REGION}, 240.0),
+            ("StaleAccountRegions", {}, 1.0),
+        ]
+    )
+    # Today's folder and the 7 days before it, for the silent region; nothing older.
+    assert listings == [(f"{PREFIX}{NOW - timedelta(days=n):%Y/%m/%d}/", None) for n in range(8)]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"ARCHIVE_BUCKET": ""}, "ARCHIVE_BUCKET must be the archive bucket's name; got ''."),
+        ({"ARCHIVE_PREFIX": "logs"}, "ARCHIVE_PREFIX must be empty or a key prefix ending with /"),
+        ({"REGIONS": "[]"}, "REGIONS must be a JSON array of AWS region names; got '[]'."),
+        ({"REGIONS": '["eu-west-1", "Mars"]'}, "REGIONS must be a JSON array of AWS region names"),
+        ({"EXPECTED_ACCOUNTS": '["12345"]'}, "EXPECTED_ACCOUNTS must be a JSON array of account"),
+        ({"EXPECTED_ACCOUNTS": "{}"}, "EXPECTED_ACCOUNTS must be a JSON array of account IDs"),
+        ({"FRESHNESS_SECONDS": "-5"}, "FRESHNESS_SECONDS must be a number >= 60; got '-5'."),
+        ({"FRESHNESS_SECONDS": "30"}, "FRESHNESS_SECONDS must be a number >= 60; got '30'."),
+        ({"ARCHIVE_FORMAT": "parquet"}, "ARCHIVE_FORMAT must be json or raw; got 'parquet'."),
+        (
+            {"ARCHIVE_FORMAT": "raw", "DELIVERY_STREAMS": '{"eu-west-1": "a"}'},
+            "DELIVERY_STREAMS must be a JSON object naming the delivery stream of every region",
+        ),
+    ],
+)
+def test_bad_environment_is_refused_with_one_sentence(
+    changes: dict[str, str], message: str
+) -> None:
+    environment = {**freshness_environment(), **changes}
+
+    with pytest.raises(FreshnessSettingsError) as raised:
+        FreshnessSettings.from_env(environment)
+
+    assert str(raised.value).startswith(message)
