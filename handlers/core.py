@@ -67,6 +67,7 @@ OUTCOMES = (
 # Where each member account keeps its region's destination ARN (written by the member
 # stack, read by the CLI).
 DESTINATION_PARAMETER = "/central-logging/destination-arn"
+SENDER_ROLE_PARAMETER = "/central-logging/sender-role-arn"
 
 QUOTAS_PER_SECOND: Mapping[str, int] = {
     "DescribeLogGroups": 10,
