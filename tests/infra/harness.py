@@ -142,7 +142,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "id": self.account_id,
             }
         if args.token == "aws:organizations/getOrganization:getOrganization":
-            # What a delegated administrator sees lacks the roots (ListRoots is refused).
+            # An account that may not call ListRoots sees no roots.
             return {
                 "id": ORG_ID,
                 "arn": f"arn:aws:organizations::{self.account_id}:organization/{ORG_ID}",

@@ -113,7 +113,7 @@ def test_instances_target_the_configured_ous_minus_excluded_accounts() -> None:
         assert instance.inputs["callAs"] == "DELEGATED_ADMIN"
 
 
-def test_a_delegated_administrator_that_cannot_list_the_root_must_name_the_ous() -> None:
+def test_an_account_that_cannot_list_the_root_must_name_the_ous() -> None:
     message = config_error(
         {"role": "organization", "loggingStack": STACK, "callAs": "DELEGATED_ADMIN"},
         account_id=MANAGEMENT,
