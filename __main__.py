@@ -2,8 +2,9 @@
 
 import pulumi
 
-from components.config import LoggingSettings, read_stack_config
+from components.config import LoggingSettings, OrganizationSettings, read_stack_config
 from components.destination import CentralDestination
+from components.organization import OrganizationSubscriber
 from components.subscriber import MemberSubscriber
 
 settings = read_stack_config()
@@ -20,6 +21,12 @@ if isinstance(settings, LoggingSettings):
         pulumi.export("streamArns", central.stream_arns)
     pulumi.export("archivePrefix", central.archive_prefix)
     pulumi.export("accessTrail", central.access_trail)
+elif isinstance(settings, OrganizationSettings):
+    organization = OrganizationSubscriber("central", settings)
+    pulumi.export("destinationArns", organization.destination_arns)
+    pulumi.export("subscriptionMode", settings.member.subscription_mode)
+    pulumi.export("stackSetNames", organization.stack_set_names)
+    pulumi.export("organizationalUnitIds", organization.organizational_unit_ids)
 else:
     member = MemberSubscriber("central", settings)
     pulumi.export("destinationArns", member.destination_arns)

@@ -55,6 +55,8 @@ SERVER_ACCESS_LOGS = "server-access-logs"
 CLOUDTRAIL = "cloudtrail"
 SNS_TOPIC_ARN_RE = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# An organisation's root (r-) or an organizational unit (ou-), as AWS Organizations spells them.
+ORGANIZATIONAL_UNIT_RE = re.compile(r"^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$")
 FILTER_PATTERN_MAX = 1024
 DEFAULT_SHARD_COUNT = 2
 
@@ -258,6 +260,19 @@ class MemberSettings:
     replace_filter_names: tuple[str, ...]
     reconcile_schedule: str | None
     alarms: AlarmSettings
+
+
+@dataclass(frozen=True)
+class OrganizationSettings:
+    """The organization stack: the member side, as `member` describes it, in every account of
+    the chosen OUs through service-managed StackSets."""
+
+    member: MemberSettings
+    organizational_unit_ids: tuple[str, ...]
+    exclude_accounts: tuple[str, ...]
+    call_as: str
+    max_concurrent_percentage: int
+    failure_tolerance_percentage: int
 
 
 def _require(value: T | None) -> T:
@@ -509,6 +524,37 @@ def parse_member(values: Mapping[str, str | None], home_region: str | None) -> M
     )
 
 
+def parse_organization(
+    values: Mapping[str, str | None], home_region: str | None
+) -> OrganizationSettings:
+    raw = Raw(values)
+    for name in ("alarmTopicArn", "alarmEmail"):
+        if raw.text(name) is not None:
+            raise _bad(
+                name,
+                raw.text(name),
+                "the organization role's alarms live in each member account, where no topic of "
+                "this stack can be notified, so leave it unset",
+            )
+    member = parse_member(values, home_region)
+    return OrganizationSettings(
+        member=member,
+        organizational_unit_ids=raw.strings(
+            "organizationalUnitIds",
+            _matches(ORGANIZATIONAL_UNIT_RE),
+            "an organizational unit ID (ou-...) or the root ID (r-...)",
+        ),
+        exclude_accounts=raw.strings(
+            "excludeAccounts", _matches(ACCOUNT_RE), "a 12-digit account ID"
+        ),
+        call_as=raw.choice("callAs", ("SELF", "DELEGATED_ADMIN"), "SELF"),
+        max_concurrent_percentage=_require(raw.integer("maxConcurrentPercentage", 1, 100, 25)),
+        failure_tolerance_percentage=_require(
+            raw.integer("failureTolerancePercentage", 0, 100, 10)
+        ),
+    )
+
+
 LOGGING_KEYS = [
     "regions",
     "organizationId",
@@ -551,8 +597,17 @@ MEMBER_KEYS = [
     "alarmEmail",
 ]
 
+ORGANIZATION_KEYS = [
+    *MEMBER_KEYS,
+    "organizationalUnitIds",
+    "excludeAccounts",
+    "callAs",
+    "maxConcurrentPercentage",
+    "failureTolerancePercentage",
+]
 
-def read_stack_config() -> LoggingSettings | MemberSettings:
+
+def read_stack_config() -> LoggingSettings | MemberSettings | OrganizationSettings:
     """Read and validate this stack's configuration: the settings of its role."""
     config = pulumi.Config(NAMESPACE)
     home_region = pulumi.Config("aws").get("region")
@@ -561,6 +616,8 @@ def read_stack_config() -> LoggingSettings | MemberSettings:
         return parse_logging({k: config.get(k) for k in LOGGING_KEYS}, home_region)
     if role == "member":
         return parse_member({k: config.get(k) for k in MEMBER_KEYS}, home_region)
+    if role == "organization":
+        return parse_organization({k: config.get(k) for k in ORGANIZATION_KEYS}, home_region)
     if role is None:
-        raise ConfigError(f"{key('role')} is not set; set it to logging or member.")
-    raise _bad("role", role, "allowed values are logging, member")
+        raise ConfigError(f"{key('role')} is not set; set it to logging, member or organization.")
+    raise _bad("role", role, "allowed values are logging, member, organization")

@@ -6,6 +6,7 @@ Not a component: each function belongs to the component that declares it (parent
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from components import policies
 HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
 RUNTIME = "python3.13"
 FUNCTION_LOG_RETENTION_DAYS = 90
+FUNCTION_ARCHITECTURE = "arm64"
 
 
 def handler_files(directory: Path = HANDLERS_DIR) -> dict[str, Path]:
@@ -35,6 +37,14 @@ def handler_code() -> pulumi.AssetArchive:
     return pulumi.AssetArchive(
         {name: pulumi.FileAsset(str(path)) for name, path in handler_files().items()}
     )
+
+
+def handler_code_hash() -> str:
+    """A digest of the bundled files: changes whenever the functions' code does."""
+    digest = hashlib.sha256()
+    for name, path in handler_files().items():
+        digest.update(name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 @dataclass
@@ -87,7 +97,7 @@ def scheduled_function(
         runtime=RUNTIME,
         handler=handler,
         code=handler_code(),
-        architectures=["arm64"],
+        architectures=[FUNCTION_ARCHITECTURE],
         memory_size=128,
         timeout=timeout,
         environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment)

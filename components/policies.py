@@ -595,3 +595,27 @@ def freshness_function_policy(
             "Resource": f"{function_log_group_arn}:log-stream:*",
         },
     )
+
+
+def artifact_bucket_policy(bucket_arn: str, organization_id: str) -> Policy:
+    """The organization stack's code bucket: every account of the organisation may read the
+    functions' code (CloudFormation creates them there with its own credentials), nobody
+    outside it, and only over TLS."""
+    return document(
+        {
+            "Sid": "OrganizationReadsCode",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": f"{bucket_arn}/*",
+            "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}},
+        },
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+    )

@@ -8,11 +8,10 @@ deploy time) or with one account-level subscription filter policy.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pulumi
 import pulumi_aws as aws
@@ -22,7 +21,13 @@ from components import policies
 from components.alarms import AlarmNotifier
 from components.config import ConfigError, MemberSettings, key
 from components.drift import filter_drift_pattern, watch_account_policy
-from components.functions import FUNCTION_LOG_RETENTION_DAYS, RUNTIME, handler_code, handler_files
+from components.functions import (
+    FUNCTION_ARCHITECTURE,
+    FUNCTION_LOG_RETENTION_DAYS,
+    RUNTIME,
+    handler_code,
+    handler_code_hash,
+)
 from components.heartbeat import Heartbeat
 from handlers.core import DESTINATION_PARAMETER, SENDER_ROLE_PARAMETER, delivery_log_groups
 
@@ -31,6 +36,44 @@ DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
 SWEEP_SUMMARY_PATTERN = '{ $.message = "sweep finished" }'
 UNCOVERED_METRIC = "UncoveredLogGroups"
 METRIC_NAMESPACE = "CentralLogging"
+FUNCTION_MEMORY_MB = 256
+# EventBridge keeps retrying a target for a day before the event goes to the dead letters.
+EVENT_MAX_AGE_SECONDS = 24 * 3600
+EVENT_MAX_RETRIES = 185
+# What the sweep is started with at deploy time (it sweeps on any event without a cursor).
+DEPLOY_SWEEP_EVENT = {"source": "central-logging.deploy"}
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One of the subscriber functions, as every account-region runs it."""
+
+    kind: str
+    handler: str
+    timeout: int
+
+    @property
+    def name(self) -> str:
+        return f"central-logging-{self.kind}"
+
+    @property
+    def errors_alarm(self) -> str:
+        return (
+            f"The {self.name} function failed: read its log group; failed invocations "
+            "are retried, then kept in the dead-letter queue."
+        )
+
+
+SUBSCRIBER = FunctionSpec("subscriber", "handlers.subscribe.handler", 60)
+RECONCILER = FunctionSpec("reconciler", "handlers.reconcile.handler", 900)
+DEAD_LETTERS_ALARM = (
+    "Events or sweeps the subscriber could not process are waiting in the dead-letter "
+    "queue: fix the cause, then run `central-logging backfill` for this account."
+)
+UNCOVERED_ALARM = (
+    "The last sweep left log groups without delivery (limit-exceeded: other tools "
+    "hold every filter slot; failed): run `central-logging audit` to name them."
+)
 
 # CloudTrail's record of a successful CreateLogGroup; failed calls carry `errorCode`.
 CREATE_LOG_GROUP_PATTERN: dict[str, Any] = {
@@ -57,6 +100,40 @@ def select_destinations(
                 "to the logging stack first or remove it here."
             )
     return {region: arns[region] for region in regions} if arns else {}
+
+
+V = TypeVar("V")
+
+
+def function_environment(
+    settings: MemberSettings, *, destination_arn: V, sender_role_arn: V, exclude_patterns: V
+) -> dict[str, V | str]:
+    """The subscriber functions' environment (design section 4); `exclude_patterns` is the
+    JSON array of globs. Values are Pulumi inputs in a member stack, CloudFormation
+    expressions in the organization stack's template."""
+    return {
+        "DESTINATION_ARN": destination_arn,
+        "SENDER_ROLE_ARN": sender_role_arn,
+        "FILTER_NAME": settings.filter_name,
+        "FILTER_PATTERN": settings.filter_pattern,
+        "EXCLUDE_PATTERNS": exclude_patterns,
+        "REPLACE_FILTER_NAMES": json.dumps(list(settings.replace_filter_names)),
+    }
+
+
+def account_policy_document(destination_arn: V, role_arn: V, filter_pattern: str) -> dict[str, Any]:
+    """The policy document of an account-level subscription filter policy."""
+    return {
+        "DestinationArn": destination_arn,
+        "RoleArn": role_arn,
+        "FilterPattern": filter_pattern,
+        "Distribution": "Random",
+    }
+
+
+def account_policy_selection(excluded: list[str]) -> str | None:
+    """The selection criteria that leave out `excluded` (exact names), or None for none."""
+    return f"LogGroupName NOT IN {json.dumps(excluded)}" if excluded else None
 
 
 def _json(value: Any) -> str:
@@ -173,14 +250,7 @@ class MemberSubscriber(pulumi.ComponentResource):
     ) -> None:
         s = self.settings
         document = Output.all(destination_arn, self.sender_role.arn).apply(
-            lambda a: _json(
-                {
-                    "DestinationArn": a[0],
-                    "RoleArn": a[1],
-                    "FilterPattern": s.filter_pattern,
-                    "Distribution": "Random",
-                }
-            )
+            lambda a: _json(account_policy_document(a[0], a[1], s.filter_pattern))
         )
         aws.cloudwatch.LogAccountPolicy(
             f"{self.name}-{region}-account-policy",
@@ -189,9 +259,7 @@ class MemberSubscriber(pulumi.ComponentResource):
             policy_type="SUBSCRIPTION_FILTER_POLICY",
             scope="ALL",
             policy_document=document,
-            selection_criteria=excluded.apply(
-                lambda names: f"LogGroupName NOT IN {json.dumps(names)}" if names else None
-            ),
+            selection_criteria=excluded.apply(account_policy_selection),
             opts=ResourceOptions(parent=self, depends_on=[sender_policy]),
         )
         watch_account_policy(self, self.alarms, self.name, region, s.filter_name)
@@ -232,19 +300,15 @@ class MemberSubscriber(pulumi.ComponentResource):
             message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
             opts=child,
         )
-        environment: dict[str, pulumi.Input[str]] = {
-            "DESTINATION_ARN": destination_arn,
-            "SENDER_ROLE_ARN": self.sender_role.arn,
-            "FILTER_NAME": s.filter_name,
-            "FILTER_PATTERN": s.filter_pattern,
-            "EXCLUDE_PATTERNS": excluded.apply(json.dumps),
-            "REPLACE_FILTER_NAMES": json.dumps(list(s.replace_filter_names)),
-        }
-        subscriber, _, _ = self._function(
-            region, "subscriber", "handlers.subscribe.handler", 60, environment, dead_letters
+        environment: Mapping[str, pulumi.Input[str]] = function_environment(
+            s,
+            destination_arn=destination_arn,
+            sender_role_arn=self.sender_role.arn,
+            exclude_patterns=excluded.apply(json.dumps),
         )
+        subscriber, _, _ = self._function(region, SUBSCRIBER, environment, dead_letters)
         reconciler, reconciler_policy, reconciler_logs = self._function(
-            region, "reconciler", "handlers.reconcile.handler", 900, environment, dead_letters
+            region, RECONCILER, environment, dead_letters
         )
         self._subscriber_alarms(region, dead_letters, reconciler_logs)
 
@@ -293,7 +357,7 @@ class MemberSubscriber(pulumi.ComponentResource):
             f"{prefix}-deploy-sweep",
             region=region,
             function_name=reconciler.name,
-            input=_json({"source": "central-logging.deploy"}),
+            input=_json(DEPLOY_SWEEP_EVENT),
             triggers={
                 "destination": destination_arn,
                 "settings": excluded.apply(
@@ -301,7 +365,7 @@ class MemberSubscriber(pulumi.ComponentResource):
                         [s.filter_name, s.filter_pattern, names, s.replace_filter_names]
                     )
                 ),
-                "code": self._code_hash(),
+                "code": handler_code_hash(),
             },
             opts=ResourceOptions(
                 parent=self,
@@ -310,23 +374,16 @@ class MemberSubscriber(pulumi.ComponentResource):
         )
         return RegionalSubscriber(subscriber, reconciler)
 
-    def _code_hash(self) -> str:
-        digest = hashlib.sha256()
-        for name, path in handler_files().items():
-            digest.update(name.encode() + b"\0" + path.read_bytes())
-        return digest.hexdigest()
-
     def _function(
         self,
         region: str,
-        kind: str,
-        handler: str,
-        timeout: int,
+        spec: FunctionSpec,
         environment: Mapping[str, pulumi.Input[str]],
         dead_letters: aws.sqs.Queue,
     ) -> tuple[aws.lambda_.Function, aws.iam.RolePolicy, aws.cloudwatch.LogGroup]:
+        kind = spec.kind
         prefix = f"{self.name}-{region}-{kind}"
-        function_name = f"central-logging-{kind}"
+        function_name = spec.name
         log_group = aws.cloudwatch.LogGroup(
             f"{prefix}-logs",
             region=region,
@@ -364,7 +421,7 @@ class MemberSubscriber(pulumi.ComponentResource):
                         destination_arn=a[1],
                         sender_role_arn=a[2],
                         function_log_group_arn=a[3],
-                        function_arn=a[4] if kind == "reconciler" else None,
+                        function_arn=a[4] if spec == RECONCILER else None,
                         dead_letter_queue_arn=a[5],
                     )
                 )
@@ -378,11 +435,11 @@ class MemberSubscriber(pulumi.ComponentResource):
             description=f"central-logging {kind}: keeps log groups subscribed",
             role=role.arn,
             runtime=RUNTIME,
-            handler=handler,
+            handler=spec.handler,
             code=handler_code(),
-            architectures=["arm64"],
-            memory_size=256,
-            timeout=timeout,
+            architectures=[FUNCTION_ARCHITECTURE],
+            memory_size=FUNCTION_MEMORY_MB,
+            timeout=spec.timeout,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             # Asynchronous invocations that still fail after Lambda's retries are kept.
             dead_letter_config=aws.lambda_.FunctionDeadLetterConfigArgs(
@@ -394,8 +451,7 @@ class MemberSubscriber(pulumi.ComponentResource):
         self.alarms.alarm(
             f"{kind}-errors",
             region,
-            f"The {function_name} function failed: read its log group; failed invocations "
-            "are retried, then kept in the dead-letter queue.",
+            spec.errors_alarm,
             namespace="AWS/Lambda",
             metric="Errors",
             dimensions={"FunctionName": function.name},
@@ -410,8 +466,7 @@ class MemberSubscriber(pulumi.ComponentResource):
         self.alarms.alarm(
             "dead-letters",
             region,
-            "Events or sweeps the subscriber could not process are waiting in the dead-letter "
-            "queue: fix the cause, then run `central-logging backfill` for this account.",
+            DEAD_LETTERS_ALARM,
             namespace="AWS/SQS",
             metric="ApproximateNumberOfMessagesVisible",
             dimensions={"QueueName": dead_letters.name},
@@ -431,8 +486,7 @@ class MemberSubscriber(pulumi.ComponentResource):
         self.alarms.alarm(
             "uncovered-log-groups",
             region,
-            "The last sweep left log groups without delivery (limit-exceeded: other tools "
-            "hold every filter slot; failed): run `central-logging audit` to name them.",
+            UNCOVERED_ALARM,
             namespace=METRIC_NAMESPACE,
             metric=UNCOVERED_METRIC,
             dimensions={},
@@ -455,7 +509,8 @@ class MemberSubscriber(pulumi.ComponentResource):
             rule=rule.name,
             arn=function.arn,
             retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
-                maximum_event_age_in_seconds=24 * 3600, maximum_retry_attempts=185
+                maximum_event_age_in_seconds=EVENT_MAX_AGE_SECONDS,
+                maximum_retry_attempts=EVENT_MAX_RETRIES,
             ),
             dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=dead_letters.arn)
             if dead_letters

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import runpy
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ DEPLOY_ROLE = "deployer"
 def deploy_role_arn(account_id: str) -> str:
     return f"arn:aws:iam::{account_id}:role/platform/{DEPLOY_ROLE}"
 
+ROOT_ID = "r-ab12"
 
 # ARN shapes of the resource types the program declares: {region}, {account}, {name}.
 ARN_FORMATS = {
@@ -53,6 +54,9 @@ ARN_FORMATS = {
     "aws:ssm/parameter:Parameter": "arn:aws:ssm:{region}:{account}:parameter{name}",
     "aws:sns/topic:Topic": "arn:aws:sns:{region}:{account}:{name}",
     "aws:cloudtrail/trail:Trail": "arn:aws:cloudtrail:{region}:{account}:trail/{name}",
+    "aws:cloudformation/stackSet:StackSet": (
+        "arn:aws:cloudformation:{region}:{account}:stackset/{name}:id"
+    ),
 }
 NAME_KEYS = {"aws:s3/bucket:Bucket": "bucket"}
 
@@ -115,12 +119,18 @@ def _reveal(value: Any) -> Any:
 
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(
-        self, run: Run, account_id: str, region: str, stack_outputs: Mapping[str, Any]
+        self,
+        run: Run,
+        account_id: str,
+        region: str,
+        stack_outputs: Mapping[str, Any],
+        roots: Sequence[str] = (ROOT_ID,),
     ) -> None:
         self.run = run
         self.account_id = account_id
         self.region = region
         self.stack_outputs = stack_outputs
+        self.roots = roots
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         if args.typ == "pulumi:pulumi:StackReference":
@@ -169,6 +179,16 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "sessionName": "session",
                 "id": args.args["arn"],
             }
+        if args.token == "aws:organizations/getOrganization:getOrganization":
+            # An account that may not call ListRoots sees no roots.
+            return {
+                "id": ORG_ID,
+                "arn": f"arn:aws:organizations::{self.account_id}:organization/{ORG_ID}",
+                "roots": [
+                    {"id": root, "arn": "", "name": "Root", "policyTypes": []}
+                    for root in self.roots
+                ],
+            }
         raise NotImplementedError(f"no mock for {args.token}")
 
 
@@ -206,13 +226,14 @@ def run_program(
     account_id: str = LOGGING_ACCOUNT_ID,
     stack_outputs: Mapping[str, Any] | None = None,
     into: Run | None = None,
+    roots: Sequence[str] = (ROOT_ID,),
 ) -> Run:
     """Run `__main__.py` with `central-logging:` config keys (values as in stack YAML),
     recording into `into` (a new Run by default)."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     run = into if into is not None else Run()
-    mocks = RecordingMocks(run, account_id, region, stack_outputs or {})
+    mocks = RecordingMocks(run, account_id, region, stack_outputs or {}, roots)
     pulumi.runtime.set_mocks(
         mocks,
         project="central-logging",

@@ -11,10 +11,10 @@ BASE = {"role": "logging", "organizationId": ORG_ID}
 
 CASES = [
     ({"athena": "yes"}, "central-logging:athena is 'yes'; it must be true or false."),
-    ({"role": None}, "central-logging:role is not set; set it to logging or member."),
+    ({"role": None}, "central-logging:role is not set; set it to logging, member or organization."),
     (
         {"role": "central"},
-        "central-logging:role is 'central'; allowed values are logging, member.",
+        "central-logging:role is 'central'; allowed values are logging, member, organization.",
     ),
     (
         {"regions": ["eu-west-1", "eu-wst-1"]},

@@ -91,6 +91,12 @@ MEMBER_CONFIGS = {
         "loggingStack": STACK,
         "subscriptionMode": "account-policy",
     },
+    # The artifact buckets' policies (the templates' policies: test_organization_templates).
+    "organization-lambda": {
+        "role": "organization",
+        "loggingStack": STACK,
+        "regions": ["eu-west-1", "us-east-1"],
+    },
 }
 
 

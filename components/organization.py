@@ -1,0 +1,662 @@
+"""OrganizationSubscriber: the member side in every account of the chosen OUs, present and
+future, through service-managed CloudFormation StackSets with automatic deployment.
+
+Two StackSets, because IAM is global and stack instances are regional:
+- `central-logging-account`, one instance per account in the home region: the sender role,
+  the one account-wide resource;
+- `central-logging-regional`, one instance per account and covered region: the SSM
+  parameters and the subscription (the account policy, or the functions with their roles,
+  rules, dead-letter queue and alarms). The function roles are per region, as in a member
+  stack, so their names carry the region; declaring them all in the account template instead
+  would outgrow CloudFormation's 51,200-byte template body at 17 regions. Its automatic
+  deployments wait for the account StackSet's (`AutoDeployment.DependsOn`), so the sender
+  role exists before anything uses it.
+
+The templates are rendered here, as JSON, from the same functions the member stack uses
+(policies.py and the helpers of subscriber.py): an account-region gets what a member stack
+would declare there. Each region's destination comes from the `Regions` mapping.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+from pulumi import Output, ResourceOptions
+
+from components import policies
+from components.alarms import PERIOD_SECONDS
+from components.config import ConfigError, MemberSettings, OrganizationSettings, key
+from components.subscriber import (
+    CREATE_LOG_GROUP_PATTERN,
+    DEAD_LETTER_RETENTION_SECONDS,
+    DEAD_LETTERS_ALARM,
+    DEPLOY_SWEEP_EVENT,
+    EVENT_MAX_AGE_SECONDS,
+    EVENT_MAX_RETRIES,
+    FUNCTION_MEMORY_MB,
+    METRIC_NAMESPACE,
+    RECONCILER,
+    SUBSCRIBER,
+    SWEEP_SUMMARY_PATTERN,
+    UNCOVERED_ALARM,
+    UNCOVERED_METRIC,
+    FunctionSpec,
+    account_policy_document,
+    account_policy_selection,
+    function_environment,
+    select_destinations,
+)
+from components.functions import (
+    FUNCTION_ARCHITECTURE,
+    FUNCTION_LOG_RETENTION_DAYS,
+    RUNTIME,
+    handler_code_hash,
+    handler_files,
+)
+from handlers.core import DESTINATION_PARAMETER, SENDER_ROLE_PARAMETER, delivery_log_groups
+
+Template = dict[str, Any]
+
+ACCOUNT_STACK_SET = "central-logging-account"
+REGIONAL_STACK_SET = "central-logging-regional"
+SENDER_ROLE_NAME = "central-logging-sender"
+DEAD_LETTER_QUEUE_NAME = "central-logging-dead-letters"
+CREATED_RULE_NAME = "central-logging-log-group-created"
+SCHEDULE_RULE_NAME = "central-logging-sweep-schedule"
+DEPLOY_RULE_NAME = "central-logging-deploy-sweep"
+MAPPING = "Regions"
+IN_LOGGING_ACCOUNT = "InLoggingAccount"
+
+# Pseudo parameters, resolved by CloudFormation in each account-region (Fn::Sub).
+PARTITION = "${AWS::Partition}"
+ACCOUNT = "${AWS::AccountId}"
+REGION = "${AWS::Region}"
+SENDER_ROLE_ARN = f"arn:{PARTITION}:iam::{ACCOUNT}:role/{SENDER_ROLE_NAME}"
+
+# CloudFormation's event when a stack instance has been created or updated: the first sweep
+# of a new account-region, and a new sweep when the settings or the code change (AWS
+# CloudFormation User Guide, "Stack Status Change event detail").
+STACK_STATUS_PATTERN: dict[str, Any] = {
+    "source": ["aws.cloudformation"],
+    "detail-type": ["CloudFormation Stack Status Change"],
+    "detail": {
+        "stack-id": [{"Ref": "AWS::StackId"}],
+        "status-details": {"status": ["CREATE_COMPLETE", "UPDATE_COMPLETE"]},
+    },
+}
+
+
+# The region's destination, from the mapping; in Fn::Sub text, `${DestinationArn}`.
+DESTINATION = {"Fn::FindInMap": [MAPPING, {"Ref": "AWS::Region"}, "DestinationArn"]}
+DESTINATION_VARIABLE = "${DestinationArn}"
+
+
+def sub(value: Any) -> Any:
+    """`value` with every string that names a pseudo parameter or the destination wrapped
+    in Fn::Sub."""
+    if isinstance(value, dict):
+        return {k: sub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [sub(v) for v in value]
+    if value == DESTINATION_VARIABLE:
+        return DESTINATION
+    if isinstance(value, str) and DESTINATION_VARIABLE in value:
+        return {"Fn::Sub": [value, {"DestinationArn": DESTINATION}]}
+    if isinstance(value, str) and "${AWS::" in value:
+        return {"Fn::Sub": value}
+    return value
+
+
+def logical_id(*parts: str) -> str:
+    """A CloudFormation logical ID (alphanumeric) from names such as regions."""
+    return "".join(word.capitalize() for part in parts for word in part.split("-"))
+
+
+def _resource(type_: str, properties: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"Type": type_, "Properties": dict(properties), **extra}
+
+
+def _function_role(spec: FunctionSpec) -> dict[str, Any]:
+    """A function's role in this region, with the policy the member stack gives it."""
+    function_policy = policies.subscriber_function_policy(
+        partition=PARTITION,
+        region=REGION,
+        account_id=ACCOUNT,
+        destination_arn=DESTINATION_VARIABLE,
+        sender_role_arn=SENDER_ROLE_ARN,
+        function_log_group_arn=(
+            f"arn:{PARTITION}:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{spec.name}"
+        ),
+        function_arn=(
+            f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{spec.name}"
+            if spec == RECONCILER
+            else None
+        ),
+        dead_letter_queue_arn=f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT}:{DEAD_LETTER_QUEUE_NAME}",
+    )
+    return _resource(
+        "AWS::IAM::Role",
+        {
+            # IAM is global: the region in the name keeps the regions' roles apart.
+            "RoleName": sub(f"{spec.name}-{REGION}"),
+            "Description": sub(f"central-logging {spec.kind} function in {REGION}"),
+            "AssumeRolePolicyDocument": policies.lambda_trust(),
+            "Policies": [{"PolicyName": "subscribe", "PolicyDocument": sub(function_policy)}],
+        },
+    )
+
+
+def account_template(member: MemberSettings, destinations: Mapping[str, str]) -> Template:
+    """The account-wide part, deployed once per account: IAM only."""
+    resources: dict[str, Any] = {
+        "SenderRole": _resource(
+            "AWS::IAM::Role",
+            {
+                "RoleName": SENDER_ROLE_NAME,
+                "Description": (
+                    "CloudWatch Logs delivery of this account's logs to the central destinations"
+                ),
+                "AssumeRolePolicyDocument": sub(
+                    policies.sender_role_trust(PARTITION, member.regions, ACCOUNT)
+                ),
+                "Policies": [
+                    {
+                        "PolicyName": "deliver",
+                        "PolicyDocument": sub(
+                            policies.sender_role_policy(list(destinations.values()))
+                        ),
+                    }
+                ],
+            },
+        )
+    }
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "central-logging: the account-wide part of a member account (IAM)",
+        "Resources": resources,
+    }
+
+
+def _exclusions(
+    member: MemberSettings, destinations: Mapping[str, str]
+) -> tuple[list[str], list[str]]:
+    """What every account leaves out, and what the logging account leaves out (its delivery
+    path's own log groups too, as a member stack there does)."""
+    delivery = sorted(
+        {
+            name
+            for arn in destinations.values()
+            for name in delivery_log_groups(arn, policies.arn_account(arn))
+        }
+    )
+    common = list(member.exclude_log_groups)
+    return common, [*common, *(name for name in delivery if name not in common)]
+
+
+def _if_logging_account(in_logging: Any, elsewhere: Any) -> dict[str, Any]:
+    return {"Fn::If": [IN_LOGGING_ACCOUNT, in_logging, elsewhere]}
+
+
+def regional_template(
+    member: MemberSettings,
+    destinations: Mapping[str, str],
+    artifact_buckets: Mapping[str, str] | None = None,
+    code_key: str | None = None,
+) -> Template:
+    """The part of every account-region: parameters and the subscription itself."""
+    lambda_mode = member.subscription_mode == "lambda"
+    if lambda_mode and (artifact_buckets is None or code_key is None):
+        raise ValueError("lambda mode needs the artifact buckets and the code key")
+    mapping = {
+        region: {
+            "DestinationArn": arn,
+            **({"ArtifactBucket": artifact_buckets[region]} if artifact_buckets else {}),
+        }
+        for region, arn in destinations.items()
+    }
+    logging_accounts = {policies.arn_account(arn) for arn in destinations.values()}
+    if len(logging_accounts) != 1:
+        raise ValueError(f"destinations in several accounts: {sorted(logging_accounts)}")
+    destination = DESTINATION
+    resources: dict[str, Any] = {
+        "DestinationParameter": _resource(
+            "AWS::SSM::Parameter",
+            {
+                "Name": DESTINATION_PARAMETER,
+                "Type": "String",
+                "Value": destination,
+                "Description": "The central-logging destination of this region (CLI default)",
+            },
+        ),
+        "SenderRoleParameter": _resource(
+            "AWS::SSM::Parameter",
+            {
+                "Name": SENDER_ROLE_PARAMETER,
+                "Type": "String",
+                "Value": sub(SENDER_ROLE_ARN),
+                "Description": "The role CloudWatch Logs delivers this account's logs with",
+            },
+        ),
+    }
+    common, in_logging = _exclusions(member, destinations)
+    if lambda_mode:
+        assert artifact_buckets is not None and code_key is not None
+        resources.update(_functions(member, destination, code_key, common, in_logging))
+    else:
+        # Fn::Sub text: a literal "${" in the filter pattern is written "${!".
+        document = account_policy_document(
+            DESTINATION_VARIABLE, SENDER_ROLE_ARN, member.filter_pattern.replace("${", "${!")
+        )
+        resources["AccountPolicy"] = _resource(
+            "AWS::Logs::AccountPolicy",
+            {
+                "PolicyName": member.filter_name,
+                "PolicyType": "SUBSCRIPTION_FILTER_POLICY",
+                "Scope": "ALL",
+                "PolicyDocument": sub(json.dumps(document)),
+                "SelectionCriteria": _if_logging_account(
+                    account_policy_selection(in_logging),
+                    account_policy_selection(common) or {"Ref": "AWS::NoValue"},
+                ),
+            },
+        )
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "central-logging: this region's subscription to the central destination",
+        "Mappings": {MAPPING: mapping},
+        "Conditions": {
+            IN_LOGGING_ACCOUNT: {"Fn::Equals": [{"Ref": "AWS::AccountId"}, logging_accounts.pop()]}
+        },
+        "Resources": resources,
+    }
+
+
+def _alarm(purpose: str, description: str, **metric: Any) -> dict[str, Any]:
+    """An alarm as the member stack's AlarmNotifier declares it, without actions: no topic
+    of the organization stack can be notified from every member account."""
+    return _resource(
+        "AWS::CloudWatch::Alarm",
+        {
+            "AlarmName": f"central-logging-{purpose}",
+            "AlarmDescription": description,
+            "Period": PERIOD_SECONDS,
+            "EvaluationPeriods": 1,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+            **metric,
+        },
+    )
+
+
+def _target(function: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "Id": function.lower(),
+        "Arn": {"Fn::GetAtt": [function, "Arn"]},
+        "RetryPolicy": {
+            "MaximumEventAgeInSeconds": EVENT_MAX_AGE_SECONDS,
+            "MaximumRetryAttempts": EVENT_MAX_RETRIES,
+        },
+        **extra,
+    }
+
+
+def _rule(name: str, description: str, target: dict[str, Any], **trigger: Any) -> dict[str, Any]:
+    return _resource(
+        "AWS::Events::Rule",
+        {"Name": name, "Description": description, **trigger, "Targets": [target]},
+    )
+
+
+def _permission(function: str, rule: str) -> dict[str, Any]:
+    return _resource(
+        "AWS::Lambda::Permission",
+        {
+            "FunctionName": {"Ref": function},
+            "Action": "lambda:InvokeFunction",
+            "Principal": "events.amazonaws.com",
+            "SourceArn": {"Fn::GetAtt": [rule, "Arn"]},
+        },
+    )
+
+
+def _functions(
+    member: MemberSettings,
+    destination: Any,
+    code_key: str,
+    common: list[str],
+    in_logging: list[str],
+) -> dict[str, Any]:
+    """Lambda mode: what MemberSubscriber._subscriber_functions declares, as CloudFormation."""
+    environment = function_environment(
+        member,
+        destination_arn=destination,
+        sender_role_arn=sub(SENDER_ROLE_ARN),
+        exclude_patterns=_if_logging_account(json.dumps(in_logging), json.dumps(common)),
+    )
+    resources: dict[str, Any] = {
+        "DeadLetters": _resource(
+            "AWS::SQS::Queue",
+            {
+                "QueueName": DEAD_LETTER_QUEUE_NAME,
+                "SqsManagedSseEnabled": True,
+                "MessageRetentionPeriod": DEAD_LETTER_RETENTION_SECONDS,
+            },
+        ),
+        "DeadLettersPolicy": _resource(
+            "AWS::SQS::QueuePolicy",
+            {
+                "Queues": [{"Ref": "DeadLetters"}],
+                "PolicyDocument": sub(
+                    policies.dead_letter_queue_policy(
+                        f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT}:{DEAD_LETTER_QUEUE_NAME}",
+                        f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:rule/{CREATED_RULE_NAME}",
+                    )
+                ),
+            },
+        ),
+    }
+    for spec in (SUBSCRIBER, RECONCILER):
+        function = logical_id(spec.kind)
+        resources[f"{function}Role"] = _function_role(spec)
+        resources[f"{function}Logs"] = _resource(
+            "AWS::Logs::LogGroup",
+            {
+                "LogGroupName": f"/aws/lambda/{spec.name}",
+                "RetentionInDays": FUNCTION_LOG_RETENTION_DAYS,
+            },
+        )
+        resources[function] = _resource(
+            "AWS::Lambda::Function",
+            {
+                "FunctionName": spec.name,
+                "Description": f"central-logging {spec.kind}: keeps log groups subscribed",
+                "Role": {"Fn::GetAtt": [f"{function}Role", "Arn"]},
+                "Runtime": RUNTIME,
+                "Handler": spec.handler,
+                "Code": {
+                    "S3Bucket": {
+                        "Fn::FindInMap": [MAPPING, {"Ref": "AWS::Region"}, "ArtifactBucket"]
+                    },
+                    "S3Key": code_key,
+                },
+                "Architectures": [FUNCTION_ARCHITECTURE],
+                "MemorySize": FUNCTION_MEMORY_MB,
+                "Timeout": spec.timeout,
+                "Environment": {"Variables": environment},
+                # Asynchronous invocations that still fail after Lambda's retries are kept.
+                "DeadLetterConfig": {"TargetArn": {"Fn::GetAtt": ["DeadLetters", "Arn"]}},
+            },
+            DependsOn=[f"{function}Logs"],
+        )
+        resources[f"{function}ErrorsAlarm"] = _alarm(
+            f"{spec.kind}-errors",
+            spec.errors_alarm,
+            Namespace="AWS/Lambda",
+            MetricName="Errors",
+            Dimensions=[{"Name": "FunctionName", "Value": {"Ref": function}}],
+            Statistic="Sum",
+            Threshold=0,
+        )
+
+    resources["LogGroupCreatedRule"] = _rule(
+        CREATED_RULE_NAME,
+        "A log group was created: subscribe it",
+        _target("Subscriber", DeadLetterConfig={"Arn": {"Fn::GetAtt": ["DeadLetters", "Arn"]}}),
+        EventPattern=CREATE_LOG_GROUP_PATTERN,
+    )
+    resources["LogGroupCreatedPermission"] = _permission("Subscriber", "LogGroupCreatedRule")
+    if member.reconcile_schedule:
+        resources["SweepScheduleRule"] = _rule(
+            SCHEDULE_RULE_NAME,
+            "Sweep every log group of this region",
+            _target("Reconciler"),
+            ScheduleExpression=member.reconcile_schedule,
+        )
+        resources["SweepSchedulePermission"] = _permission("Reconciler", "SweepScheduleRule")
+    # The first sweep when this account-region's stack is created (and again after every
+    # update), so existing log groups are covered with no script to run.
+    resources["DeploySweepRule"] = _rule(
+        DEPLOY_RULE_NAME,
+        "This stack was created or updated: sweep every log group of this region",
+        _target("Reconciler", Input=json.dumps(DEPLOY_SWEEP_EVENT)),
+        EventPattern=STACK_STATUS_PATTERN,
+    )
+    resources["DeploySweepPermission"] = _permission("Reconciler", "DeploySweepRule")
+
+    resources["DeadLettersAlarm"] = _alarm(
+        "dead-letters",
+        DEAD_LETTERS_ALARM,
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Dimensions=[{"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetters", "QueueName"]}}],
+        Statistic="Maximum",
+        Threshold=0,
+    )
+    resources["UncoveredMetricFilter"] = _resource(
+        "AWS::Logs::MetricFilter",
+        {
+            "LogGroupName": {"Ref": "ReconcilerLogs"},
+            "FilterPattern": SWEEP_SUMMARY_PATTERN,
+            "MetricTransformations": [
+                {
+                    "MetricName": UNCOVERED_METRIC,
+                    "MetricNamespace": METRIC_NAMESPACE,
+                    "MetricValue": "$.uncovered",
+                }
+            ],
+        },
+    )
+    resources["UncoveredAlarm"] = _alarm(
+        "uncovered-log-groups",
+        UNCOVERED_ALARM,
+        Namespace=METRIC_NAMESPACE,
+        MetricName=UNCOVERED_METRIC,
+        Statistic="Maximum",
+        Threshold=0,
+    )
+    return resources
+
+
+def render(template: Template) -> str:
+    return json.dumps(template, sort_keys=True, separators=(",", ":"))
+
+
+class OrganizationSubscriber(pulumi.ComponentResource):
+    """Every account of the chosen OUs subscribed, in every configured region."""
+
+    def __init__(
+        self, name: str, settings: OrganizationSettings, opts: ResourceOptions | None = None
+    ) -> None:
+        member = settings.member
+        targets = settings.organizational_unit_ids
+        organization = aws.organizations.get_organization()
+        if not targets:
+            targets = tuple(root.id for root in organization.roots)
+        if not targets:
+            raise ConfigError(
+                f"{key('organizationalUnitIds')} is not set and this account cannot list the "
+                "organisation's root; set it to the OU IDs (ou-...) or the root ID (r-...) to "
+                "cover."
+            )
+        super().__init__("central-logging:organization:OrganizationSubscriber", name, None, opts)
+        self.name = name
+        self.settings = settings
+        self.organizational_unit_ids = list(targets)
+        child = ResourceOptions(parent=self)
+
+        logging_stack = pulumi.StackReference(
+            f"{name}-logging-stack", stack_name=member.logging_stack, opts=child
+        )
+        self.destination_arns: Output[dict[str, str]] = logging_stack.require_output(
+            "destinationArns"
+        ).apply(lambda arns: select_destinations(arns, member.regions, member.logging_stack))
+
+        code: list[pulumi.Resource] = []
+        self.artifact_buckets: dict[str, Output[str]] = {}
+        code_key = f"handlers/{handler_code_hash()}.zip"
+        if member.subscription_mode == "lambda":
+            for region in member.regions:
+                bucket, ready = self._artifact_bucket(region, organization.id, code_key)
+                self.artifact_buckets[region] = bucket
+                code += ready
+
+        regional_body = Output.all(
+            destinations=self.destination_arns, buckets=Output.all(**self.artifact_buckets)
+        ).apply(
+            lambda a: render(
+                regional_template(
+                    member,
+                    a["destinations"],
+                    a["buckets"] if member.subscription_mode == "lambda" else None,
+                    code_key if member.subscription_mode == "lambda" else None,
+                )
+            )
+        )
+        account_body = self.destination_arns.apply(
+            lambda arns: render(account_template(member, arns))
+        )
+
+        account_set = self._stack_set(
+            "account",
+            ACCOUNT_STACK_SET,
+            "central-logging: the account-wide part (IAM) of every member account",
+            account_body,
+            capabilities=["CAPABILITY_NAMED_IAM"],
+        )
+        regional_set = self._stack_set(
+            "regional",
+            REGIONAL_STACK_SET,
+            "central-logging: every covered region of every member account",
+            regional_body,
+            capabilities=["CAPABILITY_NAMED_IAM"] if member.subscription_mode == "lambda" else None,
+            depends_on_stack_sets=[account_set.arn],
+            opts=ResourceOptions(parent=self, depends_on=code),
+        )
+        account_instance = self._instance("account", account_set, member.home_region, [])
+        for region in member.regions:
+            self._instance("regional", regional_set, region, [account_instance])
+        self.stack_set_names = {"account": account_set.name, "regional": regional_set.name}
+        self.register_outputs(
+            {"destinationArns": self.destination_arns, "stackSetNames": self.stack_set_names}
+        )
+
+    def _operation(self) -> dict[str, Any]:
+        return {
+            "max_concurrent_percentage": self.settings.max_concurrent_percentage,
+            "failure_tolerance_percentage": self.settings.failure_tolerance_percentage,
+            "region_concurrency_type": "PARALLEL",
+        }
+
+    def _stack_set(
+        self,
+        purpose: str,
+        stack_set_name: str,
+        description: str,
+        body: Output[str],
+        *,
+        capabilities: list[str] | None = None,
+        depends_on_stack_sets: list[Output[str]] | None = None,
+        opts: ResourceOptions | None = None,
+    ) -> aws.cloudformation.StackSet:
+        return aws.cloudformation.StackSet(
+            f"{self.name}-{purpose}",
+            name=stack_set_name,
+            description=description,
+            permission_model="SERVICE_MANAGED",
+            call_as=self.settings.call_as,
+            auto_deployment=aws.cloudformation.StackSetAutoDeploymentArgs(
+                enabled=True,
+                # An account that leaves the OUs loses its stacks (and their filters).
+                retain_stacks_on_account_removal=False,
+                depends_on_stack_sets=depends_on_stack_sets,
+            ),
+            managed_execution=aws.cloudformation.StackSetManagedExecutionArgs(active=True),
+            operation_preferences=aws.cloudformation.StackSetOperationPreferencesArgs(
+                **self._operation()
+            ),
+            capabilities=capabilities,
+            template_body=body,
+            opts=opts or ResourceOptions(parent=self),
+        )
+
+    def _instance(
+        self,
+        purpose: str,
+        stack_set: aws.cloudformation.StackSet,
+        region: str,
+        depends_on: list[pulumi.Resource],
+    ) -> aws.cloudformation.StackSetInstance:
+        excluded = list(self.settings.exclude_accounts)
+        return aws.cloudformation.StackSetInstance(
+            f"{self.name}-{purpose}-{region}",
+            stack_set_name=stack_set.name,
+            stack_set_instance_region=region,
+            call_as=self.settings.call_as,
+            deployment_targets=aws.cloudformation.StackSetInstanceDeploymentTargetsArgs(
+                organizational_unit_ids=self.organizational_unit_ids,
+                # Every account of the OUs except these (AWS CloudFormation API Reference,
+                # DeploymentTargets: DIFFERENCE).
+                accounts=excluded or None,
+                account_filter_type="DIFFERENCE" if excluded else None,
+            ),
+            operation_preferences=aws.cloudformation.StackSetInstanceOperationPreferencesArgs(
+                concurrency_mode="SOFT_FAILURE_TOLERANCE", **self._operation()
+            ),
+            retain_stack=False,
+            opts=ResourceOptions(parent=self, depends_on=depends_on),
+        )
+
+    def _artifact_bucket(
+        self, region: str, organization_id: str, code_key: str
+    ) -> tuple[Output[str], list[pulumi.Resource]]:
+        """A bucket in `region` holding the functions' code, readable by the organisation."""
+        prefix = f"{self.name}-{region}-artifacts"
+        child = ResourceOptions(parent=self)
+        bucket = aws.s3.Bucket(
+            prefix,
+            region=region,
+            # It holds build output only: `pulumi destroy` may empty it.
+            force_destroy=True,
+            opts=child,
+        )
+        blocks = aws.s3.BucketPublicAccessBlock(
+            prefix,
+            region=region,
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            prefix,
+            region=region,
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
+        bucket_policy = aws.s3.BucketPolicy(
+            prefix,
+            region=region,
+            bucket=bucket.id,
+            policy=bucket.arn.apply(
+                lambda arn: json.dumps(policies.artifact_bucket_policy(arn, organization_id))
+            ),
+            opts=ResourceOptions(parent=self, depends_on=[blocks]),
+        )
+        code = aws.s3.BucketObjectv2(
+            f"{prefix}-code",
+            region=region,
+            bucket=bucket.id,
+            key=code_key,
+            source=pulumi.AssetArchive(
+                {name: pulumi.FileAsset(str(path)) for name, path in handler_files().items()}
+            ),
+            opts=child,
+        )
+        return bucket.bucket, [bucket_policy, code]

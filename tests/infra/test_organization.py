@@ -1,0 +1,305 @@
+"""OrganizationSubscriber under Pulumi's mock runtime: the StackSets, their instances, the
+artifact buckets, and templates that declare what a member stack declares."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components import policies
+from components.config import ConfigError
+from components.organization import ACCOUNT_STACK_SET, REGIONAL_STACK_SET
+from components.subscriber import CREATE_LOG_GROUP_PATTERN, handler_code_hash
+from tests.infra.harness import ORG_ID, ROOT_ID, Resource, Run, config_error, run_program
+from tests.infra.test_subscriber import LOGGING_OUTPUTS, MEMBER, STACK, destination
+
+MANAGEMENT = "222222222222"
+REGIONS = ["eu-west-1", "us-east-1", "ap-northeast-1"]
+STACK_SET = "aws:cloudformation/stackSet:StackSet"
+INSTANCE = "aws:cloudformation/stackSetInstance:StackSetInstance"
+BUCKET = "aws:s3/bucket:Bucket"
+
+
+def run_organization(roots: tuple[str, ...] = (ROOT_ID,), **config: object) -> Run:
+    return run_program(
+        {"role": "organization", "loggingStack": STACK, "regions": REGIONS, **config},
+        region="eu-west-1",
+        account_id=MANAGEMENT,
+        stack_outputs=LOGGING_OUTPUTS,
+        roots=roots,
+    )
+
+
+def template(run: Run, purpose: str) -> dict[str, Any]:
+    stack_set = run.one(STACK_SET, f"central-{purpose}")
+    parsed: dict[str, Any] = json.loads(stack_set.inputs["templateBody"])
+    return parsed
+
+
+def instances(run: Run) -> dict[str, Resource]:
+    return {r.name: r for r in run.of_type(INSTANCE)}
+
+
+def test_stack_sets_are_service_managed_with_automatic_deployment() -> None:
+    run = run_organization(
+        callAs="DELEGATED_ADMIN", maxConcurrentPercentage=50, failureTolerancePercentage=5
+    )
+    account, regional = (
+        run.one(STACK_SET, "central-account"),
+        run.one(STACK_SET, "central-regional"),
+    )
+    assert account.inputs["name"] == ACCOUNT_STACK_SET
+    assert regional.inputs["name"] == REGIONAL_STACK_SET
+    for stack_set in (account, regional):
+        inputs = stack_set.inputs
+        assert inputs["permissionModel"] == "SERVICE_MANAGED"
+        assert inputs["callAs"] == "DELEGATED_ADMIN"
+        assert inputs["managedExecution"] == {"active": True}
+        assert inputs["autoDeployment"]["enabled"] is True
+        assert inputs["autoDeployment"]["retainStacksOnAccountRemoval"] is False
+        assert inputs["operationPreferences"] == {
+            "maxConcurrentPercentage": 50,
+            "failureTolerancePercentage": 5,
+            "regionConcurrencyType": "PARALLEL",
+        }
+        assert inputs["capabilities"] == ["CAPABILITY_NAMED_IAM"]
+    # New accounts get the sender role before anything in their regions uses it.
+    assert regional.inputs["autoDeployment"]["dependsOnStackSets"] == [account.state["arn"]]
+    assert "dependsOnStackSets" not in account.inputs["autoDeployment"]
+
+
+def test_instances_cover_the_root_by_default_in_every_region() -> None:
+    run = run_organization()
+    found = instances(run)
+    assert set(found) == {"central-account-eu-west-1"} | {
+        f"central-regional-{region}" for region in REGIONS
+    }
+    for name, instance in found.items():
+        region = name.rsplit("-", 3)[-3:]
+        assert instance.inputs["stackSetInstanceRegion"] == "-".join(region)
+        assert instance.inputs["deploymentTargets"] == {"organizationalUnitIds": [ROOT_ID]}
+        assert instance.inputs["callAs"] == "SELF"
+        assert instance.inputs["retainStack"] is False
+        assert instance.inputs["operationPreferences"] == {
+            "concurrencyMode": "SOFT_FAILURE_TOLERANCE",
+            "maxConcurrentPercentage": 25,
+            "failureTolerancePercentage": 10,
+            "regionConcurrencyType": "PARALLEL",
+        }
+    assert found["central-account-eu-west-1"].inputs["stackSetName"] == ACCOUNT_STACK_SET
+    assert found["central-regional-us-east-1"].inputs["stackSetName"] == REGIONAL_STACK_SET
+    assert run.outputs["organizationalUnitIds"] == [ROOT_ID]
+    assert run.outputs["stackSetNames"] == {
+        "account": ACCOUNT_STACK_SET,
+        "regional": REGIONAL_STACK_SET,
+    }
+
+
+def test_instances_target_the_configured_ous_minus_excluded_accounts() -> None:
+    ous = ["ou-ab12-34cd56ef", "ou-ab12-99zz88yy"]
+    run = run_organization(
+        organizationalUnitIds=ous,
+        excludeAccounts=[MEMBER, "333333333333"],
+        callAs="DELEGATED_ADMIN",
+    )
+    for instance in instances(run).values():
+        assert instance.inputs["deploymentTargets"] == {
+            "organizationalUnitIds": ous,
+            "accounts": [MEMBER, "333333333333"],
+            "accountFilterType": "DIFFERENCE",
+        }
+        assert instance.inputs["callAs"] == "DELEGATED_ADMIN"
+
+
+def test_an_account_that_cannot_list_the_root_must_name_the_ous() -> None:
+    message = config_error(
+        {"role": "organization", "loggingStack": STACK, "callAs": "DELEGATED_ADMIN"},
+        account_id=MANAGEMENT,
+        stack_outputs=LOGGING_OUTPUTS,
+        roots=(),
+    )
+    assert message == (
+        "central-logging:organizationalUnitIds is not set and this account cannot list the "
+        "organisation's root; set it to the OU IDs (ou-...) or the root ID (r-...) to cover."
+    )
+
+
+def test_a_region_without_a_destination_is_named() -> None:
+    with pytest.raises(ConfigError) as raised:
+        run_organization(regions=["eu-west-1", "eu-north-1"])
+    assert str(raised.value).startswith(
+        "central-logging:regions includes 'eu-north-1' but the logging stack "
+        "example-org/central-logging/logging has no destination there"
+    )
+
+
+@pytest.mark.parametrize("mode", ["lambda", "account-policy"])
+def test_the_mapping_gives_every_covered_region_its_destination(mode: str) -> None:
+    run = run_organization(subscriptionMode=mode)
+    mapping = template(run, "regional")["Mappings"]["Regions"]
+    assert sorted(mapping) == sorted(REGIONS)
+    for region in REGIONS:
+        assert mapping[region]["DestinationArn"] == destination(region)
+    assert run.outputs["destinationArns"] == {r: destination(r) for r in REGIONS}
+
+
+def test_artifact_buckets_hold_the_code_and_are_readable_by_the_organisation_only() -> None:
+    run = run_organization()
+    buckets = {b.inputs["region"]: b for b in run.of_type(BUCKET)}
+    assert sorted(buckets) == sorted(REGIONS)
+    mapping = template(run, "regional")["Mappings"]["Regions"]
+    key = f"handlers/{handler_code_hash()}.zip"
+    for region, bucket in buckets.items():
+        name = bucket.state["bucket"]
+        assert mapping[region]["ArtifactBucket"] == name
+        blocks = run.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", bucket.name)
+        assert all(
+            blocks.inputs[flag]
+            for flag in (
+                "blockPublicAcls",
+                "blockPublicPolicy",
+                "ignorePublicAcls",
+                "restrictPublicBuckets",
+            )
+        )
+        policy = run.one("aws:s3/bucketPolicy:BucketPolicy", bucket.name).policy("policy")
+        arn = f"arn:aws:s3:::{name}"
+        assert policy == policies.artifact_bucket_policy(arn, ORG_ID)
+        read = policy["Statement"][0]
+        assert read["Action"] == "s3:GetObject" and read["Resource"] == f"{arn}/*"
+        assert read["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": ORG_ID}}
+        code = run.one("aws:s3/bucketObjectv2:BucketObjectv2", f"{bucket.name}-code")
+        assert code.inputs["region"] == region and code.inputs["key"] == key
+    for function in ("Subscriber", "Reconciler"):
+        code_ref = template(run, "regional")["Resources"][function]["Properties"]["Code"]
+        assert code_ref == {
+            "S3Bucket": {"Fn::FindInMap": ["Regions", {"Ref": "AWS::Region"}, "ArtifactBucket"]},
+            "S3Key": key,
+        }
+
+
+def test_account_policy_mode_needs_no_bucket_and_no_function() -> None:
+    run = run_organization(subscriptionMode="account-policy", excludeLogGroups=["/aws/noisy"])
+    assert run.of_type(BUCKET) == []
+    resources = template(run, "regional")["Resources"]
+    assert {r["Type"] for r in resources.values()} == {
+        "AWS::SSM::Parameter",
+        "AWS::Logs::AccountPolicy",
+    }
+    policy = resources["AccountPolicy"]["Properties"]
+    assert policy["PolicyName"] == "central-logging"
+    assert policy["PolicyType"] == "SUBSCRIPTION_FILTER_POLICY"
+    assert policy["Scope"] == "ALL"
+    # The logging account also leaves out its own delivery path's log group (recursion).
+    assert policy["SelectionCriteria"] == {
+        "Fn::If": [
+            "InLoggingAccount",
+            'LogGroupName NOT IN ["/aws/noisy", "/aws/kinesisfirehose/CentralLogDestination"]',
+            'LogGroupName NOT IN ["/aws/noisy"]',
+        ]
+    }
+    assert template(run, "regional")["Conditions"] == {
+        "InLoggingAccount": {"Fn::Equals": [{"Ref": "AWS::AccountId"}, "999999999999"]}
+    }
+    assert run.one(STACK_SET, "central-regional").inputs.get("capabilities") is None
+
+
+def test_the_sender_role_is_declared_once_per_account_with_the_member_stacks_policies() -> None:
+    run = run_organization()
+    account = template(run, "account")["Resources"]
+    assert list(account) == ["SenderRole"]
+    role = account["SenderRole"]["Properties"]
+    assert role["RoleName"] == "central-logging-sender"
+    expected_policy = policies.sender_role_policy([destination(r) for r in REGIONS])
+    assert role["Policies"] == [{"PolicyName": "deliver", "PolicyDocument": expected_policy}]
+    trust = role["AssumeRolePolicyDocument"]["Statement"][0]
+    assert trust["Condition"]["StringLike"]["aws:SourceArn"] == [
+        {"Fn::Sub": f"arn:${{AWS::Partition}}:logs:{region}:${{AWS::AccountId}}:*"}
+        for region in REGIONS
+    ]
+    # Every instance of the account StackSet is in the home region only.
+    regions = {
+        i.inputs["stackSetInstanceRegion"]
+        for i in run.of_type(INSTANCE)
+        if i.inputs["stackSetName"] == ACCOUNT_STACK_SET
+    }
+    assert regions == {"eu-west-1"}
+
+
+def test_lambda_mode_declares_the_member_stacks_functions_rules_and_parameters() -> None:
+    run = run_organization(
+        excludeLogGroups=["/aws/lambda/noisy-*"],
+        replaceFilterNames=["CentralLogDestination"],
+        reconcileSchedule="rate(1 day)",
+    )
+    resources = template(run, "regional")["Resources"]
+    parameters = {
+        r["Properties"]["Name"]: r["Properties"]["Value"]
+        for r in resources.values()
+        if r["Type"] == "AWS::SSM::Parameter"
+    }
+    assert parameters == {
+        "/central-logging/destination-arn": {
+            "Fn::FindInMap": ["Regions", {"Ref": "AWS::Region"}, "DestinationArn"]
+        },
+        "/central-logging/sender-role-arn": {
+            "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/central-logging-sender"
+        },
+    }
+    subscriber = resources["Subscriber"]["Properties"]
+    assert subscriber["FunctionName"] == "central-logging-subscriber"
+    assert subscriber["Handler"] == "handlers.subscribe.handler"
+    env = subscriber["Environment"]["Variables"]
+    assert env["FILTER_NAME"] == "central-logging"
+    assert env["REPLACE_FILTER_NAMES"] == '["CentralLogDestination"]'
+    assert env["EXCLUDE_PATTERNS"] == {
+        "Fn::If": [
+            "InLoggingAccount",
+            '["/aws/lambda/noisy-*", "/aws/kinesisfirehose/CentralLogDestination"]',
+            '["/aws/lambda/noisy-*"]',
+        ]
+    }
+    assert resources["Reconciler"]["Properties"]["Environment"]["Variables"] == env
+    created = resources["LogGroupCreatedRule"]["Properties"]
+    assert created["EventPattern"] == CREATE_LOG_GROUP_PATTERN
+    assert created["Targets"][0]["Arn"] == {"Fn::GetAtt": ["Subscriber", "Arn"]}
+    schedule = resources["SweepScheduleRule"]["Properties"]
+    assert schedule["ScheduleExpression"] == "rate(1 day)"
+    # The first sweep runs when the stack instance is created, and again after updates.
+    deploy = resources["DeploySweepRule"]["Properties"]
+    assert deploy["EventPattern"]["detail"]["stack-id"] == [{"Ref": "AWS::StackId"}]
+    assert deploy["Targets"][0]["Arn"] == {"Fn::GetAtt": ["Reconciler", "Arn"]}
+    assert json.loads(deploy["Targets"][0]["Input"]) == {"source": "central-logging.deploy"}
+    # IAM is global: each region's roles carry the region in their names.
+    assert resources["SubscriberRole"]["Properties"]["RoleName"] == {
+        "Fn::Sub": "central-logging-subscriber-${AWS::Region}"
+    }
+    alarms = {
+        r["Properties"]["AlarmName"]
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    assert alarms == {
+        "central-logging-subscriber-errors",
+        "central-logging-reconciler-errors",
+        "central-logging-dead-letters",
+        "central-logging-uncovered-log-groups",
+    }
+
+
+def test_reconcile_schedule_off_leaves_only_the_event_and_deploy_sweeps() -> None:
+    resources = template(run_organization(reconcileSchedule="off"), "regional")["Resources"]
+    assert "SweepScheduleRule" not in resources
+    assert {"LogGroupCreatedRule", "DeploySweepRule"} <= set(resources)
+
+
+def test_a_filter_pattern_with_dollar_braces_stays_literal_in_the_account_policy() -> None:
+    run = run_organization(subscriptionMode="account-policy", filterPattern='"${oops}"')
+    document = template(run, "regional")["Resources"]["AccountPolicy"]["Properties"][
+        "PolicyDocument"
+    ]
+    text, variables = document["Fn::Sub"]
+    assert json.loads(text)["FilterPattern"] == '"${!oops}"'
+    assert list(variables) == ["DestinationArn"]
