@@ -30,6 +30,13 @@ from pulumi import Output, ResourceOptions
 from components import policies
 from components.alarms import PERIOD_SECONDS
 from components.config import ConfigError, MemberSettings, OrganizationSettings, key
+from components.functions import (
+    FUNCTION_ARCHITECTURE,
+    FUNCTION_LOG_RETENTION_DAYS,
+    RUNTIME,
+    handler_code_hash,
+    handler_files,
+)
 from components.subscriber import (
     CREATE_LOG_GROUP_PATTERN,
     DEAD_LETTER_RETENTION_SECONDS,
@@ -49,13 +56,6 @@ from components.subscriber import (
     account_policy_selection,
     function_environment,
     select_destinations,
-)
-from components.functions import (
-    FUNCTION_ARCHITECTURE,
-    FUNCTION_LOG_RETENTION_DAYS,
-    RUNTIME,
-    handler_code_hash,
-    handler_files,
 )
 from handlers.core import DESTINATION_PARAMETER, SENDER_ROLE_PARAMETER, delivery_log_groups
 

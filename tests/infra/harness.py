@@ -33,6 +33,7 @@ DEPLOY_ROLE = "deployer"
 def deploy_role_arn(account_id: str) -> str:
     return f"arn:aws:iam::{account_id}:role/platform/{DEPLOY_ROLE}"
 
+
 ROOT_ID = "r-ab12"
 
 # ARN shapes of the resource types the program declares: {region}, {account}, {name}.
