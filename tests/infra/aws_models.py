@@ -570,18 +570,6 @@ REQUESTS: dict[str, Callable[[Resource], list[Request]]] = {
             "forceUpdate": "forceUpdate",
         },
     ),
-    "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter": _simple(
-        "logs",
-        "PutSubscriptionFilter",
-        {
-            "logGroupName": "logGroup",
-            "filterName": _name,
-            "filterPattern": "filterPattern",
-            "destinationArn": "destinationArn",
-            "roleArn": "roleArn",
-            "distribution": "distribution",
-        },
-    ),
     "aws:cloudwatch/logAccountPolicy:LogAccountPolicy": _simple(
         "logs",
         "PutAccountPolicy",
