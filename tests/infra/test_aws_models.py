@@ -116,6 +116,18 @@ BAD_VALUES = {
         setting("retentionInDays", 42.0),
         "logs.PutRetentionPolicy: 42 days is not allowed",
     ),
+    "account-policy-name": (
+        "member-account-policy",
+        "aws:cloudwatch/logAccountPolicy:LogAccountPolicy",
+        setting("policyName", "aws/central-logging"),
+        "name 'aws/central-logging' starts with aws/",
+    ),
+    "account-policy-selection": (
+        "member-account-policy",
+        "aws:cloudwatch/logAccountPolicy:LogAccountPolicy",
+        setting("selectionCriteria", "LogGroupName NOT IN " + str(["/aws/lambda/x" * 40] * 60)),
+        "exceeds 25 KB",
+    ),
     "partitioned-buffer": (
         "logging-organization",
         FIREHOSE,
