@@ -467,6 +467,9 @@ def parse_member(values: Mapping[str, str | None], home_region: str | None) -> M
     filter_name = _require(raw.text("filterName", "central-logging"))
     if not LOGS_NAME_RE.fullmatch(filter_name):
         raise _bad("filterName", filter_name, "it must be 1 to 512 characters without : or *")
+    if mode == "account-policy" and filter_name.startswith("aws/"):
+        # It names the account policy, which "cannot start with aws/" (PutAccountPolicy).
+        raise _bad("filterName", filter_name, "an account policy name cannot start with aws/")
     filter_pattern = raw.values.get("filterPattern") or ""
     if len(filter_pattern) > FILTER_PATTERN_MAX:
         raise _bad(

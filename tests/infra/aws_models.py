@@ -184,6 +184,18 @@ def _dynamic_partitioning_buffer(params: Mapping[str, Any]) -> list[str]:
     return found
 
 
+def _account_policy(params: Mapping[str, Any]) -> list[str]:
+    # PutAccountPolicy: the name "cannot start with aws/"; "The selectionCriteria string can
+    # be up to 25KB in length ... determined by using its UTF-8 bytes."
+    found = []
+    if params["policyName"].startswith("aws/"):
+        found.append(f"logs.PutAccountPolicy: name {params['policyName']!r} starts with aws/")
+    size = len(params.get("selectionCriteria", "").encode())
+    if size > 25 * 1024:
+        found.append(f"logs.PutAccountPolicy: selectionCriteria of {size} bytes exceeds 25 KB")
+    return found
+
+
 EXTRA: dict[tuple[str, str], list[Callable[[Mapping[str, Any]], list[str]]]] = {
     ("logs", "PutRetentionPolicy"): [_log_retention],
     ("sqs", "CreateQueue"): [_queue_attributes],
@@ -191,6 +203,7 @@ EXTRA: dict[tuple[str, str], list[Callable[[Mapping[str, Any]], list[str]]]] = {
     ("kinesis", "IncreaseStreamRetentionPeriod"): [_stream_retention],
     ("cloudwatch", "PutMetricAlarm"): [_alarm_period],
     ("firehose", "CreateDeliveryStream"): [_dynamic_partitioning_buffer],
+    ("logs", "PutAccountPolicy"): [_account_policy],
 }
 
 
@@ -568,18 +581,6 @@ REQUESTS: dict[str, Callable[[Resource], list[Request]]] = {
             "destinationName": "destinationName",
             "accessPolicy": "accessPolicy",
             "forceUpdate": "forceUpdate",
-        },
-    ),
-    "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter": _simple(
-        "logs",
-        "PutSubscriptionFilter",
-        {
-            "logGroupName": "logGroup",
-            "filterName": _name,
-            "filterPattern": "filterPattern",
-            "destinationArn": "destinationArn",
-            "roleArn": "roleArn",
-            "distribution": "distribution",
         },
     ),
     "aws:cloudwatch/logAccountPolicy:LogAccountPolicy": _simple(

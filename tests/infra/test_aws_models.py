@@ -41,8 +41,7 @@ def test_every_declared_resource_meets_the_aws_model(stack: str) -> None:
 def test_the_stacks_declare_every_mapped_type() -> None:
     """No mapping is dead: each is exercised by some stack configuration."""
     declared = {r.type for name in STACKS for r in render(name).resources}
-    unused = set(aws_models.REQUESTS) - declared
-    assert unused == {"aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter"}
+    assert set(aws_models.REQUESTS) - declared == set()
 
 
 def test_an_unmapped_type_fails_loudly() -> None:
@@ -116,6 +115,18 @@ BAD_VALUES = {
         "aws:cloudwatch/logGroup:LogGroup",
         setting("retentionInDays", 42.0),
         "logs.PutRetentionPolicy: 42 days is not allowed",
+    ),
+    "account-policy-name": (
+        "member-account-policy",
+        "aws:cloudwatch/logAccountPolicy:LogAccountPolicy",
+        setting("policyName", "aws/central-logging"),
+        "name 'aws/central-logging' starts with aws/",
+    ),
+    "account-policy-selection": (
+        "member-account-policy",
+        "aws:cloudwatch/logAccountPolicy:LogAccountPolicy",
+        setting("selectionCriteria", "LogGroupName NOT IN " + str(["/aws/lambda/x" * 40] * 60)),
+        "exceeds 25 KB",
     ),
     "partitioned-buffer": (
         "logging-organization",

@@ -37,6 +37,11 @@ CASES = [
         ": or *.",
     ),
     (
+        {"subscriptionMode": "account-policy", "filterName": "aws/central-logging"},
+        "central-logging:filterName is 'aws/central-logging'; an account policy name cannot "
+        "start with aws/.",
+    ),
+    (
         {"filterPattern": "E" * 1025},
         f"central-logging:filterPattern is '{'E' * 40}...'; it must be at most 1024 characters.",
     ),
