@@ -10,8 +10,9 @@ import pytest
 
 from components import policies
 from components.config import ConfigError
+from components.functions import handler_code_hash
 from components.organization import ACCOUNT_STACK_SET, REGIONAL_STACK_SET
-from components.subscriber import CREATE_LOG_GROUP_PATTERN, handler_code_hash
+from components.subscriber import CREATE_LOG_GROUP_PATTERN
 from tests.infra.harness import ORG_ID, ROOT_ID, Resource, Run, config_error, run_program
 from tests.infra.test_subscriber import LOGGING_OUTPUTS, MEMBER, STACK, destination
 

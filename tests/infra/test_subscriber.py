@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from components.config import ConfigError
-from components.subscriber import CREATE_LOG_GROUP_PATTERN, handler_files
+from components.functions import handler_files
+from components.subscriber import CREATE_LOG_GROUP_PATTERN
 from tests.infra.harness import LOGGING_ACCOUNT_ID, Run, run_program
 
 MEMBER = "111111111111"
