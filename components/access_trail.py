@@ -196,7 +196,8 @@ def _lifecycle(
             aws.s3.BucketLifecycleConfigurationRuleArgs(
                 id="access-log-retention",
                 status="Enabled",
-                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(),
+                # The whole bucket.
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
                 abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
                     days_after_initiation=INCOMPLETE_UPLOAD_DAYS
                 ),

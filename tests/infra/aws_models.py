@@ -448,6 +448,13 @@ def _lifecycle(r: Resource) -> list[Request]:
                 }
                 if rule.get("noncurrentVersionExpiration")
                 else None,
+                "AbortIncompleteMultipartUpload": {
+                    "DaysAfterInitiation": rule["abortIncompleteMultipartUpload"][
+                        "daysAfterInitiation"
+                    ]
+                }
+                if rule.get("abortIncompleteMultipartUpload")
+                else None,
             }
         )
     return [
@@ -456,6 +463,45 @@ def _lifecycle(r: Resource) -> list[Request]:
             "PutBucketLifecycleConfiguration",
             {"Bucket": r.inputs["bucket"], "LifecycleConfiguration": {"Rules": rules}},
         )
+    ]
+
+
+def _trail(r: Resource) -> list[Request]:
+    i = r.inputs
+    return [
+        (
+            "cloudtrail",
+            "CreateTrail",
+            {
+                "Name": i["name"],
+                "S3BucketName": i["s3BucketName"],
+                "S3KeyPrefix": i.get("s3KeyPrefix"),
+                "IncludeGlobalServiceEvents": i.get("includeGlobalServiceEvents"),
+                "IsMultiRegionTrail": i.get("isMultiRegionTrail"),
+                "EnableLogFileValidation": i.get("enableLogFileValidation"),
+            },
+        ),
+        (
+            "cloudtrail",
+            "PutEventSelectors",
+            {
+                "TrailName": i["name"],
+                "AdvancedEventSelectors": [
+                    {
+                        "Name": selector.get("name"),
+                        "FieldSelectors": [
+                            {
+                                "Field": f["field"],
+                                "Equals": f.get("equals"),
+                                "StartsWith": f.get("startsWiths"),
+                            }
+                            for f in selector["fieldSelectors"]
+                        ],
+                    }
+                    for selector in i["advancedEventSelectors"]
+                ],
+            },
+        ),
     ]
 
 
@@ -749,6 +795,27 @@ REQUESTS: dict[str, Callable[[Resource], list[Request]]] = {
             },
         )
     ),
+    "aws:s3/bucketLogging:BucketLogging": _simple(
+        "s3",
+        "PutBucketLogging",
+        {
+            "Bucket": "bucket",
+            "BucketLoggingStatus": lambda r: {
+                "LoggingEnabled": {
+                    "TargetBucket": r.inputs["targetBucket"],
+                    "TargetPrefix": r.inputs["targetPrefix"],
+                    "TargetObjectKeyFormat": {
+                        "PartitionedPrefix": {
+                            "PartitionDateSource": r.inputs["targetObjectKeyFormat"][
+                                "partitionedPrefix"
+                            ]["partitionDateSource"]
+                        }
+                    },
+                }
+            },
+        },
+    ),
+    "aws:cloudtrail/trail:Trail": _trail,
     "aws:s3/bucketPolicy:BucketPolicy": _simple(
         "s3", "PutBucketPolicy", {"Bucket": "bucket", "Policy": _json_text("policy")}
     ),

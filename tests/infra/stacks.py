@@ -86,6 +86,8 @@ STACKS: dict[str, Stack] = {
             "objectLockMode": "GOVERNANCE",
             "objectLockDays": 1,
             "expireDays": 400,
+            "accessTrail": "cloudtrail",
+            "archiveAdminRoleArns": [f"arn:aws:iam::{LOGGING_ACCOUNT_ID}:role/break-glass"],
         },
         LOGGING_ACCOUNT_ID,
     ),
