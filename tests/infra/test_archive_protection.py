@@ -144,7 +144,7 @@ def test_only_the_delivery_roles_write_under_the_archive_prefix() -> None:
     run, policy, _, bucket = archive_policies(
         {"role": "logging", "memberAccounts": ["111111111111"], "regions": REGIONS}
     )
-    writers = [run.one(ROLE, f"central-{region}-firehose").state["arn"] for region in REGIONS]
+    writers = [run.one(ROLE, f"central-{region}-firehose-role").state["arn"] for region in REGIONS]
     forged = f"{bucket}/CentralizedAccountsLog/account=222222222222/region=eu-west-1/x.json.gz"
     for writer in writers:
         assert not denied(policy, writer, "s3:PutObject", forged)

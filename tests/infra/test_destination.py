@@ -408,7 +408,7 @@ def test_every_stream_lives_in_the_home_region_one_per_covered_region(transport:
     assert len(firehoses) == 3
     assert len(streams) == (3 if transport == "kinesis" else 0)
     assert {r.inputs["region"] for r in [*firehoses, *streams]} == {home}
-    [error_group] = run.of_type(LOG_GROUP)
+    error_group = run.one(LOG_GROUP, "central-delivery-errors")
     assert error_group.inputs["region"] == home
     assert error_group.inputs["name"] == "/aws/kinesisfirehose/CentralLogDestination"
     for region in THREE_REGIONS:
@@ -486,7 +486,7 @@ def test_the_home_error_log_group_keeps_its_state_from_per_region_groups(
     """The home region's group of the per-region layout is the same group: an alias, so
     `pulumi up` neither replaces it nor creates a second one under the same name."""
     run = run_program({**org_config, "regions": ["eu-west-1", "us-east-1"]})
-    group = run.one(LOG_GROUP)
+    group = run.one(LOG_GROUP, "central-delivery-errors")
     assert group.name == "central-delivery-errors"
     assert group.aliases == ["central-eu-west-1-delivery-errors"]
 
