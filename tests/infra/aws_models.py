@@ -749,6 +749,28 @@ REQUESTS: dict[str, Callable[[Resource], list[Request]]] = {
             },
         )
     ),
+    "aws:s3/bucketLogging:BucketLogging": _simple(
+        "s3",
+        "PutBucketLogging",
+        {
+            "Bucket": "bucket",
+            "BucketLoggingStatus": lambda r: {
+                "LoggingEnabled": {
+                    "TargetBucket": r.inputs["targetBucket"],
+                    "TargetPrefix": r.inputs["targetPrefix"],
+                    "TargetObjectKeyFormat": {
+                        "PartitionedPrefix": {
+                            "PartitionDateSource": r.inputs["targetObjectKeyFormat"][
+                                "partitionedPrefix"
+                            ]["partitionDateSource"]
+                        }
+                    }
+                    if (r.inputs.get("targetObjectKeyFormat") or {}).get("partitionedPrefix")
+                    else None,
+                }
+            },
+        },
+    ),
     "aws:s3/bucketPolicy:BucketPolicy": _simple(
         "s3", "PutBucketPolicy", {"Bucket": "bucket", "Policy": _json_text("policy")}
     ),
