@@ -58,6 +58,7 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # An organisation's root (r-) or an organizational unit (ou-), as AWS Organizations spells them.
 ORGANIZATIONAL_UNIT_RE = re.compile(r"^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$")
 FILTER_PATTERN_MAX = 1024
+S3_PREFIX_MAX = 512
 DEFAULT_SHARD_COUNT = 2
 
 T = TypeVar("T")
@@ -345,6 +346,10 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
     s3_prefix = _require(raw.text("s3Prefix", "CentralizedAccountsLog/"))
     if s3_prefix.startswith("/") or not s3_prefix.endswith("/") or "!{" in s3_prefix:
         raise _bad("s3Prefix", s3_prefix, "it must end with / and not start with /")
+    if len(s3_prefix) > S3_PREFIX_MAX:
+        # Firehose prefixes and S3 object keys are at most 1024 characters (CreateDeliveryStream,
+        # "Naming Amazon S3 objects"); the partitions and object names take up to ~250 of them.
+        raise _bad("s3Prefix", s3_prefix, f"it must be at most {S3_PREFIX_MAX} characters")
 
     partitioned = archive_format == "json"
     buffer_interval = _require(raw.integer("bufferIntervalSeconds", 0, 900, 300))

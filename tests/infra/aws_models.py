@@ -810,7 +810,9 @@ REQUESTS: dict[str, Callable[[Resource], list[Request]]] = {
                                 "partitionedPrefix"
                             ]["partitionDateSource"]
                         }
-                    },
+                    }
+                    if (r.inputs.get("targetObjectKeyFormat") or {}).get("partitionedPrefix")
+                    else None,
                 }
             },
         },

@@ -105,6 +105,19 @@ STACKS: dict[str, Stack] = {
         },
         LOGGING_ACCOUNT_ID,
     ),
+    # Every name and prefix at the longest the configuration accepts, in long-named regions.
+    "logging-longest-values": Stack(
+        {
+            "role": "logging",
+            "organizationId": ORG_ID,
+            "destinationName": ("Central.Log_Destination-" + "x" * 64)[:64],
+            "regions": ["ap-southeast-2", "ap-northeast-3"],
+            "bucketName": "central-logs-" + "b" * 50,
+            "s3Prefix": "p/" * 256,
+        },
+        LOGGING_ACCOUNT_ID,
+        region="ap-southeast-2",
+    ),
     "member-lambda": Stack(
         {
             "role": "member",

@@ -144,6 +144,10 @@ CASES = [
         "central-logging:s3Prefix is 'logs'; it must end with / and not start with /.",
     ),
     (
+        {"s3Prefix": "p/" * 257},
+        f"central-logging:s3Prefix is '{'p/' * 257}'; it must be at most 512 characters.",
+    ),
+    (
         {"destinationName": "central:logs"},
         "central-logging:destinationName is 'central:logs'; it also names the delivery streams "
         "and their error log group, so it must be 1 to 491 characters of letters, digits, _ . "
