@@ -240,7 +240,7 @@ def test_the_raw_stack_names_each_regions_delivery_stream() -> None:
     streams = {
         region: run.one(
             "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream",
-            f"central-{region}-delivery",
+            f"central-{region}-firehose",
         ).state["name"]
         for region in (REGION, OTHER_REGION)
     }

@@ -208,8 +208,8 @@ def test_drift_goes_to_the_subscriber_with_retries_and_dead_letters(lambda_stack
 
 
 def test_the_subscriber_reads_the_log_group_of_a_drift_record() -> None:
-    assert parse_event(DELETE_SUBSCRIPTION_FILTER) == "/app/orders"
-    assert parse_event(sample(eventName="PutSubscriptionFilter")) == "/app/orders"
+    assert parse_event(DELETE_SUBSCRIPTION_FILTER) == ("/app/orders", "STANDARD")
+    assert parse_event(sample(eventName="PutSubscriptionFilter")) == ("/app/orders", "STANDARD")
 
 
 def test_account_policy_changes_raise_an_alarm(account_policy_stack: Run, matches: Any) -> None:
