@@ -150,7 +150,7 @@ def _function_role(spec: FunctionSpec) -> dict[str, Any]:
     )
 
 
-def account_template(member: MemberSettings, destinations: Mapping[str, str]) -> Template:
+def account_template(member: MemberSettings) -> Template:
     """The account-wide part, deployed once per account: IAM only."""
     resources: dict[str, Any] = {
         "SenderRole": _resource(
@@ -167,7 +167,7 @@ def account_template(member: MemberSettings, destinations: Mapping[str, str]) ->
                     {
                         "PolicyName": "deliver",
                         "PolicyDocument": sub(
-                            policies.sender_role_policy(list(destinations.values()))
+                            policies.sender_role_policy(PARTITION, member.regions, ACCOUNT)
                         ),
                     }
                 ],
@@ -516,9 +516,7 @@ class OrganizationSubscriber(pulumi.ComponentResource):
                 )
             )
         )
-        account_body = self.destination_arns.apply(
-            lambda arns: render(account_template(member, arns))
-        )
+        account_body = Output.from_input(render(account_template(member)))
 
         account_set = self._stack_set(
             "account",

@@ -43,14 +43,6 @@ def arn_account(arn: str) -> str:
     return arn.split(":")[4]
 
 
-def arn_region(arn: str) -> str:
-    return arn.split(":")[3]
-
-
-def arn_partition(arn: str) -> str:
-    return arn.split(":")[1]
-
-
 def logs_sender_trust(
     region: str,
     partition: str,
@@ -442,21 +434,19 @@ def sender_role_trust(partition: str, regions: Sequence[str], account_id: str) -
     )
 
 
-def sender_role_policy(destination_arns: Sequence[str]) -> Policy:
-    """What CloudWatch Logs may do with the sender role: deliver to each destination's
-    account in that destination's region."""
-    resources = sorted(
-        {
-            f"arn:{arn_partition(arn)}:logs:{arn_region(arn)}:{arn_account(arn)}:*"
-            for arn in destination_arns
-        }
-    )
+def sender_role_policy(partition: str, regions: Sequence[str], account_id: str) -> Policy:
+    """What CloudWatch Logs may do with the sender role (the `roleArn` of a subscription to an
+    organisation-wide destination): put the events of this account's log groups in the
+    covered regions, as AWS documents it (CloudWatch Logs User Guide, "Step 2: (Only if using
+    an organization) Create an IAM role", CreateSubscriptionFilter-IAMrole.html)."""
     return document(
         {
-            "Sid": "DeliverToDestinations",
+            "Sid": "DeliverOwnLogGroups",
             "Effect": "Allow",
             "Action": "logs:PutLogEvents",
-            "Resource": resources,
+            "Resource": [
+                f"arn:{partition}:logs:{region}:{account_id}:log-group:*" for region in regions
+            ],
         }
     )
 

@@ -184,8 +184,10 @@ class MemberSubscriber(pulumi.ComponentResource):
         sender_policy = aws.iam.RolePolicy(
             f"{name}-sender",
             role=self.sender_role.id,
-            policy=self.destination_arns.apply(
-                lambda arns: _json(policies.sender_role_policy(list(arns.values())))
+            policy=self.account_id.apply(
+                lambda account: _json(
+                    policies.sender_role_policy(self.partition, settings.regions, account)
+                )
             ),
             opts=ResourceOptions(parent=self),
         )

@@ -132,10 +132,11 @@ def admits(
     context: dict[str, str],
     resource: str | None = None,
 ) -> bool:
-    """Whether an Allow statement (and no Deny) of a resource or trust policy matches."""
+    """Whether an Allow statement (and no Deny) of a resource, trust or identity policy
+    matches; an identity policy (no Principal) applies to whoever holds it."""
     allowed = False
     for statement in _values(policy["Statement"]):
-        if not _principal_matches(statement["Principal"], caller):
+        if "Principal" in statement and not _principal_matches(statement["Principal"], caller):
             continue
         if not any(fnmatch.fnmatchcase(action, a) for a in _values(statement["Action"])):
             continue

@@ -213,8 +213,22 @@ def test_the_sender_role_is_declared_once_per_account_with_the_member_stacks_pol
     assert list(account) == ["SenderRole"]
     role = account["SenderRole"]["Properties"]
     assert role["RoleName"] == "central-logging-sender"
-    expected_policy = policies.sender_role_policy([destination(r) for r in REGIONS])
-    assert role["Policies"] == [{"PolicyName": "deliver", "PolicyDocument": expected_policy}]
+    [deliver] = role["Policies"]
+    assert deliver["PolicyName"] == "deliver"
+    # As the member stack's: PutLogEvents on this account's log groups in each region.
+    assert deliver["PolicyDocument"]["Statement"] == [
+        {
+            "Sid": "DeliverOwnLogGroups",
+            "Effect": "Allow",
+            "Action": "logs:PutLogEvents",
+            "Resource": [
+                {
+                    "Fn::Sub": f"arn:${{AWS::Partition}}:logs:{region}:${{AWS::AccountId}}:log-group:*"
+                }
+                for region in REGIONS
+            ],
+        }
+    ]
     trust = role["AssumeRolePolicyDocument"]["Statement"][0]
     assert trust["Condition"]["StringLike"]["aws:SourceArn"] == [
         {"Fn::Sub": f"arn:${{AWS::Partition}}:logs:{region}:${{AWS::AccountId}}:*"}

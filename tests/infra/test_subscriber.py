@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from components.config import ConfigError
 from components.functions import handler_files
 from components.subscriber import CREATE_LOG_GROUP_PATTERN
 from tests.infra.harness import LOGGING_ACCOUNT_ID, Run, run_program
+from tests.infra.test_destination_trust import admits, instantiate
 
 MEMBER = "111111111111"
 STACK = "example-org/central-logging/logging"
@@ -205,9 +209,74 @@ def test_sender_role_is_for_this_account_and_its_regions_only() -> None:
     ]
     assert deliver["Action"] == "logs:PutLogEvents"
     assert deliver["Resource"] == [
-        f"arn:aws:logs:eu-west-1:{LOGGING_ACCOUNT_ID}:*",
-        f"arn:aws:logs:us-east-1:{LOGGING_ACCOUNT_ID}:*",
+        f"arn:aws:logs:eu-west-1:{MEMBER}:log-group:*",
+        f"arn:aws:logs:us-east-1:{MEMBER}:log-group:*",
     ]
+
+
+# CloudWatch Logs User Guide, "Step 2: (Only if using an organization) Create an IAM role",
+# https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CreateSubscriptionFilter-IAMrole.html
+# (the same policy is on Cross-Account-Log_Subscription-Update-filter-Account.html for
+# account-level subscription filter policies): the permissions of the role passed as
+# `roleArn` to an organisation-wide destination, CWLtoSubscriptionFilterRole, file
+# PermissionsForCWLSubscriptionFilter.json.
+AWS_SENDER_ROLE_PERMISSIONS = """
+{
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": "logs:PutLogEvents",
+            "Resource": "arn:aws:logs:region:111111111111:log-group:LogGroupOnWhichSubscriptionFilterIsCreated:*"
+        }
+    ]
+}
+"""
+SENDER_REGIONS = ["eu-west-1", "us-east-1"]
+
+
+@functools.cache
+def sender_policy() -> dict[str, Any]:
+    run = run_member(regions=SENDER_REGIONS)
+    return dict(run.one("aws:iam/rolePolicy:RolePolicy", "central-sender").policy("policy"))
+
+
+LOGS = {"Service": "logs.amazonaws.com"}
+
+
+def put_log_events(policy: dict[str, Any], resource: str) -> bool:
+    """Whether CloudWatch Logs, holding `policy`, may put events into `resource`."""
+    return admits(policy, LOGS, "logs:PutLogEvents", {}, resource)
+
+
+# botocore's logs model: LogGroupName 1..512 of [\.\-_/#A-Za-z0-9]+, LogStreamName 1..512 of
+# [^:*]*.
+log_group_names = st.from_regex(r"[.\-_/#A-Za-z0-9]{1,512}", fullmatch=True)
+log_stream_names = st.from_regex(r"[^:*]{1,512}", fullmatch=True)
+
+
+# The first example renders the member stack once (cached): no deadline.
+@settings(deadline=None)
+@given(log_group=log_group_names, log_stream=log_stream_names)
+def test_the_sender_role_admits_what_awss_example_admits_for_this_accounts_log_groups(
+    log_group: str, log_stream: str
+) -> None:
+    ours = sender_policy()
+    for region in SENDER_REGIONS:
+        example = instantiate(
+            AWS_SENDER_ROLE_PERMISSIONS,
+            **{
+                "region": region,
+                "111111111111": MEMBER,
+                "LogGroupOnWhichSubscriptionFilterIsCreated": log_group,
+            },
+        )
+        resource = f"arn:aws:logs:{region}:{MEMBER}:log-group:{log_group}:log-stream:{log_stream}"
+        assert put_log_events(example, resource)
+        assert put_log_events(ours, resource), resource
+        # Nothing in another account (the destination's either) or an uncovered region.
+        for account, other_region in ((LOGGING_ACCOUNT_ID, region), (MEMBER, "ap-south-1")):
+            elsewhere = resource.replace(f":{region}:{MEMBER}:", f":{other_region}:{account}:")
+            assert not put_log_events(ours, elsewhere), elsewhere
 
 
 def test_account_policy_mode() -> None:
