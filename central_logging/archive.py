@@ -508,7 +508,7 @@ def read_objects(
             on_error(f"{printable(item.name)} {error}.")
         except CorruptObject as error:
             on_error(f"{printable(item.name)} {error}; skipped.")
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, AttributeError):
             on_error(f"{printable(item.name)} {NOT_AN_ENVELOPE}; skipped.")
         except (ClientError, BotoCoreError) as error:
             on_error(f"{printable(item.name)} could not be read ({error}); skipped.")

@@ -258,3 +258,18 @@ def test_decoding_tiny_members_is_linear_in_the_object_size(
 
     assert work_large < 8 * len(large)
     assert work_large / work_small < 1.5 * len(large) / len(small)
+
+
+@pytest.mark.parametrize("as_json", [[], ["--json"]])
+def test_an_event_of_another_shape_names_the_object(as_json: list[str], tmp_path: Path) -> None:
+    odd = envelope(ACCOUNT_A, "/g", "s", [("1", millis(DAY_1), "x")])
+    odd["logEvents"][0]["message"] = ["not", "text"]
+    (tmp_path / "object.json.gz").write_bytes(json_object([odd]))
+
+    outcome = run("read", str(tmp_path), *as_json)
+
+    assert (outcome.code, outcome.stdout, outcome.stderr) == (
+        1,
+        "",
+        f"central-logging: {tmp_path / 'object.json.gz'} {archive.NOT_AN_ENVELOPE}; skipped.\n",
+    )
