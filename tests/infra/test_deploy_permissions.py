@@ -1,0 +1,422 @@
+"""The IAM permissions each stack's `pulumi up` needs (deploy/iam/<stack>.json) cover every
+resource type and provider function the program declares under the mocks, and pass parliament.
+"""
+
+from __future__ import annotations
+
+import json
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+import parliament
+import pytest
+import yaml
+
+from tests.infra.harness import ORG_ID, RecordingMocks, run_program
+from tests.infra.test_subscriber import LOGGING_OUTPUTS, MEMBER, STACK
+
+IAM_DIR = Path(__file__).resolve().parents[2] / "deploy" / "iam"
+
+# What the AWS provider calls to create, read, update, tag and delete each resource type (and
+# to run each function) the program uses; iam:PassRole where the resource takes a role. A type
+# or function the program starts to use fails the test below until it is listed here and its
+# actions are in the stack's policy.
+ACTIONS: dict[str, list[str]] = {
+    "aws:index/getCallerIdentity:getCallerIdentity": ["sts:GetCallerIdentity"],
+    "aws:s3/bucket:Bucket": [
+        "s3:CreateBucket",
+        "s3:DeleteBucket",
+        "s3:ListBucket",
+        "s3:GetBucketAcl",
+        "s3:GetBucketCORS",
+        "s3:GetBucketLogging",
+        "s3:GetBucketPolicy",
+        "s3:GetBucketRequestPayment",
+        "s3:GetBucketTagging",
+        "s3:GetBucketVersioning",
+        "s3:GetBucketWebsite",
+        "s3:GetBucketObjectLockConfiguration",
+        "s3:GetAccelerateConfiguration",
+        "s3:GetEncryptionConfiguration",
+        "s3:GetLifecycleConfiguration",
+        "s3:GetReplicationConfiguration",
+        "s3:PutBucketTagging",
+        "s3:PutBucketObjectLockConfiguration",
+    ],
+    "aws:s3/bucketVersioning:BucketVersioning": [
+        "s3:PutBucketVersioning",
+        "s3:GetBucketVersioning",
+    ],
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": [
+        "s3:PutEncryptionConfiguration",
+        "s3:GetEncryptionConfiguration",
+    ],
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": [
+        "s3:PutBucketPublicAccessBlock",
+        "s3:GetBucketPublicAccessBlock",
+    ],
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": [
+        "s3:PutBucketOwnershipControls",
+        "s3:GetBucketOwnershipControls",
+    ],
+    "aws:s3/bucketPolicy:BucketPolicy": [
+        "s3:PutBucketPolicy",
+        "s3:GetBucketPolicy",
+        "s3:DeleteBucketPolicy",
+    ],
+    "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": [
+        "s3:PutBucketObjectLockConfiguration",
+        "s3:GetBucketObjectLockConfiguration",
+    ],
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": [
+        "s3:PutLifecycleConfiguration",
+        "s3:GetLifecycleConfiguration",
+    ],
+    "aws:kms/key:Key": [
+        "kms:CreateKey",
+        "kms:DescribeKey",
+        "kms:GetKeyPolicy",
+        "kms:PutKeyPolicy",
+        "kms:GetKeyRotationStatus",
+        "kms:EnableKeyRotation",
+        "kms:UpdateKeyDescription",
+        "kms:ListResourceTags",
+        "kms:TagResource",
+        "kms:UntagResource",
+        "kms:ScheduleKeyDeletion",
+    ],
+    "aws:iam/role:Role": [
+        "iam:CreateRole",
+        "iam:GetRole",
+        "iam:UpdateRole",
+        "iam:UpdateRoleDescription",
+        "iam:UpdateAssumeRolePolicy",
+        "iam:DeleteRole",
+        "iam:TagRole",
+        "iam:UntagRole",
+        "iam:ListRolePolicies",
+        "iam:ListAttachedRolePolicies",
+        "iam:ListInstanceProfilesForRole",
+    ],
+    "aws:iam/rolePolicy:RolePolicy": [
+        "iam:PutRolePolicy",
+        "iam:GetRolePolicy",
+        "iam:DeleteRolePolicy",
+    ],
+    "aws:cloudwatch/logDestination:LogDestination": [
+        "logs:PutDestination",
+        "logs:DescribeDestinations",
+        "logs:DeleteDestination",
+        "logs:ListTagsForResource",
+        "logs:TagResource",
+        "logs:UntagResource",
+        "iam:PassRole",
+    ],
+    "aws:cloudwatch/logDestinationPolicy:LogDestinationPolicy": [
+        "logs:PutDestinationPolicy",
+        "logs:DescribeDestinations",
+    ],
+    "aws:cloudwatch/logGroup:LogGroup": [
+        "logs:CreateLogGroup",
+        "logs:DescribeLogGroups",
+        "logs:PutRetentionPolicy",
+        "logs:DeleteRetentionPolicy",
+        "logs:DeleteLogGroup",
+        "logs:ListTagsForResource",
+        "logs:TagResource",
+        "logs:UntagResource",
+    ],
+    "aws:cloudwatch/logStream:LogStream": [
+        "logs:CreateLogStream",
+        "logs:DescribeLogStreams",
+        "logs:DeleteLogStream",
+    ],
+    "aws:cloudwatch/logMetricFilter:LogMetricFilter": [
+        "logs:PutMetricFilter",
+        "logs:DescribeMetricFilters",
+        "logs:DeleteMetricFilter",
+    ],
+    "aws:cloudwatch/logAccountPolicy:LogAccountPolicy": [
+        "logs:PutAccountPolicy",
+        "logs:DescribeAccountPolicies",
+        "logs:DeleteAccountPolicy",
+        "iam:PassRole",
+    ],
+    "aws:cloudwatch/metricAlarm:MetricAlarm": [
+        "cloudwatch:PutMetricAlarm",
+        "cloudwatch:DescribeAlarms",
+        "cloudwatch:DeleteAlarms",
+        "cloudwatch:ListTagsForResource",
+        "cloudwatch:TagResource",
+        "cloudwatch:UntagResource",
+    ],
+    "aws:cloudwatch/eventRule:EventRule": [
+        "events:PutRule",
+        "events:DescribeRule",
+        "events:DeleteRule",
+        "events:ListTargetsByRule",
+        "events:ListTagsForResource",
+        "events:TagResource",
+        "events:UntagResource",
+    ],
+    "aws:cloudwatch/eventTarget:EventTarget": [
+        "events:PutTargets",
+        "events:ListTargetsByRule",
+        "events:RemoveTargets",
+    ],
+    "aws:kinesis/stream:Stream": [
+        "kinesis:CreateStream",
+        "kinesis:DescribeStream",
+        "kinesis:DescribeStreamSummary",
+        "kinesis:DeleteStream",
+        "kinesis:IncreaseStreamRetentionPeriod",
+        "kinesis:DecreaseStreamRetentionPeriod",
+        "kinesis:StartStreamEncryption",
+        "kinesis:StopStreamEncryption",
+        "kinesis:UpdateShardCount",
+        "kinesis:UpdateStreamMode",
+        "kinesis:ListTagsForStream",
+        "kinesis:AddTagsToStream",
+        "kinesis:RemoveTagsFromStream",
+    ],
+    "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": [
+        "firehose:CreateDeliveryStream",
+        "firehose:DescribeDeliveryStream",
+        "firehose:UpdateDestination",
+        "firehose:DeleteDeliveryStream",
+        "firehose:StartDeliveryStreamEncryption",
+        "firehose:StopDeliveryStreamEncryption",
+        "firehose:ListTagsForDeliveryStream",
+        "firehose:TagDeliveryStream",
+        "firehose:UntagDeliveryStream",
+        "iam:PassRole",
+    ],
+    "aws:lambda/function:Function": [
+        "lambda:CreateFunction",
+        "lambda:GetFunction",
+        "lambda:GetFunctionConfiguration",
+        "lambda:GetFunctionCodeSigningConfig",
+        "lambda:UpdateFunctionCode",
+        "lambda:UpdateFunctionConfiguration",
+        "lambda:DeleteFunction",
+        "lambda:ListVersionsByFunction",
+        "lambda:ListTags",
+        "lambda:TagResource",
+        "lambda:UntagResource",
+        "iam:PassRole",
+    ],
+    "aws:lambda/permission:Permission": [
+        "lambda:AddPermission",
+        "lambda:GetPolicy",
+        "lambda:RemovePermission",
+    ],
+    "aws:lambda/invocation:Invocation": ["lambda:InvokeFunction"],
+    "aws:sqs/queue:Queue": [
+        "sqs:CreateQueue",
+        "sqs:GetQueueAttributes",
+        "sqs:SetQueueAttributes",
+        "sqs:GetQueueUrl",
+        "sqs:DeleteQueue",
+        "sqs:ListQueueTags",
+        "sqs:TagQueue",
+        "sqs:UntagQueue",
+    ],
+    "aws:sqs/queuePolicy:QueuePolicy": ["sqs:SetQueueAttributes", "sqs:GetQueueAttributes"],
+    "aws:ssm/parameter:Parameter": [
+        "ssm:PutParameter",
+        "ssm:GetParameter",
+        "ssm:GetParameters",
+        "ssm:DescribeParameters",
+        "ssm:DeleteParameter",
+        "ssm:ListTagsForResource",
+        "ssm:AddTagsToResource",
+        "ssm:RemoveTagsFromResource",
+    ],
+    "aws:sns/topic:Topic": [
+        "sns:CreateTopic",
+        "sns:GetTopicAttributes",
+        "sns:SetTopicAttributes",
+        "sns:DeleteTopic",
+        "sns:ListTagsForResource",
+        "sns:TagResource",
+        "sns:UntagResource",
+    ],
+    "aws:sns/topicSubscription:TopicSubscription": [
+        "sns:Subscribe",
+        "sns:GetSubscriptionAttributes",
+        "sns:SetSubscriptionAttributes",
+        "sns:Unsubscribe",
+    ],
+    "aws:glue/catalogDatabase:CatalogDatabase": [
+        "glue:CreateDatabase",
+        "glue:GetDatabase",
+        "glue:UpdateDatabase",
+        "glue:DeleteDatabase",
+        "glue:GetTags",
+        "glue:TagResource",
+        "glue:UntagResource",
+    ],
+    "aws:glue/catalogTable:CatalogTable": [
+        "glue:CreateTable",
+        "glue:GetTable",
+        "glue:UpdateTable",
+        "glue:DeleteTable",
+    ],
+    "aws:athena/workgroup:Workgroup": [
+        "athena:CreateWorkGroup",
+        "athena:GetWorkGroup",
+        "athena:UpdateWorkGroup",
+        "athena:DeleteWorkGroup",
+        "athena:ListTagsForResource",
+        "athena:TagResource",
+        "athena:UntagResource",
+    ],
+    "aws:athena/namedQuery:NamedQuery": [
+        "athena:CreateNamedQuery",
+        "athena:GetNamedQuery",
+        "athena:DeleteNamedQuery",
+    ],
+}
+
+# Configurations that together declare every resource type a stack of that role can have.
+CONFIGS: dict[str, list[dict[str, object]]] = {
+    "logging": [
+        {
+            "role": "logging",
+            "organizationId": ORG_ID,
+            "regions": ["eu-west-1", "us-east-1"],
+            "objectLockMode": "GOVERNANCE",
+            "objectLockDays": 30,
+            "transitionDays": 30,
+            "expireDays": 400,
+            "alarmEmail": "ops@example.com",
+        },
+        {
+            "role": "logging",
+            "memberAccounts": [MEMBER],
+            "transport": "kinesis",
+            "archiveFormat": "raw",
+        },
+    ],
+    "member": [
+        {"role": "member", "loggingStack": STACK, "alarmEmail": "ops@example.com"},
+        {"role": "member", "loggingStack": STACK, "subscriptionMode": "account-policy"},
+    ],
+}
+
+
+def declared(stack: str, monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """Every resource type and provider function a stack of this role uses."""
+    tokens: set[str] = set()
+    call = RecordingMocks.call
+
+    def recording_call(mocks: RecordingMocks, args: Any) -> Any:
+        tokens.add(args.token)
+        return call(mocks, args)
+
+    monkeypatch.setattr(RecordingMocks, "call", recording_call)
+    for config in CONFIGS[stack]:
+        run = run_program(config, account_id=MEMBER, stack_outputs=LOGGING_OUTPUTS)
+        tokens |= {r.type for r in run.resources if r.type.startswith("aws:")}
+    return tokens
+
+
+def policy(stack: str) -> dict[str, Any]:
+    return json.loads((IAM_DIR / f"{stack}.json").read_text())  # type: ignore[no-any-return]
+
+
+def allowed(document: dict[str, Any], action: str) -> bool:
+    """Whether an Allow statement names the action (IAM matches actions case-insensitively)."""
+    for statement in document["Statement"]:
+        actions = statement["Action"]
+        patterns = [actions] if isinstance(actions, str) else actions
+        if statement["Effect"] == "Allow" and any(
+            fnmatchcase(action.lower(), p.lower()) for p in patterns
+        ):
+            return True
+    return False
+
+
+def action_patterns(document: dict[str, Any]) -> list[str]:
+    patterns = []
+    for statement in document["Statement"]:
+        actions = statement["Action"]
+        patterns += [actions] if isinstance(actions, str) else actions
+    return patterns
+
+
+@pytest.mark.parametrize("stack", sorted(CONFIGS))
+def test_the_deploy_policy_covers_every_declared_type_and_no_more(
+    stack: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens = declared(stack, monkeypatch)
+    document = policy(stack)
+
+    assert sorted(tokens - set(ACTIONS)) == []  # list the new type's actions in ACTIONS
+    missing = {t: [a for a in ACTIONS[t] if not allowed(document, a)] for t in sorted(tokens)}
+    assert {t: actions for t, actions in missing.items() if actions} == {}
+    needed = {a.lower() for t in tokens for a in ACTIONS[t]}
+    unneeded = [
+        p for p in action_patterns(document) if not any(fnmatchcase(a, p.lower()) for a in needed)
+    ]
+    assert unneeded == []
+
+
+# Findings that hold for any deployer of these resources, with the reason each is accepted.
+ACCEPTED = {
+    "RESOURCE_POLICY_PRIVILEGE_ESCALATION": (
+        "the logging stack writes the archive's bucket policy and lifecycle, so whoever deploys "
+        "it can change them; that is why the deploy role is a guarded one"
+    ),
+}
+# RESOURCE_MISMATCH findings where parliament wants every resource type an action can take,
+# by action; the stack tags only its workgroup.
+ONE_OF_SEVERAL_RESOURCE_TYPES = {
+    "athena:ListTagsForResource",
+    "athena:TagResource",
+    "athena:UntagResource",
+}
+
+
+def accepted(finding: Any) -> bool:
+    if finding.issue in ACCEPTED:
+        return True
+    return finding.issue == "RESOURCE_MISMATCH" and all(
+        item["action"] in ONE_OF_SEVERAL_RESOURCE_TYPES for item in finding.detail
+    )
+
+
+@pytest.mark.parametrize("stack", sorted(CONFIGS))
+def test_the_deploy_policy_passes_parliament(stack: str) -> None:
+    analysed = parliament.analyze_policy_string(json.dumps(policy(stack)))
+
+    assert [f"{f.issue} {f.detail}" for f in analysed.findings if not accepted(f)] == []
+
+
+ROOT = IAM_DIR.parents[1]
+POLICY_VENV = (
+    "python -m venv policy/venv && policy/venv/bin/pip install --quiet -r policy/requirements.txt"
+)
+
+
+def test_readme_gives_the_policies_and_the_pack_setup_the_workflows_use() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for stack in CONFIGS:
+        assert f"deploy/iam/{stack}.json" in readme
+    assert POLICY_VENV in readme
+    assert POLICY_VENV in (ROOT / ".github" / "workflows" / "pull-request.yml").read_text()
+    pack = yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text())
+    assert pack["runtime"]["options"]["virtualenv"] == "venv"
+
+
+def test_a_self_managed_backend_stack_name_is_a_valid_logging_stack() -> None:
+    diy = "organization/central-logging/logging"
+    run = run_program(
+        {"role": "member", "loggingStack": diy},
+        account_id=MEMBER,
+        stack_outputs={diy: LOGGING_OUTPUTS[STACK]},
+    )
+    assert run.outputs["destinationArns"] == {
+        "eu-west-1": LOGGING_OUTPUTS[STACK]["destinationArns"]["eu-west-1"]
+    }
