@@ -353,7 +353,7 @@ def _functions(
                 "PolicyDocument": sub(
                     policies.dead_letter_queue_policy(
                         f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT}:{DEAD_LETTER_QUEUE_NAME}",
-                        f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:rule/{CREATED_RULE_NAME}",
+                        [f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:rule/{CREATED_RULE_NAME}"],
                     )
                 ),
             },
