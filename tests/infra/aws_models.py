@@ -196,7 +196,14 @@ def _account_policy(params: Mapping[str, Any]) -> list[str]:
     return found
 
 
+def _template_body(params: Mapping[str, Any]) -> list[str]:
+    # CloudFormation quotas: "Template body size in a request: 51,200 bytes".
+    size = len(params["TemplateBody"].encode())
+    return [] if size <= 51_200 else [f"cloudformation: template body of {size} bytes > 51200"]
+
+
 EXTRA: dict[tuple[str, str], list[Callable[[Mapping[str, Any]], list[str]]]] = {
+    ("cloudformation", "CreateStackSet"): [_template_body],
     ("logs", "PutRetentionPolicy"): [_log_retention],
     ("sqs", "CreateQueue"): [_queue_attributes],
     ("lambda", "CreateFunction"): [_function_name],
@@ -863,6 +870,53 @@ REQUESTS: dict[str, Callable[[Resource], list[Request]]] = {
         "sns",
         "Subscribe",
         {"TopicArn": "topic", "Protocol": "protocol", "Endpoint": "endpoint"},
+    ),
+    "aws:s3/bucketObjectv2:BucketObjectv2": _simple(
+        "s3", "PutObject", {"Bucket": "bucket", "Key": "key"}
+    ),
+    "aws:cloudformation/stackSet:StackSet": _simple(
+        "cloudformation",
+        "CreateStackSet",
+        {
+            "StackSetName": "name",
+            "Description": "description",
+            "TemplateBody": "templateBody",
+            "Capabilities": "capabilities",
+            "PermissionModel": "permissionModel",
+            "CallAs": "callAs",
+            "AutoDeployment": lambda r: {
+                "Enabled": r.inputs["autoDeployment"]["enabled"],
+                "RetainStacksOnAccountRemoval": r.inputs["autoDeployment"][
+                    "retainStacksOnAccountRemoval"
+                ],
+                "DependsOn": r.inputs["autoDeployment"].get("dependsOnStackSets"),
+            },
+            "ManagedExecution": lambda r: {"Active": r.inputs["managedExecution"]["active"]},
+        },
+    ),
+    "aws:cloudformation/stackSetInstance:StackSetInstance": _simple(
+        "cloudformation",
+        "CreateStackInstances",
+        {
+            "StackSetName": "stackSetName",
+            "Regions": lambda r: [r.inputs["stackSetInstanceRegion"]],
+            "CallAs": "callAs",
+            "DeploymentTargets": lambda r: {
+                "OrganizationalUnitIds": r.inputs["deploymentTargets"]["organizationalUnitIds"],
+                "Accounts": r.inputs["deploymentTargets"].get("accounts"),
+                "AccountFilterType": r.inputs["deploymentTargets"].get("accountFilterType"),
+            },
+            "OperationPreferences": lambda r: {
+                "ConcurrencyMode": r.inputs["operationPreferences"]["concurrencyMode"],
+                "MaxConcurrentPercentage": r.inputs["operationPreferences"][
+                    "maxConcurrentPercentage"
+                ],
+                "FailureTolerancePercentage": r.inputs["operationPreferences"][
+                    "failureTolerancePercentage"
+                ],
+                "RegionConcurrencyType": r.inputs["operationPreferences"]["regionConcurrencyType"],
+            },
+        },
     ),
 }
 

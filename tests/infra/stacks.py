@@ -143,6 +143,21 @@ STACKS: dict[str, Stack] = {
     "member-in-the-logging-account": Stack(
         {"role": "member", "loggingStack": LOGGING_STACK}, LOGGING_ACCOUNT_ID
     ),
+    "example-organization": example_stack("Pulumi.organization.yaml"),
+    "organization-account-policy": Stack(
+        {
+            "role": "organization",
+            "loggingStack": LOGGING_STACK,
+            "regions": LOGGING_REGIONS,
+            "subscriptionMode": "account-policy",
+            "organizationalUnitIds": ["ou-ab12-34cd56ef", "ou-ab12-99zz88yy"],
+            "excludeAccounts": [MEMBER_ACCOUNT_ID],
+            "callAs": "DELEGATED_ADMIN",
+            "maxConcurrentPercentage": 100,
+            "failureTolerancePercentage": 0,
+        },
+        "333333333333",
+    ),
 }
 
 

@@ -20,6 +20,8 @@ from cfnlint.api import ManualArgs, lint
 from moto import mock_aws
 from moto.cloudformation.parsing import resource_class_from_type
 
+from components.config import parse_organization
+from components.organization import account_template, regional_template, render
 from tests.aws_env import fake_credentials
 from tests.infra.test_organization import REGIONS, run_organization
 from tests.infra.test_policies_lint import known
@@ -306,3 +308,24 @@ def test_moto_deploys_the_templates_into_an_account(config: str) -> None:
         if any(r["Type"] == t for tmpl in templates.values() for r in tmpl["Resources"].values())
     }
     assert left_out == expected
+
+
+@pytest.mark.parametrize("mode", ["lambda", "account-policy"])
+def test_every_region_aws_offers_fits_in_one_template_body(mode: str) -> None:
+    regions = boto3.session.Session().get_available_regions("logs")
+    assert len(regions) > 25
+    settings = parse_organization(
+        {"loggingStack": "o/p/s", "regions": json.dumps(regions), "subscriptionMode": mode},
+        regions[0],
+    )
+    destinations = {
+        r: f"arn:aws:logs:{r}:999999999999:destination:CentralLogDestination" for r in regions
+    }
+    buckets = {r: f"central-{r}-artifacts-0123456" for r in regions} if mode == "lambda" else None
+    code_key = "handlers/0123456789abcdef.zip" if mode == "lambda" else None
+    for template in (
+        account_template(settings.member, destinations),
+        regional_template(settings.member, destinations, buckets, code_key),
+    ):
+        # CloudFormation quotas: "Template body size in a request: 51,200 bytes".
+        assert len(render(template).encode()) <= 51_200
