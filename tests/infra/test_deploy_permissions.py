@@ -24,6 +24,24 @@ IAM_DIR = Path(__file__).resolve().parents[2] / "deploy" / "iam"
 # actions are in the stack's policy.
 ACTIONS: dict[str, list[str]] = {
     "aws:index/getCallerIdentity:getCallerIdentity": ["sts:GetCallerIdentity"],
+    # The deploying role's path, for the archive's admin exemption (iam:GetRole on itself).
+    "aws:iam/getSessionContext:getSessionContext": ["iam:GetRole"],
+    "aws:s3/bucketLogging:BucketLogging": ["s3:PutBucketLogging", "s3:GetBucketLogging"],
+    "aws:cloudtrail/trail:Trail": [
+        "cloudtrail:CreateTrail",
+        "cloudtrail:GetTrail",
+        "cloudtrail:DescribeTrails",
+        "cloudtrail:GetTrailStatus",
+        "cloudtrail:UpdateTrail",
+        "cloudtrail:DeleteTrail",
+        "cloudtrail:StartLogging",
+        "cloudtrail:StopLogging",
+        "cloudtrail:PutEventSelectors",
+        "cloudtrail:GetEventSelectors",
+        "cloudtrail:ListTags",
+        "cloudtrail:AddTags",
+        "cloudtrail:RemoveTags",
+    ],
     "aws:s3/bucket:Bucket": [
         "s3:CreateBucket",
         "s3:DeleteBucket",
@@ -297,6 +315,7 @@ CONFIGS: dict[str, list[dict[str, object]]] = {
             "memberAccounts": [MEMBER],
             "transport": "kinesis",
             "archiveFormat": "raw",
+            "accessTrail": "cloudtrail",
         },
     ],
     "member": [
