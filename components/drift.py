@@ -94,7 +94,7 @@ def watch_account_policy(
         region,
         f"The account-level subscription filter policy {policy_name} was put or deleted: "
         "unless a `pulumi up` of this stack did it, find the caller in CloudTrail and run "
-        "`pulumi up` to put the policy back.",
+        "`pulumi up --refresh` to put the policy back.",
         namespace="AWS/Events",
         metric="MatchedEvents",
         dimensions={"RuleName": rule.name},

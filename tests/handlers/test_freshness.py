@@ -311,3 +311,29 @@ def test_bad_environment_is_refused_with_one_sentence(
         FreshnessSettings.from_env(environment)
 
     assert str(raised.value).startswith(message)
+
+
+def test_the_handler_reads_its_environment_and_runs_as_its_role(
+    aws: FakeAws, archive: Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    credentials = aws.function_session(freshness_policy()).get_credentials()
+    assert credentials is not None
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", credentials.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials.secret_key)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", credentials.token or "")
+    for variable, value in freshness_environment().items():
+        monkeypatch.setenv(variable, value)
+    archive.deliver(FRESH, REGION, datetime.now(UTC))
+
+    with aws.iam.enforced():
+        result = freshness.handler({"source": "aws.events"}, None)
+
+    assert result["fresh"] == 1
+    assert {(s["account"], s["region"]) for s in result["stale"]} == {
+        (FRESH, OTHER_REGION),
+        (STALE, REGION),
+        (STALE, OTHER_REGION),
+        (MISSING, REGION),
+        (MISSING, OTHER_REGION),
+    }
+    assert sorted(set(aws.iam.actions)) == ["cloudwatch:PutMetricData", "s3:ListBucket"]
