@@ -65,8 +65,12 @@ def test_another_lost_error_still_reaches_the_asyncio_log(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="asyncio")
     fail_in_apply()
-    lost = asyncio.get_event_loop_policy().get_event_loop().create_future()
-    lost.set_exception(RuntimeError("not the run's error"))
-    del lost
-    gc.collect()
+    loop = asyncio.new_event_loop()
+    try:
+        lost = loop.create_future()
+        lost.set_exception(RuntimeError("not the run's error"))
+        del lost
+        gc.collect()
+    finally:
+        loop.close()
     assert asyncio_records(caplog) == ["Future exception was never retrieved"]

@@ -324,7 +324,7 @@ def test_every_region_aws_offers_fits_in_one_template_body(mode: str) -> None:
     buckets = {r: f"central-{r}-artifacts-0123456" for r in regions} if mode == "lambda" else None
     code_key = "handlers/0123456789abcdef.zip" if mode == "lambda" else None
     for template in (
-        account_template(settings.member, destinations),
+        account_template(settings.member),
         regional_template(settings.member, destinations, buckets, code_key),
     ):
         # CloudFormation quotas: "Template body size in a request: 51,200 bytes".
