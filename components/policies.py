@@ -600,12 +600,5 @@ def artifact_bucket_policy(bucket_arn: str, organization_id: str) -> Policy:
             "Resource": f"{bucket_arn}/*",
             "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}},
         },
-        {
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [bucket_arn, f"{bucket_arn}/*"],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        },
+        _deny_insecure_transport(bucket_arn),
     )
