@@ -18,6 +18,36 @@ from components.config import AlarmSettings
 PERIOD_SECONDS = 300
 
 
+@dataclass(frozen=True)
+class AlarmSpec:
+    """What an alarm on one metric watches and what it tells the operator: declared once,
+    for a member stack (`AlarmNotifier.watch`) and the organization stack's template alike.
+    By default no data means nothing flowed, which is not an alarm; where silence is the
+    failure, `missing_data="breaching"`."""
+
+    purpose: str
+    description: str
+    namespace: str
+    metric: str
+    statistic: str
+    threshold: float
+    comparison: str = "GreaterThanThreshold"
+    periods: int = 1
+    missing_data: str = "notBreaching"
+
+
+@dataclass(frozen=True)
+class QueryAlarmSpec:
+    """An alarm on a CloudWatch Metrics Insights query, which covers every time series it
+    matches, including ones that appear later (CloudWatch user guide, "Create a CloudWatch
+    alarm based on a Metrics Insights query"). No data: nothing failed."""
+
+    purpose: str
+    description: str
+    query: str
+    threshold: float = 0
+
+
 @dataclass
 class AlarmNotifier:
     """Alarms of one component, notifying the configured topic (or one created per region
@@ -92,24 +122,37 @@ class AlarmNotifier:
             opts=ResourceOptions(parent=self.parent),
         )
 
-    def query_alarm(
-        self, purpose: str, region: str, description: str, *, query: str, threshold: float
+    def watch(
+        self, spec: AlarmSpec, region: str, dimensions: Mapping[str, pulumi.Input[str]]
     ) -> aws.cloudwatch.MetricAlarm:
-        """An alarm on a CloudWatch Metrics Insights query, which covers every time series it
-        matches, including ones that appear later (CloudWatch user guide, "Create a
-        CloudWatch alarm based on a Metrics Insights query"). No data: nothing failed."""
+        """The alarm `spec` describes, in `region`, on the metric with these dimensions."""
+        return self.alarm(
+            spec.purpose,
+            region,
+            spec.description,
+            namespace=spec.namespace,
+            metric=spec.metric,
+            dimensions=dimensions,
+            statistic=spec.statistic,
+            threshold=spec.threshold,
+            comparison=spec.comparison,
+            periods=spec.periods,
+            missing_data=spec.missing_data,
+        )
+
+    def query_alarm(self, spec: QueryAlarmSpec, region: str) -> aws.cloudwatch.MetricAlarm:
         actions = self.actions(region)
         return aws.cloudwatch.MetricAlarm(
-            f"{self.name}-{region}-{purpose}",
+            f"{self.name}-{region}-{spec.purpose}",
             region=region,
-            alarm_description=description,
+            alarm_description=spec.description,
             metric_queries=[
                 aws.cloudwatch.MetricAlarmMetricQueryArgs(
-                    id="q1", expression=query, period=PERIOD_SECONDS, return_data=True
+                    id="q1", expression=spec.query, period=PERIOD_SECONDS, return_data=True
                 )
             ],
             evaluation_periods=1,
-            threshold=threshold,
+            threshold=spec.threshold,
             comparison_operator="GreaterThanThreshold",
             treat_missing_data="notBreaching",
             alarm_actions=actions,

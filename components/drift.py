@@ -26,12 +26,16 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import ResourceOptions
 
-from components.alarms import AlarmNotifier
+from components.alarms import AlarmNotifier, AlarmSpec
 
 Pattern = dict[str, Any]
 
 FILTER_EVENTS = ["DeleteSubscriptionFilter", "PutSubscriptionFilter"]
 ACCOUNT_POLICY_EVENTS = ["DeleteAccountPolicy", "PutAccountPolicy"]
+FILTER_RULE_DESCRIPTION = (
+    "A subscription filter was put or deleted by another principal: check the log group"
+)
+ACCOUNT_POLICY_RULE_DESCRIPTION = "Our account-level subscription filter policy was put or deleted"
 
 
 def _cloudtrail_call(event_names: list[str], **detail: Any) -> Pattern:
@@ -77,6 +81,22 @@ def account_policy_drift_pattern(policy_name: str) -> Pattern:
     )
 
 
+def account_policy_changed_alarm(policy_name: str) -> AlarmSpec:
+    """The alarm on the drift rule's matches. A change is an event, not a state: no matches
+    is the normal case, not silence."""
+    return AlarmSpec(
+        "account-policy-changed",
+        f"The account-level subscription filter policy {policy_name} was put or deleted: "
+        "unless a deployment did it, find the caller in CloudTrail and put the policy back: "
+        "`pulumi up --refresh` for a member stack; for a StackSet instance, see the README's "
+        "alarm runbook.",
+        namespace="AWS/Events",
+        metric="MatchedEvents",
+        statistic="Sum",
+        threshold=0,
+    )
+
+
 def watch_account_policy(
     parent: pulumi.Resource, alarms: AlarmNotifier, name: str, region: str, policy_name: str
 ) -> aws.cloudwatch.EventRule:
@@ -84,21 +104,9 @@ def watch_account_policy(
     rule = aws.cloudwatch.EventRule(
         f"{name}-{region}-account-policy-changed",
         region=region,
-        description="Our account-level subscription filter policy was put or deleted",
+        description=ACCOUNT_POLICY_RULE_DESCRIPTION,
         event_pattern=json.dumps(account_policy_drift_pattern(policy_name), sort_keys=True),
         opts=ResourceOptions(parent=parent),
     )
-    # A change is an event, not a state: no matches is the normal case, not silence.
-    alarms.alarm(
-        "account-policy-changed",
-        region,
-        f"The account-level subscription filter policy {policy_name} was put or deleted: "
-        "unless a `pulumi up` of this stack did it, find the caller in CloudTrail and run "
-        "`pulumi up --refresh` to put the policy back.",
-        namespace="AWS/Events",
-        metric="MatchedEvents",
-        dimensions={"RuleName": rule.name},
-        statistic="Sum",
-        threshold=0,
-    )
+    alarms.watch(account_policy_changed_alarm(policy_name), region, {"RuleName": rule.name})
     return rule

@@ -22,6 +22,9 @@ HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
 RUNTIME = "python3.13"
 FUNCTION_LOG_RETENTION_DAYS = 90
 FUNCTION_ARCHITECTURE = "arm64"
+# A scheduled function's size and time limit, unless it asks for more time.
+SCHEDULED_MEMORY_MB = 128
+SCHEDULED_TIMEOUT_SECONDS = 60
 
 
 def handler_files(directory: Path = HANDLERS_DIR) -> dict[str, Path]:
@@ -65,7 +68,7 @@ def scheduled_function(
     schedule: str,
     policy: Callable[[Output[str]], Output[policies.Policy]],
     environment: Mapping[str, pulumi.Input[str]] | None = None,
-    timeout: int = 60,
+    timeout: int = SCHEDULED_TIMEOUT_SECONDS,
 ) -> ScheduledFunction:
     """A function run on `schedule`, whose role holds only `policy(own log group ARN)`."""
     child = ResourceOptions(parent=parent)
@@ -98,7 +101,7 @@ def scheduled_function(
         handler=handler,
         code=handler_code(),
         architectures=[FUNCTION_ARCHITECTURE],
-        memory_size=128,
+        memory_size=SCHEDULED_MEMORY_MB,
         timeout=timeout,
         environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment)
         if environment

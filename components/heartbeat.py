@@ -13,7 +13,7 @@ import pulumi_aws as aws
 from pulumi import Output, ResourceOptions
 
 from components import policies
-from components.alarms import AlarmNotifier
+from components.alarms import AlarmNotifier, AlarmSpec
 from components.functions import scheduled_function
 from handlers.heartbeat import HEARTBEAT_INTERVAL_SECONDS, HEARTBEAT_LOG_GROUP
 
@@ -22,6 +22,25 @@ FUNCTION_NAME = "central-logging-heartbeat"
 HEARTBEAT_RETENTION_DAYS = 7
 # IncomingLogEvents of the group missing for this many 5-minute periods raises the alarm.
 MISSED_BEATS = 3
+SCHEDULE = f"rate({HEARTBEAT_INTERVAL_SECONDS // 60} minutes)"
+DESCRIPTION = "central-logging heartbeat: one event every 5 minutes"
+HANDLER = "handlers.heartbeat.handler"
+# Silence is the failure here: AWS/Logs publishes IncomingLogEvents only for events that
+# arrived, so missing data means no heartbeat was written (function, schedule or role
+# broken, group deleted) and counts as breaching.
+MISSING_ALARM = AlarmSpec(
+    "heartbeat-missing",
+    f"No heartbeat reached {HEARTBEAT_LOG_GROUP} for 15 minutes: read "
+    f"/aws/lambda/{FUNCTION_NAME}; without heartbeats the logging stack cannot tell "
+    "whether this account-region still delivers.",
+    namespace="AWS/Logs",
+    metric="IncomingLogEvents",
+    statistic="Sum",
+    threshold=1,
+    comparison="LessThanThreshold",
+    periods=MISSED_BEATS,
+    missing_data="breaching",
+)
 
 
 class Heartbeat(pulumi.ComponentResource):
@@ -52,31 +71,14 @@ class Heartbeat(pulumi.ComponentResource):
             f"{name}-function",
             region=region,
             function_name=FUNCTION_NAME,
-            description="central-logging heartbeat: one event every 5 minutes",
-            handler="handlers.heartbeat.handler",
-            schedule=f"rate({HEARTBEAT_INTERVAL_SECONDS // 60} minutes)",
+            description=DESCRIPTION,
+            handler=HANDLER,
+            schedule=SCHEDULE,
             policy=lambda own_logs: Output.all(account_id, own_logs).apply(
                 lambda a: policies.heartbeat_function_policy(
                     partition=partition, region=region, account_id=a[0], function_log_group_arn=a[1]
                 )
             ),
         ).function
-        # Silence is the failure here: AWS/Logs publishes IncomingLogEvents only for events
-        # that arrived, so missing data means no heartbeat was written (function, schedule or
-        # role broken, group deleted) and counts as breaching.
-        alarms.alarm(
-            "heartbeat-missing",
-            region,
-            f"No heartbeat reached {HEARTBEAT_LOG_GROUP} for 15 minutes: read "
-            f"/aws/lambda/{FUNCTION_NAME}; without heartbeats the logging stack cannot tell "
-            "whether this account-region still delivers.",
-            namespace="AWS/Logs",
-            metric="IncomingLogEvents",
-            dimensions={"LogGroupName": self.log_group.name},
-            statistic="Sum",
-            threshold=1,
-            comparison="LessThanThreshold",
-            periods=MISSED_BEATS,
-            missing_data="breaching",
-        )
+        alarms.watch(MISSING_ALARM, region, {"LogGroupName": self.log_group.name})
         self.register_outputs({})

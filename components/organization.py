@@ -5,16 +5,19 @@ Two StackSets, because IAM is global and stack instances are regional:
 - `central-logging-account`, one instance per account in the home region: the sender role,
   the one account-wide resource;
 - `central-logging-regional`, one instance per account and covered region: the SSM
-  parameters and the subscription (the account policy, or the functions with their roles,
-  rules, dead-letter queue and alarms). The function roles are per region, as in a member
-  stack, so their names carry the region; declaring them all in the account template instead
-  would outgrow CloudFormation's 51,200-byte template body at 17 regions. Its automatic
-  deployments wait for the account StackSet's (`AutoDeployment.DependsOn`), so the sender
-  role exists before anything uses it.
+  parameters, the heartbeat, the delivery-error alarms and the subscription (the account
+  policy with its drift alarm, or the functions with their roles, rules, dead-letter queue
+  and alarms). The function roles are per region, as in a member stack, so their names
+  carry the region; declaring them all in the account template instead would outgrow
+  CloudFormation's 51,200-byte template body at 17 regions. Its automatic deployments wait
+  for the account StackSet's (`AutoDeployment.DependsOn`), so the sender role exists before
+  anything uses it.
 
 The templates are rendered here, as JSON, from the same functions the member stack uses
-(policies.py and the helpers of subscriber.py): an account-region gets what a member stack
-would declare there. Each region's destination comes from the `Regions` mapping.
+(policies.py, and the alarm specs and patterns of subscriber.py, heartbeat.py and drift.py):
+an account-region gets what a member stack would declare there, except alarm actions (no
+topic of this stack is reachable from every account). Each region's destination comes from
+the `Regions` mapping.
 """
 
 from __future__ import annotations
@@ -27,13 +30,22 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import Output, ResourceOptions
 
-from components import policies
-from components.alarms import PERIOD_SECONDS
+from components import heartbeat, policies
+from components.alarms import PERIOD_SECONDS, AlarmSpec, QueryAlarmSpec
 from components.config import ConfigError, MemberSettings, OrganizationSettings, key
+from components.drift import (
+    ACCOUNT_POLICY_RULE_DESCRIPTION,
+    FILTER_RULE_DESCRIPTION,
+    account_policy_changed_alarm,
+    account_policy_drift_pattern,
+    filter_drift_pattern,
+)
 from components.functions import (
     FUNCTION_ARCHITECTURE,
     FUNCTION_LOG_RETENTION_DAYS,
     RUNTIME,
+    SCHEDULED_MEMORY_MB,
+    SCHEDULED_TIMEOUT_SECONDS,
     handler_code_hash,
     handler_files,
 )
@@ -54,10 +66,12 @@ from components.subscriber import (
     FunctionSpec,
     account_policy_document,
     account_policy_selection,
+    delivery_alarms,
     function_environment,
     select_destinations,
 )
 from handlers.core import DESTINATION_PARAMETER, SENDER_ROLE_PARAMETER, delivery_log_groups
+from handlers.heartbeat import HEARTBEAT_LOG_GROUP
 
 Template = dict[str, Any]
 
@@ -68,6 +82,11 @@ DEAD_LETTER_QUEUE_NAME = "central-logging-dead-letters"
 CREATED_RULE_NAME = "central-logging-log-group-created"
 SCHEDULE_RULE_NAME = "central-logging-sweep-schedule"
 DEPLOY_RULE_NAME = "central-logging-deploy-sweep"
+FILTER_CHANGED_RULE_NAME = "central-logging-filter-changed"
+ACCOUNT_POLICY_RULE_NAME = "central-logging-account-policy-changed"
+HEARTBEAT_RULE_NAME = "central-logging-heartbeat"
+# The rules whose undeliverable events the dead-letter queue takes.
+DEAD_LETTER_RULES = (CREATED_RULE_NAME, FILTER_CHANGED_RULE_NAME)
 MAPPING = "Regions"
 IN_LOGGING_ACCOUNT = "InLoggingAccount"
 
@@ -120,34 +139,82 @@ def _resource(type_: str, properties: Mapping[str, Any], **extra: Any) -> dict[s
     return {"Type": type_, "Properties": dict(properties), **extra}
 
 
-def _function_role(spec: FunctionSpec) -> dict[str, Any]:
-    """A function's role in this region, with the policy the member stack gives it."""
-    function_policy = policies.subscriber_function_policy(
+def _arn(service: str, resource: str, *, region: str = REGION) -> str:
+    """An ARN in this account-region (Fn::Sub text)."""
+    return f"arn:{PARTITION}:{service}:{region}:{ACCOUNT}:{resource}"
+
+
+def _role_arn(function_name: str) -> str:
+    # IAM is global: the region in the name keeps the regions' roles apart.
+    return _arn("iam", f"role/{function_name}-{REGION}", region="")
+
+
+def _subscriber_policy(spec: FunctionSpec) -> policies.Policy:
+    """A subscriber function's policy, as the member stack gives it."""
+    return policies.subscriber_function_policy(
         partition=PARTITION,
         region=REGION,
         account_id=ACCOUNT,
         destination_arn=DESTINATION_VARIABLE,
         sender_role_arn=SENDER_ROLE_ARN,
-        function_log_group_arn=(
-            f"arn:{PARTITION}:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{spec.name}"
-        ),
-        function_arn=(
-            f"arn:{PARTITION}:lambda:{REGION}:{ACCOUNT}:function:{spec.name}"
-            if spec == RECONCILER
-            else None
-        ),
-        dead_letter_queue_arn=f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT}:{DEAD_LETTER_QUEUE_NAME}",
+        function_log_group_arn=_arn("logs", f"log-group:/aws/lambda/{spec.name}"),
+        function_arn=_arn("lambda", f"function:{spec.name}") if spec == RECONCILER else None,
+        dead_letter_queue_arn=_arn("sqs", DEAD_LETTER_QUEUE_NAME),
     )
-    return _resource(
-        "AWS::IAM::Role",
-        {
-            # IAM is global: the region in the name keeps the regions' roles apart.
-            "RoleName": sub(f"{spec.name}-{REGION}"),
-            "Description": sub(f"central-logging {spec.kind} function in {REGION}"),
-            "AssumeRolePolicyDocument": policies.lambda_trust(),
-            "Policies": [{"PolicyName": "subscribe", "PolicyDocument": sub(function_policy)}],
+
+
+def _function(
+    logical: str,
+    function_name: str,
+    *,
+    description: str,
+    handler: str,
+    timeout: int,
+    memory: int,
+    policy: policies.Policy,
+    code_key: str,
+    environment: Mapping[str, Any] | None = None,
+    dead_letters: bool = False,
+) -> dict[str, Any]:
+    """A function of this region with its log group and its role (holding `policy`)."""
+    properties: dict[str, Any] = {
+        "FunctionName": function_name,
+        "Description": description,
+        "Role": {"Fn::GetAtt": [f"{logical}Role", "Arn"]},
+        "Runtime": RUNTIME,
+        "Handler": handler,
+        "Code": {
+            "S3Bucket": {"Fn::FindInMap": [MAPPING, {"Ref": "AWS::Region"}, "ArtifactBucket"]},
+            "S3Key": code_key,
         },
-    )
+        "Architectures": [FUNCTION_ARCHITECTURE],
+        "MemorySize": memory,
+        "Timeout": timeout,
+    }
+    if environment:
+        properties["Environment"] = {"Variables": dict(environment)}
+    if dead_letters:
+        # Asynchronous invocations that still fail after Lambda's retries are kept.
+        properties["DeadLetterConfig"] = {"TargetArn": {"Fn::GetAtt": ["DeadLetters", "Arn"]}}
+    return {
+        f"{logical}Role": _resource(
+            "AWS::IAM::Role",
+            {
+                "RoleName": sub(f"{function_name}-{REGION}"),
+                "Description": sub(f"The {function_name} function's role in {REGION}"),
+                "AssumeRolePolicyDocument": policies.lambda_trust(),
+                "Policies": [{"PolicyName": "function", "PolicyDocument": sub(policy)}],
+            },
+        ),
+        f"{logical}Logs": _resource(
+            "AWS::Logs::LogGroup",
+            {
+                "LogGroupName": f"/aws/lambda/{function_name}",
+                "RetentionInDays": FUNCTION_LOG_RETENTION_DAYS,
+            },
+        ),
+        logical: _resource("AWS::Lambda::Function", properties, DependsOn=[f"{logical}Logs"]),
+    }
 
 
 def account_template(member: MemberSettings) -> Template:
@@ -204,31 +271,25 @@ def _if_logging_account(in_logging: Any, elsewhere: Any) -> dict[str, Any]:
 def regional_template(
     member: MemberSettings,
     destinations: Mapping[str, str],
-    artifact_buckets: Mapping[str, str] | None = None,
-    code_key: str | None = None,
+    artifact_buckets: Mapping[str, str],
+    code_key: str,
 ) -> Template:
-    """The part of every account-region: parameters and the subscription itself."""
-    lambda_mode = member.subscription_mode == "lambda"
-    if lambda_mode and (artifact_buckets is None or code_key is None):
-        raise ValueError("lambda mode needs the artifact buckets and the code key")
+    """The part of every account-region: what a member stack declares in a region (the
+    parameters, the heartbeat, the delivery alarms and the subscription itself)."""
     mapping = {
-        region: {
-            "DestinationArn": arn,
-            **({"ArtifactBucket": artifact_buckets[region]} if artifact_buckets else {}),
-        }
+        region: {"DestinationArn": arn, "ArtifactBucket": artifact_buckets[region]}
         for region, arn in destinations.items()
     }
     logging_accounts = {policies.arn_account(arn) for arn in destinations.values()}
     if len(logging_accounts) != 1:
         raise ValueError(f"destinations in several accounts: {sorted(logging_accounts)}")
-    destination = DESTINATION
     resources: dict[str, Any] = {
         "DestinationParameter": _resource(
             "AWS::SSM::Parameter",
             {
                 "Name": DESTINATION_PARAMETER,
                 "Type": "String",
-                "Value": destination,
+                "Value": DESTINATION,
                 "Description": "The central-logging destination of this region (CLI default)",
             },
         ),
@@ -241,29 +302,15 @@ def regional_template(
                 "Description": "The role CloudWatch Logs delivers this account's logs with",
             },
         ),
+        **_heartbeat(code_key),
     }
+    for number, alarm in enumerate(delivery_alarms(member.filter_name)):
+        resources[f"DeliveryAlarm{number}"] = _query_alarm(alarm)
     common, in_logging = _exclusions(member, destinations)
-    if lambda_mode:
-        assert artifact_buckets is not None and code_key is not None
-        resources.update(_functions(member, destination, code_key, common, in_logging))
+    if member.subscription_mode == "lambda":
+        resources.update(_subscriber_functions(member, code_key, common, in_logging))
     else:
-        # Fn::Sub text: a literal "${" in the filter pattern is written "${!".
-        document = account_policy_document(
-            DESTINATION_VARIABLE, SENDER_ROLE_ARN, member.filter_pattern.replace("${", "${!")
-        )
-        resources["AccountPolicy"] = _resource(
-            "AWS::Logs::AccountPolicy",
-            {
-                "PolicyName": member.filter_name,
-                "PolicyType": "SUBSCRIPTION_FILTER_POLICY",
-                "Scope": "ALL",
-                "PolicyDocument": sub(json.dumps(document)),
-                "SelectionCriteria": _if_logging_account(
-                    account_policy_selection(in_logging),
-                    account_policy_selection(common) or {"Ref": "AWS::NoValue"},
-                ),
-            },
-        )
+        resources.update(_account_policy(member, common, in_logging))
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "central-logging: this region's subscription to the central destination",
@@ -275,39 +322,64 @@ def regional_template(
     }
 
 
-def _alarm(purpose: str, description: str, **metric: Any) -> dict[str, Any]:
-    """An alarm as the member stack's AlarmNotifier declares it, without actions: no topic
-    of the organization stack can be notified from every member account."""
+def _alarm(spec: AlarmSpec, dimensions: Mapping[str, Any]) -> dict[str, Any]:
+    """The alarm `spec` describes, as the member stack declares it but without actions: no
+    topic of the organization stack can be notified from every member account."""
+    properties: dict[str, Any] = {
+        "AlarmName": f"central-logging-{spec.purpose}",
+        "AlarmDescription": spec.description,
+        "Namespace": spec.namespace,
+        "MetricName": spec.metric,
+        "Statistic": spec.statistic,
+        "Period": PERIOD_SECONDS,
+        "EvaluationPeriods": spec.periods,
+        "Threshold": spec.threshold,
+        "ComparisonOperator": spec.comparison,
+        "TreatMissingData": spec.missing_data,
+    }
+    if dimensions:
+        properties["Dimensions"] = [{"Name": k, "Value": v} for k, v in dimensions.items()]
+    return _resource("AWS::CloudWatch::Alarm", properties)
+
+
+def _query_alarm(spec: QueryAlarmSpec) -> dict[str, Any]:
     return _resource(
         "AWS::CloudWatch::Alarm",
         {
-            "AlarmName": f"central-logging-{purpose}",
-            "AlarmDescription": description,
-            "Period": PERIOD_SECONDS,
+            "AlarmName": f"central-logging-{spec.purpose}",
+            "AlarmDescription": spec.description,
+            "Metrics": [
+                {"Id": "q1", "Expression": spec.query, "Period": PERIOD_SECONDS, "ReturnData": True}
+            ],
             "EvaluationPeriods": 1,
+            "Threshold": spec.threshold,
             "ComparisonOperator": "GreaterThanThreshold",
             "TreatMissingData": "notBreaching",
-            **metric,
         },
     )
 
 
-def _target(function: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "Id": function.lower(),
-        "Arn": {"Fn::GetAtt": [function, "Arn"]},
-        "RetryPolicy": {
+def _target(function: str, *, retry: bool = True, **extra: Any) -> dict[str, Any]:
+    target = {"Id": function.lower(), "Arn": {"Fn::GetAtt": [function, "Arn"]}, **extra}
+    if retry:
+        target["RetryPolicy"] = {
             "MaximumEventAgeInSeconds": EVENT_MAX_AGE_SECONDS,
             "MaximumRetryAttempts": EVENT_MAX_RETRIES,
-        },
-        **extra,
-    }
+        }
+    return target
 
 
-def _rule(name: str, description: str, target: dict[str, Any], **trigger: Any) -> dict[str, Any]:
+def _rule(
+    name: str, description: str, target: dict[str, Any] | None = None, **trigger: Any
+) -> dict[str, Any]:
     return _resource(
         "AWS::Events::Rule",
-        {"Name": name, "Description": description, **trigger, "Targets": [target]},
+        {
+            "Name": name,
+            "Description": description,
+            **trigger,
+            **({"Targets": [target]} if target else {}),
+        },
     )
 
 
@@ -323,20 +395,90 @@ def _permission(function: str, rule: str) -> dict[str, Any]:
     )
 
 
-def _functions(
-    member: MemberSettings,
-    destination: Any,
-    code_key: str,
-    common: list[str],
-    in_logging: list[str],
-) -> dict[str, Any]:
+def _heartbeat(code_key: str) -> dict[str, Any]:
+    """What components/heartbeat.py declares in a member region."""
+    policy = policies.heartbeat_function_policy(
+        partition=PARTITION,
+        region=REGION,
+        account_id=ACCOUNT,
+        function_log_group_arn=_arn("logs", f"log-group:/aws/lambda/{heartbeat.FUNCTION_NAME}"),
+    )
+    return {
+        "HeartbeatLogGroup": _resource(
+            "AWS::Logs::LogGroup",
+            {
+                "LogGroupName": HEARTBEAT_LOG_GROUP,
+                "RetentionInDays": heartbeat.HEARTBEAT_RETENTION_DAYS,
+                # Subscription filters take only the Standard class.
+                "LogGroupClass": "STANDARD",
+            },
+        ),
+        **_function(
+            "Heartbeat",
+            heartbeat.FUNCTION_NAME,
+            description=heartbeat.DESCRIPTION,
+            handler=heartbeat.HANDLER,
+            timeout=SCHEDULED_TIMEOUT_SECONDS,
+            memory=SCHEDULED_MEMORY_MB,
+            policy=policy,
+            code_key=code_key,
+        ),
+        "HeartbeatScheduleRule": _rule(
+            HEARTBEAT_RULE_NAME,
+            heartbeat.DESCRIPTION,
+            _target("Heartbeat", retry=False),
+            ScheduleExpression=heartbeat.SCHEDULE,
+        ),
+        "HeartbeatSchedulePermission": _permission("Heartbeat", "HeartbeatScheduleRule"),
+        "HeartbeatMissingAlarm": _alarm(
+            heartbeat.MISSING_ALARM, {"LogGroupName": {"Ref": "HeartbeatLogGroup"}}
+        ),
+    }
+
+
+def _account_policy(member: MemberSettings, common: list[str], in_logging: list[str]) -> Template:
+    """Account-policy mode: the policy, and the alarm on changes to it (components/drift.py)."""
+    # Fn::Sub text: a literal "${" in the filter pattern is written "${!".
+    document = account_policy_document(
+        DESTINATION_VARIABLE, SENDER_ROLE_ARN, member.filter_pattern.replace("${", "${!")
+    )
+    return {
+        "AccountPolicy": _resource(
+            "AWS::Logs::AccountPolicy",
+            {
+                "PolicyName": member.filter_name,
+                "PolicyType": "SUBSCRIPTION_FILTER_POLICY",
+                "Scope": "ALL",
+                "PolicyDocument": sub(json.dumps(document)),
+                "SelectionCriteria": _if_logging_account(
+                    account_policy_selection(in_logging),
+                    account_policy_selection(common) or {"Ref": "AWS::NoValue"},
+                ),
+            },
+        ),
+        "AccountPolicyChangedRule": _rule(
+            ACCOUNT_POLICY_RULE_NAME,
+            ACCOUNT_POLICY_RULE_DESCRIPTION,
+            EventPattern=account_policy_drift_pattern(member.filter_name),
+        ),
+        "AccountPolicyChangedAlarm": _alarm(
+            account_policy_changed_alarm(member.filter_name),
+            {"RuleName": {"Ref": "AccountPolicyChangedRule"}},
+        ),
+    }
+
+
+def _subscriber_functions(
+    member: MemberSettings, code_key: str, common: list[str], in_logging: list[str]
+) -> Template:
     """Lambda mode: what MemberSubscriber._subscriber_functions declares, as CloudFormation."""
     environment = function_environment(
         member,
-        destination_arn=destination,
+        destination_arn=DESTINATION,
         sender_role_arn=sub(SENDER_ROLE_ARN),
         exclude_patterns=_if_logging_account(json.dumps(in_logging), json.dumps(common)),
     )
+    queue_arn = _arn("sqs", DEAD_LETTER_QUEUE_NAME)
     resources: dict[str, Any] = {
         "DeadLetters": _resource(
             "AWS::SQS::Queue",
@@ -352,8 +494,8 @@ def _functions(
                 "Queues": [{"Ref": "DeadLetters"}],
                 "PolicyDocument": sub(
                     policies.dead_letter_queue_policy(
-                        f"arn:{PARTITION}:sqs:{REGION}:{ACCOUNT}:{DEAD_LETTER_QUEUE_NAME}",
-                        [f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:rule/{CREATED_RULE_NAME}"],
+                        queue_arn,
+                        [_arn("events", f"rule/{name}") for name in DEAD_LETTER_RULES],
                     )
                 ),
             },
@@ -361,54 +503,44 @@ def _functions(
     }
     for spec in (SUBSCRIBER, RECONCILER):
         function = logical_id(spec.kind)
-        resources[f"{function}Role"] = _function_role(spec)
-        resources[f"{function}Logs"] = _resource(
-            "AWS::Logs::LogGroup",
-            {
-                "LogGroupName": f"/aws/lambda/{spec.name}",
-                "RetentionInDays": FUNCTION_LOG_RETENTION_DAYS,
-            },
-        )
-        resources[function] = _resource(
-            "AWS::Lambda::Function",
-            {
-                "FunctionName": spec.name,
-                "Description": f"central-logging {spec.kind}: keeps log groups subscribed",
-                "Role": {"Fn::GetAtt": [f"{function}Role", "Arn"]},
-                "Runtime": RUNTIME,
-                "Handler": spec.handler,
-                "Code": {
-                    "S3Bucket": {
-                        "Fn::FindInMap": [MAPPING, {"Ref": "AWS::Region"}, "ArtifactBucket"]
-                    },
-                    "S3Key": code_key,
-                },
-                "Architectures": [FUNCTION_ARCHITECTURE],
-                "MemorySize": FUNCTION_MEMORY_MB,
-                "Timeout": spec.timeout,
-                "Environment": {"Variables": environment},
-                # Asynchronous invocations that still fail after Lambda's retries are kept.
-                "DeadLetterConfig": {"TargetArn": {"Fn::GetAtt": ["DeadLetters", "Arn"]}},
-            },
-            DependsOn=[f"{function}Logs"],
+        resources.update(
+            _function(
+                function,
+                spec.name,
+                description=f"central-logging {spec.kind}: keeps log groups subscribed",
+                handler=spec.handler,
+                timeout=spec.timeout,
+                memory=FUNCTION_MEMORY_MB,
+                policy=_subscriber_policy(spec),
+                code_key=code_key,
+                environment=environment,
+                dead_letters=True,
+            )
         )
         resources[f"{function}ErrorsAlarm"] = _alarm(
-            f"{spec.kind}-errors",
-            spec.errors_alarm,
-            Namespace="AWS/Lambda",
-            MetricName="Errors",
-            Dimensions=[{"Name": "FunctionName", "Value": {"Ref": function}}],
-            Statistic="Sum",
-            Threshold=0,
+            spec.errors_alarm, {"FunctionName": {"Ref": function}}
         )
 
+    to_subscriber = _target(
+        "Subscriber", DeadLetterConfig={"Arn": {"Fn::GetAtt": ["DeadLetters", "Arn"]}}
+    )
     resources["LogGroupCreatedRule"] = _rule(
         CREATED_RULE_NAME,
         "A log group was created: subscribe it",
-        _target("Subscriber", DeadLetterConfig={"Arn": {"Fn::GetAtt": ["DeadLetters", "Arn"]}}),
+        to_subscriber,
         EventPattern=CREATE_LOG_GROUP_PATTERN,
     )
     resources["LogGroupCreatedPermission"] = _permission("Subscriber", "LogGroupCreatedRule")
+    # Someone else put or deleted a filter: the subscriber decides as for a new group.
+    resources["FilterChangedRule"] = _rule(
+        FILTER_CHANGED_RULE_NAME,
+        FILTER_RULE_DESCRIPTION,
+        to_subscriber,
+        EventPattern=sub(
+            filter_drift_pattern([_role_arn(spec.name) for spec in (SUBSCRIBER, RECONCILER)])
+        ),
+    )
+    resources["FilterChangedPermission"] = _permission("Subscriber", "FilterChangedRule")
     if member.reconcile_schedule:
         resources["SweepScheduleRule"] = _rule(
             SCHEDULE_RULE_NAME,
@@ -428,13 +560,7 @@ def _functions(
     resources["DeploySweepPermission"] = _permission("Reconciler", "DeploySweepRule")
 
     resources["DeadLettersAlarm"] = _alarm(
-        "dead-letters",
-        DEAD_LETTERS_ALARM,
-        Namespace="AWS/SQS",
-        MetricName="ApproximateNumberOfMessagesVisible",
-        Dimensions=[{"Name": "QueueName", "Value": {"Fn::GetAtt": ["DeadLetters", "QueueName"]}}],
-        Statistic="Maximum",
-        Threshold=0,
+        DEAD_LETTERS_ALARM, {"QueueName": {"Fn::GetAtt": ["DeadLetters", "QueueName"]}}
     )
     resources["UncoveredMetricFilter"] = _resource(
         "AWS::Logs::MetricFilter",
@@ -450,14 +576,7 @@ def _functions(
             ],
         },
     )
-    resources["UncoveredAlarm"] = _alarm(
-        "uncovered-log-groups",
-        UNCOVERED_ALARM,
-        Namespace=METRIC_NAMESPACE,
-        MetricName=UNCOVERED_METRIC,
-        Statistic="Maximum",
-        Threshold=0,
-    )
+    resources["UncoveredAlarm"] = _alarm(UNCOVERED_ALARM, {})
     return resources
 
 
@@ -495,26 +614,20 @@ class OrganizationSubscriber(pulumi.ComponentResource):
             "destinationArns"
         ).apply(lambda arns: select_destinations(arns, member.regions, member.logging_stack))
 
+        # Both modes run functions (the heartbeat in every region; in lambda mode the
+        # subscriber and the reconciler too): their code is read from a bucket in the region.
         code: list[pulumi.Resource] = []
         self.artifact_buckets: dict[str, Output[str]] = {}
         code_key = f"handlers/{handler_code_hash()}.zip"
-        if member.subscription_mode == "lambda":
-            for region in member.regions:
-                bucket, ready = self._artifact_bucket(region, organization.id, code_key)
-                self.artifact_buckets[region] = bucket
-                code += ready
+        for region in member.regions:
+            bucket, ready = self._artifact_bucket(region, organization.id, code_key)
+            self.artifact_buckets[region] = bucket
+            code += ready
 
         regional_body = Output.all(
             destinations=self.destination_arns, buckets=Output.all(**self.artifact_buckets)
         ).apply(
-            lambda a: render(
-                regional_template(
-                    member,
-                    a["destinations"],
-                    a["buckets"] if member.subscription_mode == "lambda" else None,
-                    code_key if member.subscription_mode == "lambda" else None,
-                )
-            )
+            lambda a: render(regional_template(member, a["destinations"], a["buckets"], code_key))
         )
         account_body = Output.from_input(render(account_template(member)))
 
@@ -530,7 +643,7 @@ class OrganizationSubscriber(pulumi.ComponentResource):
             REGIONAL_STACK_SET,
             "central-logging: every covered region of every member account",
             regional_body,
-            capabilities=["CAPABILITY_NAMED_IAM"] if member.subscription_mode == "lambda" else None,
+            capabilities=["CAPABILITY_NAMED_IAM"],
             depends_on_stack_sets=[account_set.arn],
             opts=ResourceOptions(parent=self, depends_on=code),
         )

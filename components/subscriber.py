@@ -18,9 +18,9 @@ import pulumi_aws as aws
 from pulumi import Output, ResourceOptions
 
 from components import policies
-from components.alarms import AlarmNotifier
+from components.alarms import AlarmNotifier, AlarmSpec, QueryAlarmSpec
 from components.config import ConfigError, MemberSettings, key
-from components.drift import filter_drift_pattern, watch_account_policy
+from components.drift import FILTER_RULE_DESCRIPTION, filter_drift_pattern, watch_account_policy
 from components.functions import (
     FUNCTION_ARCHITECTURE,
     FUNCTION_LOG_RETENTION_DAYS,
@@ -57,22 +57,37 @@ class FunctionSpec:
         return f"central-logging-{self.kind}"
 
     @property
-    def errors_alarm(self) -> str:
-        return (
+    def errors_alarm(self) -> AlarmSpec:
+        return AlarmSpec(
+            f"{self.kind}-errors",
             f"The {self.name} function failed: read its log group; failed invocations "
-            "are retried, then kept in the dead-letter queue."
+            "are retried, then kept in the dead-letter queue.",
+            namespace="AWS/Lambda",
+            metric="Errors",
+            statistic="Sum",
+            threshold=0,
         )
 
 
 SUBSCRIBER = FunctionSpec("subscriber", "handlers.subscribe.handler", 60)
 RECONCILER = FunctionSpec("reconciler", "handlers.reconcile.handler", 900)
-DEAD_LETTERS_ALARM = (
+DEAD_LETTERS_ALARM = AlarmSpec(
+    "dead-letters",
     "Events or sweeps the subscriber could not process are waiting in the dead-letter "
-    "queue: fix the cause, then run `central-logging backfill` for this account."
+    "queue: fix the cause, then run `central-logging backfill` for this account.",
+    namespace="AWS/SQS",
+    metric="ApproximateNumberOfMessagesVisible",
+    statistic="Maximum",
+    threshold=0,
 )
-UNCOVERED_ALARM = (
+UNCOVERED_ALARM = AlarmSpec(
+    "uncovered-log-groups",
     "The last sweep left log groups without delivery (limit-exceeded: other tools "
-    "hold every filter slot; failed): run `central-logging audit` to name them."
+    "hold every filter slot; failed): run `central-logging audit` to name them.",
+    namespace=METRIC_NAMESPACE,
+    metric=UNCOVERED_METRIC,
+    statistic="Maximum",
+    threshold=0,
 )
 
 # CloudTrail's record of a successful CreateLogGroup; failed calls carry `errorCode`.
@@ -134,6 +149,26 @@ def account_policy_document(destination_arn: V, role_arn: V, filter_pattern: str
 def account_policy_selection(excluded: list[str]) -> str | None:
     """The selection criteria that leave out `excluded` (exact names), or None for none."""
     return f"LogGroupName NOT IN {json.dumps(excluded)}" if excluded else None
+
+
+def delivery_alarms(filter_name: str) -> tuple[QueryAlarmSpec, ...]:
+    """CloudWatch Logs' own errors delivering our filter's events (in the sender account,
+    per log group and filter, AWS/Logs): one Metrics Insights query covers every log group,
+    including those created later. A query alarm watches one query, so two alarms."""
+    quoted = filter_name.replace("\\", "\\\\").replace("'", "\\'")
+    return tuple(
+        QueryAlarmSpec(
+            purpose,
+            f"CloudWatch Logs {meaning} forwarding events of filter {filter_name} to the "
+            "central destination (it retries for 24 h): check the destination, its access "
+            "policy and the sender role.",
+            query=f"SELECT SUM({metric}) FROM \"AWS/Logs\" WHERE FilterName = '{quoted}'",
+        )
+        for purpose, metric, meaning in (
+            ("delivery-errors", "DeliveryErrors", "received errors"),
+            ("delivery-throttled", "DeliveryThrottling", "was throttled"),
+        )
+    )
 
 
 def _json(value: Any) -> str:
@@ -205,7 +240,8 @@ class MemberSubscriber(pulumi.ComponentResource):
                 alarms=self.alarms,
                 opts=ResourceOptions(parent=self),
             )
-            self._delivery_alarms(region)
+            for alarm in delivery_alarms(settings.filter_name):
+                self.alarms.query_alarm(alarm, region)
             destination_arn = self.destination_arns[region]
             excluded = Output.all(destination_arn, self.account_id).apply(
                 lambda a: [*settings.exclude_log_groups, *delivery_log_groups(a[0], a[1])]
@@ -266,25 +302,6 @@ class MemberSubscriber(pulumi.ComponentResource):
         )
         watch_account_policy(self, self.alarms, self.name, region, s.filter_name)
 
-    def _delivery_alarms(self, region: str) -> None:
-        """CloudWatch Logs' own errors delivering our filter's events (in this account, per
-        log group and filter, AWS/Logs): one Metrics Insights query covers every log group,
-        including those created later. A query alarm watches one query, so two alarms."""
-        quoted = self.settings.filter_name.replace("\\", "\\\\").replace("'", "\\'")
-        for purpose, metric, meaning in (
-            ("delivery-errors", "DeliveryErrors", "received errors"),
-            ("delivery-throttled", "DeliveryThrottling", "was throttled"),
-        ):
-            self.alarms.query_alarm(
-                purpose,
-                region,
-                f"CloudWatch Logs {meaning} forwarding events of filter "
-                f"{self.settings.filter_name} to the central destination (it retries for 24 h): "
-                "check the destination, its access policy and the sender role.",
-                query=f"SELECT SUM({metric}) FROM \"AWS/Logs\" WHERE FilterName = '{quoted}'",
-                threshold=0,
-            )
-
     def _subscriber_functions(
         self,
         region: str,
@@ -325,8 +342,7 @@ class MemberSubscriber(pulumi.ComponentResource):
         drift = aws.cloudwatch.EventRule(
             f"{prefix}-filter-changed",
             region=region,
-            description="A subscription filter was put or deleted by another principal: "
-            "check the log group",
+            description=FILTER_RULE_DESCRIPTION,
             event_pattern=Output.all(subscriber.role, reconciler.role).apply(
                 lambda roles: _json(filter_drift_pattern(roles))
             ),
@@ -450,31 +466,13 @@ class MemberSubscriber(pulumi.ComponentResource):
             # Lambda checks at creation that the role may use the dead-letter queue.
             opts=ResourceOptions(parent=self, depends_on=[log_group, role_policy]),
         )
-        self.alarms.alarm(
-            f"{kind}-errors",
-            region,
-            spec.errors_alarm,
-            namespace="AWS/Lambda",
-            metric="Errors",
-            dimensions={"FunctionName": function.name},
-            statistic="Sum",
-            threshold=0,
-        )
+        self.alarms.watch(spec.errors_alarm, region, {"FunctionName": function.name})
         return function, role_policy, log_group
 
     def _subscriber_alarms(
         self, region: str, dead_letters: aws.sqs.Queue, reconciler_logs: aws.cloudwatch.LogGroup
     ) -> None:
-        self.alarms.alarm(
-            "dead-letters",
-            region,
-            DEAD_LETTERS_ALARM,
-            namespace="AWS/SQS",
-            metric="ApproximateNumberOfMessagesVisible",
-            dimensions={"QueueName": dead_letters.name},
-            statistic="Maximum",
-            threshold=0,
-        )
+        self.alarms.watch(DEAD_LETTERS_ALARM, region, {"QueueName": dead_letters.name})
         aws.cloudwatch.LogMetricFilter(
             f"{self.name}-{region}-uncovered",
             region=region,
@@ -485,16 +483,7 @@ class MemberSubscriber(pulumi.ComponentResource):
             ),
             opts=ResourceOptions(parent=self),
         )
-        self.alarms.alarm(
-            "uncovered-log-groups",
-            region,
-            UNCOVERED_ALARM,
-            namespace=METRIC_NAMESPACE,
-            metric=UNCOVERED_METRIC,
-            dimensions={},
-            statistic="Maximum",
-            threshold=0,
-        )
+        self.alarms.watch(UNCOVERED_ALARM, region, {})
 
     def _trigger(
         self,

@@ -146,8 +146,12 @@ def test_the_mapping_gives_every_covered_region_its_destination(mode: str) -> No
     assert run.outputs["destinationArns"] == {r: destination(r) for r in REGIONS}
 
 
-def test_artifact_buckets_hold_the_code_and_are_readable_by_the_organisation_only() -> None:
-    run = run_organization()
+@pytest.mark.parametrize("mode", ["lambda", "account-policy"])
+def test_artifact_buckets_hold_the_code_and_are_readable_by_the_organisation_only(
+    mode: str,
+) -> None:
+    # Both modes run the heartbeat function in every region, so both need the code there.
+    run = run_organization(subscriptionMode=mode)
     buckets = {b.inputs["region"]: b for b in run.of_type(BUCKET)}
     assert sorted(buckets) == sorted(REGIONS)
     mapping = template(run, "regional")["Mappings"]["Regions"]
@@ -173,21 +177,25 @@ def test_artifact_buckets_hold_the_code_and_are_readable_by_the_organisation_onl
         assert read["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": ORG_ID}}
         code = run.one("aws:s3/bucketObjectv2:BucketObjectv2", f"{bucket.name}-code")
         assert code.inputs["region"] == region and code.inputs["key"] == key
-    for function in ("Subscriber", "Reconciler"):
-        code_ref = template(run, "regional")["Resources"][function]["Properties"]["Code"]
+    resources = template(run, "regional")["Resources"]
+    functions = [n for n, r in resources.items() if r["Type"] == "AWS::Lambda::Function"]
+    assert sorted(functions) == (
+        ["Heartbeat", "Reconciler", "Subscriber"] if mode == "lambda" else ["Heartbeat"]
+    )
+    for function in functions:
+        code_ref = resources[function]["Properties"]["Code"]
         assert code_ref == {
             "S3Bucket": {"Fn::FindInMap": ["Regions", {"Ref": "AWS::Region"}, "ArtifactBucket"]},
             "S3Key": key,
         }
 
 
-def test_account_policy_mode_needs_no_bucket_and_no_function() -> None:
+def test_account_policy_mode_declares_the_policy_and_no_subscriber_function() -> None:
     run = run_organization(subscriptionMode="account-policy", excludeLogGroups=["/aws/noisy"])
-    assert run.of_type(BUCKET) == []
     resources = template(run, "regional")["Resources"]
-    assert {r["Type"] for r in resources.values()} == {
-        "AWS::SSM::Parameter",
-        "AWS::Logs::AccountPolicy",
+    assert "Subscriber" not in resources and "Reconciler" not in resources
+    assert {n for n, r in resources.items() if r["Type"] == "AWS::Logs::AccountPolicy"} == {
+        "AccountPolicy"
     }
     policy = resources["AccountPolicy"]["Properties"]
     assert policy["PolicyName"] == "central-logging"
@@ -204,7 +212,8 @@ def test_account_policy_mode_needs_no_bucket_and_no_function() -> None:
     assert template(run, "regional")["Conditions"] == {
         "InLoggingAccount": {"Fn::Equals": [{"Ref": "AWS::AccountId"}, "999999999999"]}
     }
-    assert run.one(STACK_SET, "central-regional").inputs.get("capabilities") is None
+    # The heartbeat's role is named per region.
+    assert run.one(STACK_SET, "central-regional").inputs["capabilities"] == ["CAPABILITY_NAMED_IAM"]
 
 
 def test_the_sender_role_is_declared_once_per_account_with_the_member_stacks_policies() -> None:
@@ -301,6 +310,9 @@ def test_lambda_mode_declares_the_member_stacks_functions_rules_and_parameters()
         "central-logging-reconciler-errors",
         "central-logging-dead-letters",
         "central-logging-uncovered-log-groups",
+        "central-logging-heartbeat-missing",
+        "central-logging-delivery-errors",
+        "central-logging-delivery-throttled",
     }
 
 

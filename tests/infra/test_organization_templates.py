@@ -130,8 +130,8 @@ def iam_documents(template: dict[str, Any]) -> Iterator[tuple[str, str, dict[str
 def test_parliament_passes_every_iam_policy(config: str, purpose: str) -> None:
     template = rendered(config)[purpose]
     documents = list(iam_documents(template))
-    # In account-policy mode the regions hold no IAM at all: the sender role is account-wide.
-    assert bool(documents) == (purpose == "account" or "Subscriber" in template["Resources"])
+    # The sender role is account-wide; every region has at least the heartbeat's role.
+    assert documents
     problems = []
     for region in REGIONS:
         for kind, where, document in documents:
@@ -246,24 +246,39 @@ def code_archive() -> bytes:
     return buffer.getvalue()
 
 
+# What every account-region has, and what each mode adds (names as the template gives them).
+ALARMS = {"heartbeat-missing", "delivery-errors", "delivery-throttled"}
+MODE_ALARMS = {
+    "lambda": {"subscriber-errors", "reconciler-errors", "dead-letters", "uncovered-log-groups"},
+    "account-policy": {"account-policy-changed"},
+}
+RULES = {"heartbeat"}
+MODE_RULES = {
+    "lambda": {"log-group-created", "filter-changed", "deploy-sweep"},
+    "account-policy": {"account-policy-changed"},
+}
+FUNCTIONS = {"heartbeat"}
+MODE_FUNCTIONS = {"lambda": {"subscriber", "reconciler"}, "account-policy": set()}
+
+
 @pytest.mark.usefixtures("aws")
 @pytest.mark.parametrize("config", list(CONFIGS))
 def test_moto_deploys_the_templates_into_an_account(config: str) -> None:
     templates = rendered(config)
     regional = templates["regional"]
-    lambda_mode = "Subscriber" in regional["Resources"]
+    mode = str(CONFIGS[config].get("subscriptionMode", "lambda"))
+    scheduled = CONFIGS[config].get("reconcileSchedule") != "off" and mode == "lambda"
     left_out = deploy(templates["account"], REGIONS[0], "account")
     for region in REGIONS:
         mapping = regional["Mappings"]["Regions"][region]
-        if lambda_mode:
-            # The artifact bucket the organization stack fills (in another account, really).
-            s3 = boto3.client("s3", region_name=region)
-            create: dict[str, Any] = {"Bucket": mapping["ArtifactBucket"]}
-            if region != "us-east-1":
-                create["CreateBucketConfiguration"] = {"LocationConstraint": region}
-            s3.create_bucket(**create)
-            key = regional["Resources"]["Subscriber"]["Properties"]["Code"]["S3Key"]
-            s3.put_object(Bucket=mapping["ArtifactBucket"], Key=key, Body=code_archive())
+        # The artifact bucket the organization stack fills (in another account, really).
+        s3 = boto3.client("s3", region_name=region)
+        create: dict[str, Any] = {"Bucket": mapping["ArtifactBucket"]}
+        if region != "us-east-1":
+            create["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        s3.create_bucket(**create)
+        key = regional["Resources"]["Heartbeat"]["Properties"]["Code"]["S3Key"]
+        s3.put_object(Bucket=mapping["ArtifactBucket"], Key=key, Body=code_archive())
         left_out |= deploy(regional, region, f"regional-{region}")
 
         ssm = boto3.client("ssm", region_name=region)
@@ -271,37 +286,43 @@ def test_moto_deploys_the_templates_into_an_account(config: str) -> None:
         assert parameter["Value"] == mapping["DestinationArn"]
         sender = ssm.get_parameter(Name="/central-logging/sender-role-arn")["Parameter"]
         assert sender["Value"] == f"arn:aws:iam::{ACCOUNT}:role/central-logging-sender"
-        if lambda_mode:
-            functions = boto3.client("lambda", region_name=region)
-            for kind in ("subscriber", "reconciler"):
-                function = functions.get_function(FunctionName=f"central-logging-{kind}")
-                configuration = function["Configuration"]
-                assert configuration["Role"] == (
-                    f"arn:aws:iam::{ACCOUNT}:role/central-logging-{kind}-{region}"
-                )
+        functions = boto3.client("lambda", region_name=region)
+        names = {f["FunctionName"] for f in functions.list_functions()["Functions"]}
+        assert names == {f"central-logging-{k}" for k in FUNCTIONS | MODE_FUNCTIONS[mode]}
+        for kind in FUNCTIONS | MODE_FUNCTIONS[mode]:
+            configuration = functions.get_function(FunctionName=f"central-logging-{kind}")[
+                "Configuration"
+            ]
+            assert configuration["Role"] == (
+                f"arn:aws:iam::{ACCOUNT}:role/central-logging-{kind}-{region}"
+            )
+            if kind in MODE_FUNCTIONS["lambda"]:
                 variables = configuration["Environment"]["Variables"]
                 assert variables["DESTINATION_ARN"] == mapping["DestinationArn"]
                 assert variables["SENDER_ROLE_ARN"] == sender["Value"]
-            alarms = boto3.client("cloudwatch", region_name=region).describe_alarms()
-            assert len(alarms["MetricAlarms"]) == 4
-            filters = boto3.client("logs", region_name=region).describe_metric_filters()
-            assert [f["logGroupName"] for f in filters["metricFilters"]] == [
-                "/aws/lambda/central-logging-reconciler"
-            ]
-            rules = boto3.client("events", region_name=region).list_rules()["Rules"]
-            assert {r["Name"] for r in rules} >= {
-                "central-logging-log-group-created",
-                "central-logging-deploy-sweep",
-            }
+        alarms = boto3.client("cloudwatch", region_name=region).describe_alarms()
+        assert {a["AlarmName"] for a in alarms["MetricAlarms"]} == {
+            f"central-logging-{a}" for a in ALARMS | MODE_ALARMS[mode]
+        }
+        logs = boto3.client("logs", region_name=region)
+        groups = {g["logGroupName"]: g for g in logs.describe_log_groups()["logGroups"]}
+        assert groups["/central-logging/heartbeat"]["retentionInDays"] == 7
+        filters = logs.describe_metric_filters()["metricFilters"]
+        assert [f["logGroupName"] for f in filters] == (
+            ["/aws/lambda/central-logging-reconciler"] if mode == "lambda" else []
+        )
+        rules = boto3.client("events", region_name=region).list_rules()["Rules"]
+        assert {r["Name"] for r in rules} == {
+            f"central-logging-{r}"
+            for r in RULES | MODE_RULES[mode] | ({"sweep-schedule"} if scheduled else set())
+        }
 
     iam = boto3.client("iam")
     roles = {r["RoleName"] for r in iam.list_roles()["Roles"]}
-    assert "central-logging-sender" in roles
-    if lambda_mode:
-        # IAM is global: the regions' stacks created their roles side by side.
-        assert {
-            f"central-logging-{k}-{r}" for k in ("subscriber", "reconciler") for r in REGIONS
-        } <= roles
+    # IAM is global: the regions' stacks created their roles side by side.
+    assert roles == {"central-logging-sender"} | {
+        f"central-logging-{k}-{r}" for k in FUNCTIONS | MODE_FUNCTIONS[mode] for r in REGIONS
+    }
     expected = {
         t
         for t in MOTO_UNSUPPORTED
@@ -321,8 +342,8 @@ def test_every_region_aws_offers_fits_in_one_template_body(mode: str) -> None:
     destinations = {
         r: f"arn:aws:logs:{r}:999999999999:destination:CentralLogDestination" for r in regions
     }
-    buckets = {r: f"central-{r}-artifacts-0123456" for r in regions} if mode == "lambda" else None
-    code_key = "handlers/0123456789abcdef.zip" if mode == "lambda" else None
+    buckets = {r: f"central-{r}-artifacts-0123456" for r in regions}
+    code_key = f"handlers/{'0' * 64}.zip"
     for template in (
         account_template(settings.member),
         regional_template(settings.member, destinations, buckets, code_key),
