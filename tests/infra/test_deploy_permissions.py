@@ -457,6 +457,87 @@ def test_the_deploy_policy_covers_every_declared_type_and_no_more(
     assert unneeded == []
 
 
+STACK_SET = "aws:cloudformation/stackSet:StackSet"
+INSTANCE = "aws:cloudformation/stackSetInstance:StackSetInstance"
+OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
+# StackSet operations that CloudFormation also authorises on the deployment targets
+# (stackset-target/<stack set ID>/<OU or account>) and on each resource type of the template
+# (type/resource/AWS-IAM-Role): Service Authorization Reference, CloudFormation; User Guide,
+# "Restrict stack set operations based on Region and resource types".
+DEPLOYING = [
+    "cloudformation:UpdateStackSet",
+    "cloudformation:CreateStackInstances",
+    "cloudformation:UpdateStackInstances",
+    "cloudformation:DeleteStackInstances",
+]
+
+
+def listed(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def allows(document: dict[str, Any], action: str, arn: str) -> bool:
+    """Whether an Allow statement names the action on that resource."""
+    return any(
+        statement["Effect"] == "Allow"
+        and any(fnmatchcase(action.lower(), p.lower()) for p in listed(statement["Action"]))
+        and any(fnmatchcase(arn, r) for r in listed(statement["Resource"]))
+        for statement in document["Statement"]
+    )
+
+
+# The mocks name a bucket by its logical name; Pulumi's autonaming appends a random suffix.
+AUTONAME_SUFFIX = "-0a1b2c3"
+
+
+def bucket_arns(run: Run) -> list[tuple[str, str]]:
+    """(type, ARN) of each S3 resource the run declares, as IAM authorises it."""
+    found = []
+    for resource in run.resources:
+        if not resource.type.startswith("aws:s3/"):
+            continue
+        bucket = resource.inputs.get("bucket", resource.state["bucket"]) + AUTONAME_SUFFIX
+        key = resource.inputs["key"] if resource.type == OBJECT else None
+        found.append((resource.type, f"arn:aws:s3:::{bucket}" + (f"/{key}" if key else "")))
+    return found
+
+
+def test_the_organization_policy_names_its_buckets_stack_sets_targets_and_template_types() -> None:
+    document = policy("organization")
+    type_arns: set[str] = set()
+    for config in CONFIGS["organization"]:
+        run = run_stack("organization", config)
+        for type_, arn in bucket_arns(run):
+            assert [a for a in ACTIONS[type_] if not allows(document, a, arn)] == [], arn
+        stack_sets = {s.inputs["name"]: s for s in run.of_type(STACK_SET)}
+        for instance in run.of_type(INSTANCE):
+            stack_set = stack_sets[instance.inputs["stackSetName"]]
+            arn = stack_set.state["arn"]
+            actions = ACTIONS[STACK_SET] + ACTIONS[INSTANCE]
+            assert [a for a in actions if not allows(document, a, arn)] == [], arn
+            prefix, stack_set_id = arn.split(":stackset/")
+            template = json.loads(stack_set.inputs["templateBody"])
+            used = {
+                f"{prefix}:type/resource/{r['Type'].replace('::', '-')}"
+                for r in template["Resources"].values()
+            }
+            targets = {
+                f"{prefix}:stackset-target/{stack_set_id}/{target}"
+                for target in instance.inputs["deploymentTargets"]["organizationalUnitIds"]
+            }
+            for target in sorted(used | targets):
+                assert [a for a in DEPLOYING if not allows(document, a, target)] == [], target
+            type_arns |= used
+    # No resource type the templates do not declare.
+    granted = [
+        r
+        for statement in document["Statement"]
+        for r in listed(statement["Resource"])
+        if ":type/resource/" in r
+    ]
+    assert [r for r in granted if not any(fnmatchcase(arn, r) for arn in type_arns)] == []
+
+
 # Findings that hold for any deployer of these resources, with the reason each is accepted.
 ACCEPTED = {
     "RESOURCE_POLICY_PRIVILEGE_ESCALATION": (
