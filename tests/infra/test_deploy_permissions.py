@@ -13,7 +13,8 @@ import parliament
 import pytest
 import yaml
 
-from tests.infra.harness import ORG_ID, RecordingMocks, run_program
+from tests.infra.harness import ORG_ID, RecordingMocks, Run, run_program
+from tests.infra.test_organization import MANAGEMENT, REGIONS
 from tests.infra.test_subscriber import LOGGING_OUTPUTS, MEMBER, STACK
 
 IAM_DIR = Path(__file__).resolve().parents[2] / "deploy" / "iam"
@@ -295,6 +296,60 @@ ACTIONS: dict[str, list[str]] = {
         "athena:GetNamedQuery",
         "athena:DeleteNamedQuery",
     ],
+    # internal/service/organizations/organization_data_source.go: DescribeOrganization, then
+    # ListAccounts; where that is allowed (the management account; an AccessDenied elsewhere
+    # means no roots), ListRoots and ListAWSServiceAccessForOrganization.
+    "aws:organizations/getOrganization:getOrganization": [
+        "organizations:DescribeOrganization",
+        "organizations:ListAccounts",
+        "organizations:ListRoots",
+        "organizations:ListAWSServiceAccessForOrganization",
+    ],
+    # internal/service/cloudformation/stack_set.go: CreateStackSet (tags go in it), waiting
+    # with DescribeStackSet; UpdateStackSet (it always sends Tags), waiting with
+    # DescribeStackSetOperation and, when the operation fails, ListStackSetOperationResults;
+    # DeleteStackSet. The Service Authorization Reference (CloudFormation) has CreateStackSet
+    # and UpdateStackSet authorise cloudformation:TagResource / UntagResource. With callAs
+    # DELEGATED_ADMIN the caller needs organizations:ListDelegatedAdministrators (CloudFormation
+    # User Guide, "Register a delegated administrator member account"; stack_set.go names it
+    # in the "Account used is not a delegated administrator" error).
+    "aws:cloudformation/stackSet:StackSet": [
+        "cloudformation:CreateStackSet",
+        "cloudformation:DescribeStackSet",
+        "cloudformation:UpdateStackSet",
+        "cloudformation:DeleteStackSet",
+        "cloudformation:DescribeStackSetOperation",
+        "cloudformation:ListStackSetOperationResults",
+        "cloudformation:TagResource",
+        "cloudformation:UntagResource",
+        "organizations:ListDelegatedAdministrators",
+    ],
+    # internal/service/cloudformation/stack_set_instance.go: CreateStackInstances,
+    # UpdateStackInstances (operation preferences), DeleteStackInstances, each waited for with
+    # DescribeStackSetOperation (ListStackSetOperationResults on failure); an instance with
+    # OU deployment targets, the only kind the program declares, is read with
+    # ListStackInstances (DescribeStackInstance reads one deployed by account ID only).
+    "aws:cloudformation/stackSetInstance:StackSetInstance": [
+        "cloudformation:CreateStackInstances",
+        "cloudformation:ListStackInstances",
+        "cloudformation:UpdateStackInstances",
+        "cloudformation:DeleteStackInstances",
+        "cloudformation:DescribeStackSetOperation",
+        "cloudformation:ListStackSetOperationResults",
+        "organizations:ListDelegatedAdministrators",
+    ],
+    # internal/service/s3/object.go: the upload (PutObject; tags ride on it), read with
+    # HeadObject (s3:GetObject) and its tags with GetObjectTagging, tags updated with
+    # PutObjectTagging / DeleteObjectTagging (s3/tags.go), DeleteObject (the artifact buckets
+    # are unversioned, so no version is listed or deleted).
+    "aws:s3/bucketObjectv2:BucketObjectv2": [
+        "s3:PutObject",
+        "s3:GetObject",
+        "s3:GetObjectTagging",
+        "s3:PutObjectTagging",
+        "s3:DeleteObjectTagging",
+        "s3:DeleteObject",
+    ],
 }
 
 # Configurations that together declare every resource type a stack of that role can have.
@@ -322,7 +377,27 @@ CONFIGS: dict[str, list[dict[str, object]]] = {
         {"role": "member", "loggingStack": STACK, "alarmEmail": "ops@example.com"},
         {"role": "member", "loggingStack": STACK, "subscriptionMode": "account-policy"},
     ],
+    "organization": [
+        {"role": "organization", "loggingStack": STACK, "regions": REGIONS},
+        {
+            "role": "organization",
+            "loggingStack": STACK,
+            "regions": REGIONS,
+            "subscriptionMode": "account-policy",
+            "callAs": "DELEGATED_ADMIN",
+            "organizationalUnitIds": ["ou-ab12-34cd56ef"],
+        },
+    ],
 }
+# The account a stack of each role is run in, where not a member account: the organization
+# stack runs in the management account (or a StackSets delegated administrator).
+DEPLOY_ACCOUNTS = {"organization": MANAGEMENT}
+
+
+def run_stack(stack: str, config: dict[str, object]) -> Run:
+    return run_program(
+        config, account_id=DEPLOY_ACCOUNTS.get(stack, MEMBER), stack_outputs=LOGGING_OUTPUTS
+    )
 
 
 def declared(stack: str, monkeypatch: pytest.MonkeyPatch) -> set[str]:
@@ -336,7 +411,7 @@ def declared(stack: str, monkeypatch: pytest.MonkeyPatch) -> set[str]:
 
     monkeypatch.setattr(RecordingMocks, "call", recording_call)
     for config in CONFIGS[stack]:
-        run = run_program(config, account_id=MEMBER, stack_outputs=LOGGING_OUTPUTS)
+        run = run_stack(stack, config)
         tokens |= {r.type for r in run.resources if r.type.startswith("aws:")}
     return tokens
 
@@ -382,11 +457,93 @@ def test_the_deploy_policy_covers_every_declared_type_and_no_more(
     assert unneeded == []
 
 
+STACK_SET = "aws:cloudformation/stackSet:StackSet"
+INSTANCE = "aws:cloudformation/stackSetInstance:StackSetInstance"
+OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
+# StackSet operations that CloudFormation also authorises on the deployment targets
+# (stackset-target/<stack set ID>/<OU or account>) and on each resource type of the template
+# (type/resource/AWS-IAM-Role): Service Authorization Reference, CloudFormation; User Guide,
+# "Restrict stack set operations based on Region and resource types".
+DEPLOYING = [
+    "cloudformation:UpdateStackSet",
+    "cloudformation:CreateStackInstances",
+    "cloudformation:UpdateStackInstances",
+    "cloudformation:DeleteStackInstances",
+]
+
+
+def listed(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def allows(document: dict[str, Any], action: str, arn: str) -> bool:
+    """Whether an Allow statement names the action on that resource."""
+    return any(
+        statement["Effect"] == "Allow"
+        and any(fnmatchcase(action.lower(), p.lower()) for p in listed(statement["Action"]))
+        and any(fnmatchcase(arn, r) for r in listed(statement["Resource"]))
+        for statement in document["Statement"]
+    )
+
+
+# The mocks name a bucket by its logical name; Pulumi's autonaming appends a random suffix.
+AUTONAME_SUFFIX = "-0a1b2c3"
+
+
+def bucket_arns(run: Run) -> list[tuple[str, str]]:
+    """(type, ARN) of each S3 resource the run declares, as IAM authorises it."""
+    found = []
+    for resource in run.resources:
+        if not resource.type.startswith("aws:s3/"):
+            continue
+        bucket = resource.inputs.get("bucket", resource.state["bucket"]) + AUTONAME_SUFFIX
+        key = resource.inputs["key"] if resource.type == OBJECT else None
+        found.append((resource.type, f"arn:aws:s3:::{bucket}" + (f"/{key}" if key else "")))
+    return found
+
+
+def test_the_organization_policy_names_its_buckets_stack_sets_targets_and_template_types() -> None:
+    document = policy("organization")
+    type_arns: set[str] = set()
+    for config in CONFIGS["organization"]:
+        run = run_stack("organization", config)
+        for type_, arn in bucket_arns(run):
+            assert [a for a in ACTIONS[type_] if not allows(document, a, arn)] == [], arn
+        stack_sets = {s.inputs["name"]: s for s in run.of_type(STACK_SET)}
+        for instance in run.of_type(INSTANCE):
+            stack_set = stack_sets[instance.inputs["stackSetName"]]
+            arn = stack_set.state["arn"]
+            actions = ACTIONS[STACK_SET] + ACTIONS[INSTANCE]
+            assert [a for a in actions if not allows(document, a, arn)] == [], arn
+            prefix, stack_set_id = arn.split(":stackset/")
+            template = json.loads(stack_set.inputs["templateBody"])
+            used = {
+                f"{prefix}:type/resource/{r['Type'].replace('::', '-')}"
+                for r in template["Resources"].values()
+            }
+            targets = {
+                f"{prefix}:stackset-target/{stack_set_id}/{target}"
+                for target in instance.inputs["deploymentTargets"]["organizationalUnitIds"]
+            }
+            for target in sorted(used | targets):
+                assert [a for a in DEPLOYING if not allows(document, a, target)] == [], target
+            type_arns |= used
+    # No resource type the templates do not declare.
+    granted = [
+        r
+        for statement in document["Statement"]
+        for r in listed(statement["Resource"])
+        if ":type/resource/" in r
+    ]
+    assert [r for r in granted if not any(fnmatchcase(arn, r) for arn in type_arns)] == []
+
+
 # Findings that hold for any deployer of these resources, with the reason each is accepted.
 ACCEPTED = {
     "RESOURCE_POLICY_PRIVILEGE_ESCALATION": (
-        "the logging stack writes the archive's bucket policy and lifecycle, so whoever deploys "
-        "it can change them; that is why the deploy role is a guarded one"
+        "the logging stack writes the archive's bucket policy and lifecycle, and the "
+        "organization stack its artifact buckets' policies, so whoever deploys them can change "
+        "them; that is why the deploy roles are guarded ones"
     ),
 }
 # RESOURCE_MISMATCH findings where parliament wants every resource type an action can take,
