@@ -24,6 +24,7 @@ import pulumi_aws as aws
 from pulumi import Output, ResourceOptions
 
 from components import policies
+from components.buckets import versioned_private_bucket
 from components.config import CLOUDTRAIL, SERVER_ACCESS_LOGS, LoggingSettings
 
 # Where the log bucket keeps each kind of record.
@@ -57,45 +58,17 @@ def declare_access_trail(
     retained = ResourceOptions(parent=parent, retain_on_delete=True)
     log_bucket = aws.s3.Bucket(f"{name}-access-logs", region=home, opts=retained)
     settled = ResourceOptions(parent=parent, depends_on=[log_bucket], retain_on_delete=True)
-    aws.s3.BucketOwnershipControls(
-        f"{name}-access-logs-ownership",
+    public_access, versioning = versioned_private_bucket(
+        f"{name}-access-logs",
+        log_bucket,
         region=home,
-        bucket=log_bucket.id,
-        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-        opts=settled,
-    )
-    public_access = aws.s3.BucketPublicAccessBlock(
-        f"{name}-access-logs-public-access",
-        region=home,
-        bucket=log_bucket.id,
-        block_public_acls=True,
-        block_public_policy=True,
-        ignore_public_acls=True,
-        restrict_public_buckets=True,
-        opts=settled,
-    )
-    versioning = aws.s3.BucketVersioning(
-        f"{name}-access-logs-versioning",
-        region=home,
-        bucket=log_bucket.id,
-        versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
-            status="Enabled"
+        encryption=aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+            # Server access logs can only be delivered into an SSE-S3 bucket (Amazon S3
+            # User Guide, "Enabling Amazon S3 server access logging").
+            apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="AES256"
+            ),
         ),
-        opts=settled,
-    )
-    aws.s3.BucketServerSideEncryptionConfiguration(
-        f"{name}-access-logs-encryption",
-        region=home,
-        bucket=log_bucket.id,
-        rules=[
-            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                # Server access logs can only be delivered into an SSE-S3 bucket (Amazon S3
-                # User Guide, "Enabling Amazon S3 server access logging").
-                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="AES256"
-                ),
-            )
-        ],
         opts=settled,
     )
     _lifecycle(parent, name, settings, log_bucket, versioning)

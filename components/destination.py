@@ -28,6 +28,7 @@ from components import policies
 from components.access_trail import declare_access_trail
 from components.alarms import AlarmNotifier
 from components.athena import QueryLayer, declare_query_layer
+from components.buckets import versioned_private_bucket
 from components.config import LoggingSettings
 from components.freshness import FreshnessCheck
 from handlers.core import delivery_log_group_name
@@ -225,44 +226,16 @@ class CentralDestination(pulumi.ComponentResource):
         # Destroy leaves the bucket's protections with it, not a bare bucket: deleting
         # BucketVersioning would suspend versioning, deleting the policy would allow plain HTTP.
         bucket_opts = ResourceOptions(parent=self, depends_on=[bucket], retain_on_delete=True)
-        aws.s3.BucketOwnershipControls(
-            f"{name}-ownership",
+        public_access, versioning = versioned_private_bucket(
+            name,
+            bucket,
             region=home,
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=bucket_opts,
-        )
-        public_access = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access",
-            region=home,
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=bucket_opts,
-        )
-        versioning = aws.s3.BucketVersioning(
-            f"{name}-versioning",
-            region=home,
-            bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
-                status="Enabled"
+            encryption=aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="aws:kms", kms_master_key_id=self.kms_key_arn
+                ),
+                bucket_key_enabled=True,
             ),
-            opts=bucket_opts,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
-            region=home,
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="aws:kms", kms_master_key_id=self.kms_key_arn
-                    ),
-                    bucket_key_enabled=True,
-                )
-            ],
             opts=bucket_opts,
         )
         if s.object_lock_mode:

@@ -32,6 +32,7 @@ from pulumi import Output, ResourceOptions
 
 from components import heartbeat, policies
 from components.alarms import PERIOD_SECONDS, AlarmSpec, QueryAlarmSpec
+from components.buckets import private_bucket
 from components.config import ConfigError, MemberSettings, OrganizationSettings, key
 from components.drift import (
     ACCOUNT_POLICY_RULE_DESCRIPTION,
@@ -734,23 +735,7 @@ class OrganizationSubscriber(pulumi.ComponentResource):
             force_destroy=True,
             opts=child,
         )
-        blocks = aws.s3.BucketPublicAccessBlock(
-            prefix,
-            region=region,
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            prefix,
-            region=region,
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-        )
+        blocks = private_bucket(prefix, bucket, region=region, opts=child, suffixed=False)
         bucket_policy = aws.s3.BucketPolicy(
             prefix,
             region=region,

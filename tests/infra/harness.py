@@ -2,7 +2,7 @@
 
 Each run gets a fresh event loop and fresh mocks, runs `__main__.py` with `runpy` like the
 Pulumi CLI would, and returns every registered resource (inputs as the provider would
-receive them) and the resolved stack outputs.
+receive them) and the resolved stack outputs. It closes every event loop it opened.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import asyncio
 import json
 import runpy
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -231,37 +232,49 @@ def run_program(
 ) -> Run:
     """Run `__main__.py` with `central-logging:` config keys (values as in stack YAML),
     recording into `into` (a new Run by default)."""
+    # The mock monitor runs in the loop's executor and needs an event loop in each of its
+    # threads; left to itself it opens one per thread that nothing closes.
+    thread_loops: list[asyncio.AbstractEventLoop] = []
+    executor = ThreadPoolExecutor(initializer=_open_thread_loop, initargs=(thread_loops,))
     loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    run = into if into is not None else Run()
-    mocks = RecordingMocks(run, account_id, region, stack_outputs or {}, roots)
-    pulumi.runtime.set_mocks(
-        mocks,
-        project="central-logging",
-        stack="test",
-        preview=False,
-        monitor=RecordingMonitor(mocks),
-    )
-    all_config = {f"central-logging:{k}": _config_value(v) for k, v in config.items()}
-    if region:
-        all_config["aws:region"] = region
-    pulumi.runtime.set_all_config(all_config)
-    exports: dict[str, Any] = {}
-
-    @pulumi.runtime.test  # type: ignore[misc]
-    def program() -> pulumi.Output[None]:
-        with mock.patch.object(pulumi, "export", exports.__setitem__):
-            runpy.run_path(str(PROGRAM), run_name="__main__")
-        return pulumi.Output.from_input(exports).apply(run.outputs.update)
-
     try:
+        asyncio.set_event_loop(loop)
+        loop.set_default_executor(executor)
+        run = into if into is not None else Run()
+        mocks = RecordingMocks(run, account_id, region, stack_outputs or {}, roots)
+        pulumi.runtime.set_mocks(
+            mocks,
+            project="central-logging",
+            stack="test",
+            preview=False,
+            monitor=RecordingMonitor(mocks),
+        )
+        all_config = {f"central-logging:{k}": _config_value(v) for k, v in config.items()}
+        if region:
+            all_config["aws:region"] = region
+        pulumi.runtime.set_all_config(all_config)
+        exports: dict[str, Any] = {}
+
+        @pulumi.runtime.test  # type: ignore[misc]
+        def program() -> pulumi.Output[None]:
+            with mock.patch.object(pulumi, "export", exports.__setitem__):
+                runpy.run_path(str(PROGRAM), run_name="__main__")
+            return pulumi.Output.from_input(exports).apply(run.outputs.update)
+
         program()
     except BaseException as raised:
         loop.set_exception_handler(_unless_copy_of(raised))
         raise
     finally:
-        _close(loop)
+        _close(loop, executor, thread_loops)
     return run
+
+
+def _open_thread_loop(opened: list[asyncio.AbstractEventLoop]) -> None:
+    """Give an executor thread its event loop (Pulumi's `_ensure_event_loop` finds it)."""
+    thread_loop = asyncio.new_event_loop()
+    opened.append(thread_loop)
+    asyncio.set_event_loop(thread_loop)
 
 
 def _unless_copy_of(raised: BaseException) -> Callable[[asyncio.AbstractEventLoop, Any], None]:
@@ -278,14 +291,25 @@ def _unless_copy_of(raised: BaseException) -> Callable[[asyncio.AbstractEventLoo
     return handle
 
 
-def _close(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel what a failed run left pending (nothing is left after a successful one) and
-    close the loop, so that no task of this run outlives it."""
-    pending = asyncio.all_tasks(loop)
-    for task in pending:
-        task.cancel()
-    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-    loop.close()
+def _close(
+    loop: asyncio.AbstractEventLoop,
+    executor: ThreadPoolExecutor,
+    thread_loops: list[asyncio.AbstractEventLoop],
+) -> None:
+    """Cancel what a failed run left pending (nothing is left after a successful one), wait
+    for the executor's threads, and close every loop of the run, even if cancelling fails:
+    no task of this run outlives it, and no loop is left for the garbage collector (which
+    may finalize a loop's sockets before the loop, and then fails to close it)."""
+    try:
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    finally:
+        executor.shutdown(wait=True)
+        for thread_loop in thread_loops:
+            thread_loop.close()
+        loop.close()
 
 
 def config_error(config: Mapping[str, Any], **options: Any) -> str:

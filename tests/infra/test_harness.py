@@ -2,7 +2,9 @@
 (here: a region the logging stack does not cover) fails every Output derived from it; the
 run stops at the first. The rest must neither stay pending nor log their copy of the error
 when collected (that was thousands of "Task exception was never retrieved" tracebacks after
-the test summary), while any other lost asyncio error still reaches the log."""
+the test summary), while any other lost asyncio error still reaches the log. And every event
+loop a run opens is closed by the time it returns or raises: a loop left to the garbage
+collector may find its sockets finalized first, and fail in `BaseEventLoop.__del__`."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import logging
 import pytest
 
 from components.config import ConfigError
-from tests.infra.harness import run_program
+from tests.infra.harness import ORG_ID, config_error, run_program
 
 STACK = "example-org/central-logging/logging"
 DESTINATIONS = {STACK: {"destinationArns": {"eu-west-1": "arn:aws:logs:eu-west-1:9:destination:d"}}}
@@ -74,3 +76,24 @@ def test_another_lost_error_still_reaches_the_asyncio_log(
     finally:
         loop.close()
     assert asyncio_records(caplog) == ["Future exception was never retrieved"]
+
+
+def test_every_event_loop_a_run_opens_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    policy = asyncio.get_event_loop_policy()
+    opened: list[asyncio.AbstractEventLoop] = []
+    new_event_loop = policy.new_event_loop
+
+    def recording_new_event_loop() -> asyncio.AbstractEventLoop:
+        loop = new_event_loop()
+        opened.append(loop)
+        return loop
+
+    # asyncio.new_event_loop() asks the policy, in every thread: for the run's own loop, and
+    # for one in each thread the mock monitor runs in.
+    monkeypatch.setattr(policy, "new_event_loop", recording_new_event_loop)
+    run_program({"role": "logging", "organizationId": ORG_ID})
+    fail_in_apply()
+    config_error({"role": "logging"})
+    # One loop per run, and those of the executor's threads.
+    assert len(opened) > 3
+    assert [loop for loop in opened if not loop.is_closed()] == []
