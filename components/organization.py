@@ -432,7 +432,7 @@ def _heartbeat(code_key: str) -> dict[str, Any]:
         ),
         "HeartbeatSchedulePermission": _permission("Heartbeat", "HeartbeatScheduleRule"),
         "HeartbeatMissingAlarm": _alarm(
-            heartbeat.MISSING_ALARM, {"LogGroupName": {"Ref": "HeartbeatLogGroup"}}
+            heartbeat.MISSING_ALARM, {"LogGroupName": HEARTBEAT_LOG_GROUP}
         ),
     }
 
@@ -464,7 +464,8 @@ def _account_policy(member: MemberSettings, common: list[str], in_logging: list[
         ),
         "AccountPolicyChangedAlarm": _alarm(
             account_policy_changed_alarm(member.filter_name),
-            {"RuleName": {"Ref": "AccountPolicyChangedRule"}},
+            # The rule's name, as AWS/Events publishes MatchedEvents by it.
+            {"RuleName": ACCOUNT_POLICY_RULE_NAME},
         ),
     }
 

@@ -203,7 +203,9 @@ def test_the_heartbeat_is_the_member_stacks(mode: str) -> None:
     [target] = template_rules(mode)["heartbeat"]["Targets"]
     assert target["Arn"] == "getatt:Heartbeat.Arn"
     alarm = template_alarms(mode)["heartbeat-missing"]
-    assert alarm["Dimensions"] == [{"Name": "LogGroupName", "Value": "ref:HeartbeatLogGroup"}]
+    assert alarm["Dimensions"] == [
+        {"Name": "LogGroupName", "Value": resources["HeartbeatLogGroup"]["LogGroupName"]}
+    ]
 
 
 def test_a_changed_account_policy_raises_the_alarm_on_its_rule() -> None:
@@ -218,4 +220,4 @@ def test_a_changed_account_policy_raises_the_alarm_on_its_rule() -> None:
     assert matches(rule["EventPattern"], deleted)
     assert not matches(rule["EventPattern"], sample())
     alarm = template_alarms("account-policy")["account-policy-changed"]
-    assert alarm["Dimensions"] == [{"Name": "RuleName", "Value": "ref:AccountPolicyChangedRule"}]
+    assert alarm["Dimensions"] == [{"Name": "RuleName", "Value": rule["Name"]}]
