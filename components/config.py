@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, TypeVar
@@ -58,6 +58,12 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # An organisation's root (r-) or an organizational unit (ou-), as AWS Organizations spells them.
 ORGANIZATIONAL_UNIT_RE = re.compile(r"^(r-[0-9a-z]{4,32}|ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$")
 FILTER_PATTERN_MAX = 1024
+# PutAccountPolicy: "The selectionCriteria string can be up to 25KB in length", counted in
+# UTF-8 bytes (CloudWatch Logs API Reference). In the logging account the policy also leaves
+# out the delivery path's log group: room is kept for one name of the longest length.
+SELECTION_CRITERIA_MAX_BYTES = 25 * 1024
+# `, "<name>"` for a log group name of at most 512 characters.
+SELECTION_CRITERIA_LIMIT = SELECTION_CRITERIA_MAX_BYTES - (512 + 4)
 S3_PREFIX_MAX = 512
 DEFAULT_SHARD_COUNT = 2
 
@@ -458,6 +464,12 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
     )
 
 
+def account_policy_selection(excluded: Sequence[str]) -> str | None:
+    """The selection criteria of an account-level subscription filter policy that leave out
+    `excluded` (exact names), or None for none."""
+    return f"LogGroupName NOT IN {json.dumps(list(excluded))}" if excluded else None
+
+
 def parse_member(values: Mapping[str, str | None], home_region: str | None) -> MemberSettings:
     raw = Raw(values)
     regions = _regions(raw, home_region)
@@ -502,6 +514,15 @@ def parse_member(values: Mapping[str, str | None], home_region: str | None) -> M
                     "subscriptionMode account-policy takes exact log group names only, "
                     "no glob patterns",
                 )
+        size = len((account_policy_selection(excludes) or "").encode())
+        if size > SELECTION_CRITERIA_LIMIT:
+            raise ConfigError(
+                f"{key('excludeLogGroups')} has {len(excludes)} names, which make the account "
+                f"policy's selection criteria {size} bytes; at most {SELECTION_CRITERIA_LIMIT} "
+                f"fit (AWS allows {SELECTION_CRITERIA_MAX_BYTES}, less room for the logging "
+                "account's delivery log group): exclude fewer log groups, or use "
+                "subscriptionMode lambda, which takes glob patterns."
+            )
     replace_names = raw.strings(
         "replaceFilterNames",
         _matches(LOGS_NAME_RE),

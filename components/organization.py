@@ -33,7 +33,13 @@ from pulumi import Output, ResourceOptions
 from components import heartbeat, policies
 from components.alarms import PERIOD_SECONDS, AlarmSpec, QueryAlarmSpec
 from components.buckets import private_bucket
-from components.config import ConfigError, MemberSettings, OrganizationSettings, key
+from components.config import (
+    ConfigError,
+    MemberSettings,
+    OrganizationSettings,
+    account_policy_selection,
+    key,
+)
 from components.drift import (
     ACCOUNT_POLICY_RULE_DESCRIPTION,
     FILTER_RULE_DESCRIPTION,
@@ -66,7 +72,6 @@ from components.subscriber import (
     UNCOVERED_METRIC,
     FunctionSpec,
     account_policy_document,
-    account_policy_selection,
     delivery_alarms,
     function_environment,
     select_destinations,

@@ -19,7 +19,7 @@ from pulumi import Output, ResourceOptions
 
 from components import policies
 from components.alarms import AlarmNotifier, AlarmSpec, QueryAlarmSpec
-from components.config import ConfigError, MemberSettings, key
+from components.config import ConfigError, MemberSettings, account_policy_selection, key
 from components.drift import FILTER_RULE_DESCRIPTION, filter_drift_pattern, watch_account_policy
 from components.functions import (
     FUNCTION_ARCHITECTURE,
@@ -144,11 +144,6 @@ def account_policy_document(destination_arn: V, role_arn: V, filter_pattern: str
         "FilterPattern": filter_pattern,
         "Distribution": "Random",
     }
-
-
-def account_policy_selection(excluded: list[str]) -> str | None:
-    """The selection criteria that leave out `excluded` (exact names), or None for none."""
-    return f"LogGroupName NOT IN {json.dumps(excluded)}" if excluded else None
 
 
 def delivery_alarms(filter_name: str) -> tuple[QueryAlarmSpec, ...]:

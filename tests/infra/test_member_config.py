@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.config import SCHEDULE_RE, parse_member
+from components.config import SCHEDULE_RE, ConfigError, account_policy_selection, parse_member
+from handlers.core import delivery_log_group_name
 from tests.infra.harness import config_error
 
 STACK = "example-org/central-logging/logging"
@@ -135,3 +138,48 @@ def test_every_plural_rate_is_accepted(value: int, unit: str) -> None:
 def test_valid_schedules_are_accepted(schedule: str) -> None:
     settings = parse_member({"loggingStack": STACK, "reconcileSchedule": schedule}, "eu-west-1")
     assert settings.reconcile_schedule == schedule
+
+
+# Exact names of 90 characters: about 250 fit in an account policy's selection criteria.
+MANY_GROUPS = [f"/app/{i:05d}/" + "y" * 79 for i in range(400)]
+
+
+def accepted(count: int, mode: str = "account-policy") -> bool:
+    values = {
+        "loggingStack": STACK,
+        "subscriptionMode": mode,
+        "excludeLogGroups": json.dumps(MANY_GROUPS[:count]),
+    }
+    try:
+        parse_member(values, "eu-west-1")
+    except ConfigError:
+        return False
+    return True
+
+
+def test_account_policy_exclusions_fit_in_25_kb_with_the_logging_accounts_group() -> None:
+    fits = max(n for n in range(len(MANY_GROUPS)) if accepted(n))
+    assert 200 < fits < len(MANY_GROUPS) - 1
+    # The most that is accepted still fits AWS's limit after the logging account adds its
+    # delivery log group of the longest destinationName (491 characters).
+    longest = delivery_log_group_name("d" * 491)
+    criteria = account_policy_selection([*MANY_GROUPS[:fits], longest])
+    assert criteria is not None and len(criteria.encode()) <= 25 * 1024
+    # Lambda mode takes any number (the subscriber matches them itself).
+    assert accepted(len(MANY_GROUPS), mode="lambda")
+
+    message = config_error(
+        {
+            **BASE,
+            "subscriptionMode": "account-policy",
+            "excludeLogGroups": MANY_GROUPS[: fits + 1],
+        },
+        account_id="111111111111",
+    )
+    size = len((account_policy_selection(MANY_GROUPS[: fits + 1]) or "").encode())
+    assert message == (
+        f"central-logging:excludeLogGroups has {fits + 1} names, which make the account "
+        f"policy's selection criteria {size} bytes; at most 25084 fit (AWS allows 25600, less "
+        "room for the logging account's delivery log group): exclude fewer log groups, or use "
+        "subscriptionMode lambda, which takes glob patterns."
+    )
