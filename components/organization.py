@@ -150,9 +150,13 @@ def _arn(service: str, resource: str, *, region: str = REGION) -> str:
     return f"arn:{PARTITION}:{service}:{region}:{ACCOUNT}:{resource}"
 
 
-def _role_arn(function_name: str) -> str:
+def _role_name(function_name: str) -> str:
     # IAM is global: the region in the name keeps the regions' roles apart.
-    return _arn("iam", f"role/{function_name}-{REGION}", region="")
+    return f"{function_name}-{REGION}"
+
+
+def _role_arn(function_name: str) -> str:
+    return _arn("iam", f"role/{_role_name(function_name)}", region="")
 
 
 def _subscriber_policy(spec: FunctionSpec) -> policies.Policy:
@@ -206,7 +210,7 @@ def _function(
         f"{logical}Role": _resource(
             "AWS::IAM::Role",
             {
-                "RoleName": sub(f"{function_name}-{REGION}"),
+                "RoleName": sub(_role_name(function_name)),
                 "Description": sub(f"The {function_name} function's role in {REGION}"),
                 "AssumeRolePolicyDocument": policies.lambda_trust(),
                 "Policies": [{"PolicyName": "function", "PolicyDocument": sub(policy)}],

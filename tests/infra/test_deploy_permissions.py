@@ -420,24 +420,25 @@ def policy(stack: str) -> dict[str, Any]:
     return json.loads((IAM_DIR / f"{stack}.json").read_text())  # type: ignore[no-any-return]
 
 
-def allowed(document: dict[str, Any], action: str) -> bool:
-    """Whether an Allow statement names the action (IAM matches actions case-insensitively)."""
-    for statement in document["Statement"]:
-        actions = statement["Action"]
-        patterns = [actions] if isinstance(actions, str) else actions
-        if statement["Effect"] == "Allow" and any(
-            fnmatchcase(action.lower(), p.lower()) for p in patterns
-        ):
-            return True
-    return False
+def listed(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def allowed(document: dict[str, Any], action: str, resource: str | None = None) -> bool:
+    """Whether an Allow statement names the action (IAM matches actions case-insensitively),
+    and, if given, the resource."""
+    return any(
+        statement["Effect"] == "Allow"
+        and any(fnmatchcase(action.lower(), p.lower()) for p in listed(statement["Action"]))
+        and (
+            resource is None or any(fnmatchcase(resource, r) for r in listed(statement["Resource"]))
+        )
+        for statement in document["Statement"]
+    )
 
 
 def action_patterns(document: dict[str, Any]) -> list[str]:
-    patterns = []
-    for statement in document["Statement"]:
-        actions = statement["Action"]
-        patterns += [actions] if isinstance(actions, str) else actions
-    return patterns
+    return [p for statement in document["Statement"] for p in listed(statement["Action"])]
 
 
 @pytest.mark.parametrize("stack", sorted(CONFIGS))
@@ -472,20 +473,6 @@ DEPLOYING = [
 ]
 
 
-def listed(value: str | list[str]) -> list[str]:
-    return [value] if isinstance(value, str) else value
-
-
-def allows(document: dict[str, Any], action: str, arn: str) -> bool:
-    """Whether an Allow statement names the action on that resource."""
-    return any(
-        statement["Effect"] == "Allow"
-        and any(fnmatchcase(action.lower(), p.lower()) for p in listed(statement["Action"]))
-        and any(fnmatchcase(arn, r) for r in listed(statement["Resource"]))
-        for statement in document["Statement"]
-    )
-
-
 # The mocks name a bucket by its logical name; Pulumi's autonaming appends a random suffix.
 AUTONAME_SUFFIX = "-0a1b2c3"
 
@@ -508,13 +495,13 @@ def test_the_organization_policy_names_its_buckets_stack_sets_targets_and_templa
     for config in CONFIGS["organization"]:
         run = run_stack("organization", config)
         for type_, arn in bucket_arns(run):
-            assert [a for a in ACTIONS[type_] if not allows(document, a, arn)] == [], arn
+            assert [a for a in ACTIONS[type_] if not allowed(document, a, arn)] == [], arn
         stack_sets = {s.inputs["name"]: s for s in run.of_type(STACK_SET)}
         for instance in run.of_type(INSTANCE):
             stack_set = stack_sets[instance.inputs["stackSetName"]]
             arn = stack_set.state["arn"]
             actions = ACTIONS[STACK_SET] + ACTIONS[INSTANCE]
-            assert [a for a in actions if not allows(document, a, arn)] == [], arn
+            assert [a for a in actions if not allowed(document, a, arn)] == [], arn
             prefix, stack_set_id = arn.split(":stackset/")
             template = json.loads(stack_set.inputs["templateBody"])
             used = {
@@ -526,7 +513,7 @@ def test_the_organization_policy_names_its_buckets_stack_sets_targets_and_templa
                 for target in instance.inputs["deploymentTargets"]["organizationalUnitIds"]
             }
             for target in sorted(used | targets):
-                assert [a for a in DEPLOYING if not allows(document, a, target)] == [], target
+                assert [a for a in DEPLOYING if not allowed(document, a, target)] == [], target
             type_arns |= used
     # No resource type the templates do not declare.
     granted = [
