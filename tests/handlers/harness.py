@@ -35,6 +35,7 @@ from moto.logs.responses import LogsResponse
 
 from handlers import reconcile
 from handlers.core import STANDARD_CLASS, Settings, make_logs_client, quota_limiters
+from tests.iam_actions import current_action, track_calls
 from tests.infra.harness import Run, run_program
 
 if TYPE_CHECKING:
@@ -64,14 +65,6 @@ FUNCTION_LOG_GROUP_ARN = (
 SENDER_ROLE_ARN = f"arn:aws:iam::{MEMBER_ACCOUNT}:role/central-sender"
 FILTER_NAME = "central-logging"
 LEGACY_FILTER_NAME = "seed-central-logging"
-
-# moto names the IAM action after the API operation; where IAM's own name differs, the check
-# uses IAM's name, as AWS does.
-IAM_ACTION_OF_OPERATION = {
-    "lambda:Invoke": "lambda:InvokeFunction",
-    # CloudWatch's endpoint is named monitoring; IAM's service prefix is cloudwatch.
-    "monitoring:PutMetricData": "cloudwatch:PutMetricData",
-}
 
 
 @functools.cache
@@ -283,7 +276,7 @@ def conditions_allow(policies: list[Any], action: str, context: Mapping[str, str
 
 class IamEnforcement:
     """Switches moto's IAM enforcement on around the code under test; records every action
-    checked, under IAM's name for it, and also enforces the conditions of the caller's
+    checked, under IAM's name for it (tests/iam_actions.py), and also enforces the conditions of the caller's
     identity policies for the condition keys in `condition_context`."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -291,7 +284,10 @@ class IamEnforcement:
         check_action_permitted = IAMRequestBase.check_action_permitted
 
         def check(request: IAMRequestBase, resource: str) -> None:
-            request._action = IAM_ACTION_OF_OPERATION.get(request._action, request._action)
+            # AWS's name for the action of the call being made, never moto's.
+            action = current_action()
+            assert action is not None, f"moto checked {request._action} outside a botocore call"
+            request._action = action
             self.actions.append(request._action)
             check_action_permitted(request, resource)
             context = condition_context(request._action, request._data)
@@ -300,6 +296,7 @@ class IamEnforcement:
                 request._raise_access_denied()
 
         monkeypatch.setattr(IAMRequestBase, "check_action_permitted", check)
+        track_calls(monkeypatch)
 
     @contextmanager
     def enforced(self) -> Iterator[None]:
