@@ -72,8 +72,8 @@ def assumed_role(job: dict[str, Any]) -> str:
 ALL = sorted(WORKFLOWS.glob("*.y*ml"))
 
 
-def test_the_two_workflows_exist() -> None:
-    assert {p.name for p in ALL} == {PULL_REQUEST.name, DEPLOY.name}
+def test_the_workflows_exist() -> None:
+    assert {p.name for p in ALL} == {PULL_REQUEST.name, DEPLOY.name, "dependencies.yml"}
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
@@ -162,3 +162,13 @@ def test_main_deploys_the_logging_stack_before_the_member_stacks_behind_an_envir
         assert step["with"]["command"] == "up"
         assert step["with"]["stack-name"] == stack
         assert assumed_role(job) == role
+
+
+def test_a_weekly_job_runs_the_suite_on_the_newest_versions_and_on_the_floors() -> None:
+    path = WORKFLOWS / "dependencies.yml"
+    workflow = load(path)
+    assert "schedule" in workflow["on"]
+    [job] = workflow["jobs"].values()
+    assert job["strategy"]["matrix"]["resolution"] == ["highest", "lowest-direct"]
+    assert run_commands(job) == ["make test-resolution RESOLUTION=${{ matrix.resolution }}"]
+    assert "id-token" not in job["permissions"] and "secrets." not in path.read_text()
