@@ -38,6 +38,10 @@ TRANSITION_STORAGE_CLASS = "GLACIER_IR"
 ERROR_LOG_RETENTION_DAYS = 365
 # Firehose DeliveryStreamName: 1-64 of [a-zA-Z0-9_.-] (Kinesis StreamName: 1-128 of the same).
 STREAM_NAME_MAX = 64
+# How long a partitioned stream retries S3 before it writes a batch under the error prefix:
+# at most 7,200 s, 300 s when unset (RetryOptions, Firehose API Reference,
+# https://docs.aws.amazon.com/firehose/latest/APIReference/API_RetryOptions.html).
+PARTITIONED_RETRY_SECONDS = 7200
 
 
 def delivery_stream_name(destination_name: str, region: str) -> str:
@@ -543,7 +547,7 @@ class CentralDestination(pulumi.ComponentResource):
             compression_format="GZIP" if partitioned else "UNCOMPRESSED",
             file_extension=".json.gz" if partitioned else None,
             dynamic_partitioning_configuration=aws.kinesis.FirehoseDeliveryStreamExtendedS3ConfigurationDynamicPartitioningConfigurationArgs(
-                enabled=True
+                enabled=True, retry_duration=PARTITIONED_RETRY_SECONDS
             )
             if partitioned
             else None,

@@ -282,7 +282,10 @@ def _firehose(r: Resource) -> list[Request]:
         if processing
         else None,
         "DynamicPartitioningConfiguration": {
-            "Enabled": s3["dynamicPartitioningConfiguration"].get("enabled")
+            "Enabled": s3["dynamicPartitioningConfiguration"].get("enabled"),
+            "RetryOptions": {
+                "DurationInSeconds": s3["dynamicPartitioningConfiguration"].get("retryDuration")
+            },
         }
         if s3.get("dynamicPartitioningConfiguration")
         else None,

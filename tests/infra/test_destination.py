@@ -134,7 +134,8 @@ def test_json_archive_is_decompressed_partitioned_and_gzipped(
     assert s3["errorOutputPrefix"].startswith("CentralizedAccountsLog/errors/")
     assert s3["compressionFormat"] == "GZIP"
     assert s3["fileExtension"] == ".json.gz"
-    assert s3["dynamicPartitioningConfiguration"] == {"enabled": True}
+    # The longest retry Firehose offers before a batch goes to the error prefix.
+    assert s3["dynamicPartitioningConfiguration"] == {"enabled": True, "retryDuration": 7200}
     assert (s3["bufferingInterval"], s3["bufferingSize"]) == (60, 128)
     processors = s3["processingConfiguration"]["processors"]
     assert [p["type"] for p in processors] == [
