@@ -248,6 +248,7 @@ class LoggingSettings:
     expire_days: int | None
     athena: bool
     alarms: AlarmSettings
+    athena_results_days: int = 30
     archive_admin_role_arns: tuple[str, ...] = ()
     access_trail: str = SERVER_ACCESS_LOGS
     freshness_accounts: tuple[str, ...] = ()
@@ -452,6 +453,7 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         expire_days=expire_days,
         # The query layer reads the json layout; the raw one is not partitioned by account.
         athena=raw.boolean("athena", True) and archive_format == "json",
+        athena_results_days=_require(raw.integer("athenaResultsDays", 1, 36500, 30)),
         alarms=_alarms(raw, regions, logging_home=home),
         archive_admin_role_arns=raw.strings(
             "archiveAdminRoleArns",
@@ -610,6 +612,7 @@ LOGGING_KEYS = [
     "alarmFreshnessSeconds",
     "alarmIteratorAgeSeconds",
     "athena",
+    "athenaResultsDays",
     "archiveAdminRoleArns",
     "accessTrail",
 ]
