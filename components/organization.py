@@ -446,6 +446,23 @@ def _heartbeat(code_key: str) -> dict[str, Any]:
     }
 
 
+def _selection_criteria(common: list[str], in_logging: list[str]) -> Any:
+    """The account policy's selection criteria: `in_logging` in the logging account, `common`
+    elsewhere. The names every account leaves out are written once, the logging account's
+    extra ones joined in by condition: the config lets them reach 25 KB, and twice that would
+    not fit CloudFormation's 51,200-byte template body ("CloudFormation quotas",
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html)."""
+    extra = in_logging[len(common) :]
+    whole = account_policy_selection(common)
+    if whole is None:
+        return _if_logging_account(account_policy_selection(extra), {"Ref": "AWS::NoValue"})
+    if not extra:
+        return whole
+    # 'LogGroupName NOT IN ["a", "b"' + ', "c"' in the logging account + ']'
+    more = ", " + json.dumps(extra)[1:-1]
+    return {"Fn::Join": ["", [whole[:-1], _if_logging_account(more, ""), "]"]]}
+
+
 def _account_policy(member: MemberSettings, common: list[str], in_logging: list[str]) -> Template:
     """Account-policy mode: the policy, and the alarm on changes to it (components/drift.py)."""
     # Fn::Sub text: a literal "${" in the filter pattern is written "${!".
@@ -460,10 +477,7 @@ def _account_policy(member: MemberSettings, common: list[str], in_logging: list[
                 "PolicyType": "SUBSCRIPTION_FILTER_POLICY",
                 "Scope": "ALL",
                 "PolicyDocument": sub(json.dumps(document)),
-                "SelectionCriteria": _if_logging_account(
-                    account_policy_selection(in_logging),
-                    account_policy_selection(common) or {"Ref": "AWS::NoValue"},
-                ),
+                "SelectionCriteria": _selection_criteria(common, in_logging),
             },
         ),
         "AccountPolicyChangedRule": _rule(
@@ -595,6 +609,27 @@ def render(template: Template) -> str:
     return json.dumps(template, sort_keys=True, separators=(",", ":"))
 
 
+# CloudFormation quotas: "Template body size in a request: 51,200 bytes"
+# (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html).
+TEMPLATE_BODY_MAX_BYTES = 51_200
+
+
+def fitting_body(template: Template, purpose: str) -> str:
+    """The rendered template, or a configuration error if CloudFormation would refuse its
+    size: reached only with many regions, the longest names and the most exclusions at once
+    (the destinations' ARNs come from the logging stack, so this is known at preview)."""
+    body = render(template)
+    size = len(body.encode())
+    if size > TEMPLATE_BODY_MAX_BYTES:
+        raise ConfigError(
+            f"The {purpose} StackSet's template would be {size} bytes with these settings, over "
+            f"CloudFormation's {TEMPLATE_BODY_MAX_BYTES}-byte template body: cover fewer "
+            f"{key('regions')}, exclude fewer log groups in {key('excludeLogGroups')}, shorten "
+            f"{key('filterPattern')}, or give the logging stack a shorter destinationName."
+        )
+    return body
+
+
 class OrganizationSubscriber(pulumi.ComponentResource):
     """Every account of the chosen OUs subscribed, in every configured region."""
 
@@ -638,9 +673,11 @@ class OrganizationSubscriber(pulumi.ComponentResource):
         regional_body = Output.all(
             destinations=self.destination_arns, buckets=Output.all(**self.artifact_buckets)
         ).apply(
-            lambda a: render(regional_template(member, a["destinations"], a["buckets"], code_key))
+            lambda a: fitting_body(
+                regional_template(member, a["destinations"], a["buckets"], code_key), "regional"
+            )
         )
-        account_body = Output.from_input(render(account_template(member)))
+        account_body = Output.from_input(fitting_body(account_template(member), "account"))
 
         account_set = self._stack_set(
             "account",
