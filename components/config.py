@@ -85,6 +85,11 @@ LONGEST_DESTINATION_NAME = "D" * 491
 LONGEST_ROLE_NAME = "R" * 64
 DEFAULT_SHARD_COUNT = 2
 
+# Whether the logging stack's destinations admit a whole organisation (senders pass a role of
+# their own, roleArn) or list accounts (no roleArn): the `destinationScope` output.
+ORGANIZATION_SCOPE = "organization"
+ACCOUNTS_SCOPE = "accounts"
+
 T = TypeVar("T")
 
 
@@ -270,6 +275,12 @@ class LoggingSettings:
     archive_admin_role_arns: tuple[str, ...] = ()
     access_trail: str = SERVER_ACCESS_LOGS
     freshness_accounts: tuple[str, ...] = ()
+
+    @property
+    def destination_scope(self) -> str:
+        """`organization` when the destinations admit the organisation (aws:PrincipalOrgID),
+        whose senders must pass roleArn; `accounts` when they list accounts only."""
+        return ORGANIZATION_SCOPE if self.organization_id else ACCOUNTS_SCOPE
 
 
 @dataclass(frozen=True)

@@ -487,15 +487,16 @@ def subscriber_function_policy(
     region: str,
     account_id: str,
     destination_arn: str,
-    sender_role_arn: str,
+    sender_role_arn: str | None,
     function_log_group_arn: str,
     function_arn: str | None = None,
     dead_letter_queue_arn: str | None = None,
 ) -> Policy:
     """Least privilege for a subscriber function of one account and region.
 
-    `function_arn` is given for the sweep, which continues itself; `dead_letter_queue_arn`
-    where failed asynchronous invocations are parked."""
+    `sender_role_arn` is the role its filters pass (none for destinations that list
+    accounts); `function_arn` is given for the sweep, which continues itself;
+    `dead_letter_queue_arn` where failed asynchronous invocations are parked."""
     log_groups = f"arn:{partition}:logs:{region}:{account_id}:log-group:*"
     statements: list[Statement] = [
         {
@@ -516,19 +517,22 @@ def subscriber_function_policy(
             "Resource": destination_arn,
         },
         {
-            "Sid": "PassSenderRole",
-            "Effect": "Allow",
-            "Action": "iam:PassRole",
-            "Resource": sender_role_arn,
-            "Condition": {"StringEquals": {"iam:PassedToService": LOGS_SERVICE}},
-        },
-        {
             "Sid": "OwnLogs",
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": f"{function_log_group_arn}:log-stream:*",
         },
     ]
+    if sender_role_arn:
+        statements.append(
+            {
+                "Sid": "PassSenderRole",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": sender_role_arn,
+                "Condition": {"StringEquals": {"iam:PassedToService": LOGS_SERVICE}},
+            }
+        )
     if function_arn:
         statements += [
             {
