@@ -415,6 +415,8 @@ class MemberSubscriber(pulumi.ComponentResource):
             input=_json(DEPLOY_SWEEP_EVENT),
             triggers={
                 "destination": destination_arn,
+                # Filters to re-put with or without roleArn when the scope changes.
+                "senderRole": self.sender_role_arn.apply(lambda arn: arn or NO_SENDER_ROLE),
                 "settings": excluded.apply(
                     lambda names: _json(
                         [s.filter_name, s.filter_pattern, names, s.replace_filter_names]

@@ -134,3 +134,14 @@ def test_organization_templates_follow_the_scope(scope: str, role: bool) -> None
     policy = regional(scope, "account-policy")["Resources"]["AccountPolicy"]["Properties"]
     document = json.dumps(policy["PolicyDocument"])
     assert ("RoleArn" in document) is role
+
+
+def test_a_change_of_scope_sweeps_again() -> None:
+    """Existing filters are put again, with or without roleArn, when the scope changes."""
+
+    def triggers(scope: str) -> dict[str, str]:
+        run = run_member(scope)
+        return run.one("aws:lambda/invocation:Invocation").inputs["triggers"]  # type: ignore[no-any-return]
+
+    assert triggers("accounts") != triggers("organization")
+    assert triggers("accounts")["senderRole"] == "none"
