@@ -13,6 +13,7 @@ if isinstance(settings, LoggingSettings):
     central = CentralDestination("central", settings)
     pulumi.export("destinationArns", central.destination_arns)
     pulumi.export("destinationArn", central.destination_arns[settings.regions[0]])
+    pulumi.export("destinationScope", settings.destination_scope)
     pulumi.export("bucketName", central.bucket_name)
     pulumi.export("bucketArn", central.bucket_arn)
     pulumi.export("kmsKeyArn", central.kms_key_arn)

@@ -42,6 +42,7 @@ from handlers.core import (
     DESTINATION_PARAMETER,
     FAILED,
     LIMIT_EXCEEDED,
+    NO_SENDER_ROLE,
     NOT_SUBSCRIBED,
     SENDER_ROLE_PARAMETER,
     STANDARD_CLASS,
@@ -276,6 +277,8 @@ def _account_settings(
             )
         if args.role_arn is None:
             role = _parameter(session, region, SENDER_ROLE_PARAMETER)
+            # The member stack writes this where its destinations list accounts.
+            role = None if role == NO_SENDER_ROLE else role
         elif fan_out:  # the sender role of the same name in each account
             parts = args.role_arn.split(":")
             role = ":".join([*parts[:4], account, *parts[5:]])

@@ -1,6 +1,9 @@
 """The query layer over the json archive: a Glue table with partition projection, an
 `events` view with the same columns as `central-logging query`, an Athena workgroup and
-named queries for the common audit questions.
+named queries for the common audit questions. The workgroup writes its results into a bucket
+of their own: private, encrypted with the archive key, without Object Lock, its objects
+expired after `athenaResultsDays`, so results (copies of log data) neither accumulate in the
+archive nor fall under its retention.
 
 Declared by CentralDestination (its resources are the component's children); the table,
 view and query texts are built by pure functions here so they can be checked on their own.
@@ -17,11 +20,17 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import Output, ResourceOptions
 
+from components import policies
+from components.buckets import versioned_private_bucket
+
 DATABASE = "central_logging"
 TABLE = "cloudwatch_envelopes"
 VIEW = "events"
 WORKGROUP = "central-logging"
-RESULTS_PREFIX = "athena-results/"
+# An expired result is kept one more day as a noncurrent version, then gone; incomplete
+# multipart uploads of results (never read) go after a day too.
+RESULTS_NONCURRENT_DAYS = 1
+RESULTS_INCOMPLETE_UPLOAD_DAYS = 1
 
 # One line of the json archive: a CloudWatch Logs envelope (design.md section 5).
 ENVELOPE_COLUMNS: list[tuple[str, str]] = [
@@ -137,6 +146,75 @@ class QueryLayer:
     workgroup: aws.athena.Workgroup
 
 
+def declare_results_bucket(parent: pulumi.Resource, name: str, *, region: str) -> aws.s3.Bucket:
+    """The bucket Athena writes query results into; declared before the archive key, whose
+    policy must let S3 use the key for it."""
+    # Destroy leaves it, like the archive: results are copies of log data and expire by rule.
+    return aws.s3.Bucket(
+        f"{name}-athena-results",
+        region=region,
+        opts=ResourceOptions(parent=parent, retain_on_delete=True),
+    )
+
+
+def _results_bucket_settings(
+    parent: pulumi.Resource,
+    name: str,
+    results: aws.s3.Bucket,
+    *,
+    region: str,
+    kms_key_arn: Output[str],
+    days: int,
+) -> aws.s3.BucketPolicy:
+    """Private, TLS only, encrypted by default with the archive key, every result expired
+    after `days`. Versioned like every bucket of the stack (the policy pack requires it), so
+    the rule also expires noncurrent versions."""
+    settings_name = f"{name}-athena-results"
+    opts = ResourceOptions(parent=parent, depends_on=[results], retain_on_delete=True)
+    public_access, versioning = versioned_private_bucket(
+        settings_name,
+        results,
+        region=region,
+        encryption=aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+            apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="aws:kms", kms_master_key_id=kms_key_arn
+            ),
+            bucket_key_enabled=True,
+        ),
+        opts=opts,
+    )
+    aws.s3.BucketLifecycleConfiguration(
+        f"{settings_name}-lifecycle",
+        region=region,
+        bucket=results.id,
+        rules=[
+            aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="athena-results-expiry",
+                status="Enabled",
+                # The whole bucket.
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=days),
+                noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                    noncurrent_days=RESULTS_NONCURRENT_DAYS
+                ),
+                abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                    days_after_initiation=RESULTS_INCOMPLETE_UPLOAD_DAYS
+                ),
+            )
+        ],
+        opts=ResourceOptions(parent=parent, depends_on=[versioning], retain_on_delete=True),
+    )
+    return aws.s3.BucketPolicy(
+        f"{settings_name}-policy",
+        region=region,
+        bucket=results.id,
+        policy=results.arn.apply(
+            lambda arn: json.dumps(policies.athena_results_bucket_policy(arn), sort_keys=True)
+        ),
+        opts=ResourceOptions(parent=parent, depends_on=[public_access], retain_on_delete=True),
+    )
+
+
 def declare_query_layer(
     parent: pulumi.Resource,
     name: str,
@@ -147,8 +225,13 @@ def declare_query_layer(
     kms_key_arn: Output[str],
     regions: Sequence[str],
     accounts: Sequence[str] | None,
+    results: aws.s3.Bucket,
+    results_days: int,
 ) -> QueryLayer:
     child = ResourceOptions(parent=parent)
+    _results_bucket_settings(
+        parent, name, results, region=region, kms_key_arn=kms_key_arn, days=results_days
+    )
     database = aws.glue.CatalogDatabase(
         f"{name}-athena-database",
         region=region,
@@ -209,7 +292,7 @@ def declare_query_layer(
                 selected_engine_version="Athena engine version 3"
             ),
             result_configuration=aws.athena.WorkgroupConfigurationResultConfigurationArgs(
-                output_location=Output.concat("s3://", bucket_name, "/", RESULTS_PREFIX),
+                output_location=Output.concat("s3://", results.bucket, "/"),
                 encryption_configuration=aws.athena.WorkgroupConfigurationResultConfigurationEncryptionConfigurationArgs(
                     encryption_option="SSE_KMS", kms_key_arn=kms_key_arn
                 ),

@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 import pulumi
 
+from components.policies import partition_for
+from handlers.core import delivery_log_group_name
 from handlers.heartbeat import HEARTBEAT_LOG_GROUP
 
 NAMESPACE = "central-logging"
@@ -64,8 +66,29 @@ FILTER_PATTERN_MAX = 1024
 SELECTION_CRITERIA_MAX_BYTES = 25 * 1024
 # `, "<name>"` for a log group name of at most 512 characters.
 SELECTION_CRITERIA_LIMIT = SELECTION_CRITERIA_MAX_BYTES - (512 + 4)
-S3_PREFIX_MAX = 512
+# Firehose allows 512 characters of prefix after evaluating its expressions ("Custom
+# Prefixes for Amazon S3 Objects", https://docs.aws.amazon.com/firehose/latest/dev/s3-prefixes.html).
+FIREHOSE_EVALUATED_PREFIX_MAX = 512
+# What destination.archive_prefixes adds to s3Prefix, evaluated: the day partition, the
+# account (12 digits, json) and the region; the error prefix's !{firehose:error-output-type}
+# is given 32 characters (processing-failed, format-conversion-failed, ...).
+DAY_PARTITION = "year=2026/month=12/day=31/"
+ERROR_OUTPUT_TYPE_ROOM = 32
+# Lambda: "4 KB, for all environment variables associated with the function, in aggregate"
+# (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html), counted here
+# as the variables' JSON, the larger measure.
+LAMBDA_ENVIRONMENT_MAX_BYTES = 4096
+# The longest values a subscriber function's environment can get from outside the member
+# config: a destination named with the longest destinationName the logging stack accepts,
+# and a sender role with the longest role name IAM accepts (64).
+LONGEST_DESTINATION_NAME = "D" * 491
+LONGEST_ROLE_NAME = "R" * 64
 DEFAULT_SHARD_COUNT = 2
+
+# Whether the logging stack's destinations admit a whole organisation (senders pass a role of
+# their own, roleArn) or list accounts (no roleArn): the `destinationScope` output.
+ORGANIZATION_SCOPE = "organization"
+ACCOUNTS_SCOPE = "accounts"
 
 T = TypeVar("T")
 
@@ -248,9 +271,16 @@ class LoggingSettings:
     expire_days: int | None
     athena: bool
     alarms: AlarmSettings
+    athena_results_days: int = 30
     archive_admin_role_arns: tuple[str, ...] = ()
     access_trail: str = SERVER_ACCESS_LOGS
     freshness_accounts: tuple[str, ...] = ()
+
+    @property
+    def destination_scope(self) -> str:
+        """`organization` when the destinations admit the organisation (aws:PrincipalOrgID),
+        whose senders must pass roleArn; `accounts` when they list accounts only."""
+        return ORGANIZATION_SCOPE if self.organization_id else ACCOUNTS_SCOPE
 
 
 @dataclass(frozen=True)
@@ -352,10 +382,15 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
     s3_prefix = _require(raw.text("s3Prefix", "CentralizedAccountsLog/"))
     if s3_prefix.startswith("/") or not s3_prefix.endswith("/") or "!{" in s3_prefix:
         raise _bad("s3Prefix", s3_prefix, "it must end with / and not start with /")
-    if len(s3_prefix) > S3_PREFIX_MAX:
-        # Firehose prefixes and S3 object keys are at most 1024 characters (CreateDeliveryStream,
-        # "Naming Amazon S3 objects"); the partitions and object names take up to ~250 of them.
-        raise _bad("s3Prefix", s3_prefix, f"it must be at most {S3_PREFIX_MAX} characters")
+    room = max(partition_room(region, archive_format) for region in regions)
+    if len(s3_prefix) > FIREHOSE_EVALUATED_PREFIX_MAX - room:
+        raise _bad(
+            "s3Prefix",
+            s3_prefix,
+            f"Firehose allows {FIREHOSE_EVALUATED_PREFIX_MAX} characters of prefix after "
+            f"evaluation and the partitions add up to {room} here, so it must be at most "
+            f"{FIREHOSE_EVALUATED_PREFIX_MAX - room} characters",
+        )
 
     partitioned = archive_format == "json"
     buffer_interval = _require(raw.integer("bufferIntervalSeconds", 0, 900, 300))
@@ -452,6 +487,7 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         expire_days=expire_days,
         # The query layer reads the json layout; the raw one is not partitioned by account.
         athena=raw.boolean("athena", True) and archive_format == "json",
+        athena_results_days=_require(raw.integer("athenaResultsDays", 1, 36500, 30)),
         alarms=_alarms(raw, regions, logging_home=home),
         archive_admin_role_arns=raw.strings(
             "archiveAdminRoleArns",
@@ -484,6 +520,16 @@ def parse_member(values: Mapping[str, str | None], home_region: str | None) -> M
     filter_name = _require(raw.text("filterName", "central-logging"))
     if not LOGS_NAME_RE.fullmatch(filter_name):
         raise _bad("filterName", filter_name, "it must be 1 to 512 characters without : or *")
+    if not (filter_name.isascii() and filter_name.isprintable()):
+        # It is the FilterName dimension of AWS/Logs DeliveryErrors, which the delivery
+        # alarms watch; "Dimension values must contain only ASCII characters"
+        # (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_Dimension.html).
+        raise _bad(
+            "filterName",
+            filter_name,
+            "it must be printable ASCII, since it names the FilterName dimension of the "
+            "delivery metrics the alarms watch, which CloudWatch takes in ASCII only",
+        )
     if mode == "account-policy" and filter_name.startswith("aws/"):
         # It names the account policy, which "cannot start with aws/" (PutAccountPolicy).
         raise _bad("filterName", filter_name, "an account policy name cannot start with aws/")
@@ -530,6 +576,18 @@ def parse_member(values: Mapping[str, str | None], home_region: str | None) -> M
     )
     if filter_name in replace_names:
         raise _bad("replaceFilterNames", filter_name, "it must not contain filterName itself")
+    if mode == "lambda":
+        size = subscriber_environment_bytes(
+            regions, filter_name, filter_pattern, excludes, replace_names
+        )
+        if size > LAMBDA_ENVIRONMENT_MAX_BYTES:
+            raise ConfigError(
+                f"{key('excludeLogGroups')} has {len(excludes)} patterns, which with the other "
+                f"settings make the subscriber functions' environment up to {size} bytes; Lambda "
+                f"allows {LAMBDA_ENVIRONMENT_MAX_BYTES} for all of a function's variables: "
+                "exclude log groups with fewer, broader glob patterns, or shorten filterPattern "
+                "or replaceFilterNames."
+            )
     # Drift is repaired on CloudTrail's record within seconds; the sweep is the safety net.
     schedule = raw.text("reconcileSchedule", "rate(1 day)")
     assert schedule is not None
@@ -551,6 +609,43 @@ def parse_member(values: Mapping[str, str | None], home_region: str | None) -> M
         reconcile_schedule=None if schedule == "off" else schedule,
         alarms=_alarms(raw, regions, logging_home=None),
     )
+
+
+def partition_room(region: str, archive_format: str) -> int:
+    """How many characters Firehose's evaluated prefixes add to s3Prefix in `region`: the
+    error prefix's (errors/region=R/TYPE/day) or, json, the data prefix's
+    (account=ID/region=R/day). The raw data prefix has no expressions."""
+    errors = len(f"errors/region={region}/") + ERROR_OUTPUT_TYPE_ROOM + 1 + len(DAY_PARTITION)
+    data = len(f"account={'0' * 12}/region={region}/{DAY_PARTITION}")
+    return max(errors, data) if archive_format == "json" else errors
+
+
+def subscriber_environment_bytes(
+    regions: Sequence[str],
+    filter_name: str,
+    filter_pattern: str,
+    excludes: Sequence[str],
+    replace_names: Sequence[str],
+) -> int:
+    """The largest environment (components/subscriber.function_environment) the subscriber
+    functions can get with these settings: the longest destination and sender role ARNs of
+    these regions' partitions, and, in the logging account, the delivery log group excluded
+    besides `excludes`."""
+    partition = max((partition_for(region) for region in regions), key=len, default="aws-us-gov")
+    region = max(regions, key=len, default="")
+    environment = {
+        "DESTINATION_ARN": (
+            f"arn:{partition}:logs:{region}:{'0' * 12}:destination:{LONGEST_DESTINATION_NAME}"
+        ),
+        "SENDER_ROLE_ARN": f"arn:{partition}:iam::{'0' * 12}:role/{LONGEST_ROLE_NAME}",
+        "FILTER_NAME": filter_name,
+        "FILTER_PATTERN": filter_pattern,
+        "EXCLUDE_PATTERNS": json.dumps(
+            [*excludes, delivery_log_group_name(LONGEST_DESTINATION_NAME)]
+        ),
+        "REPLACE_FILTER_NAMES": json.dumps(list(replace_names)),
+    }
+    return len(json.dumps(environment, separators=(",", ":")).encode())
 
 
 def parse_organization(
@@ -610,6 +705,7 @@ LOGGING_KEYS = [
     "alarmFreshnessSeconds",
     "alarmIteratorAgeSeconds",
     "athena",
+    "athenaResultsDays",
     "archiveAdminRoleArns",
     "accessTrail",
 ]

@@ -27,7 +27,7 @@ from pulumi_aws.kinesis import (
 from components import policies
 from components.access_trail import declare_access_trail
 from components.alarms import AlarmNotifier
-from components.athena import QueryLayer, declare_query_layer
+from components.athena import QueryLayer, declare_query_layer, declare_results_bucket
 from components.buckets import versioned_private_bucket
 from components.config import LoggingSettings
 from components.freshness import FreshnessCheck
@@ -114,6 +114,11 @@ class CentralDestination(pulumi.ComponentResource):
             self.bucket_name = self.bucket.bucket
             self.bucket_arn = self.bucket.arn
 
+        self.athena_results: aws.s3.Bucket | None = (
+            declare_results_bucket(self, name, region=settings.home_region)
+            if settings.athena
+            else None
+        )
         self.kms_key: aws.kms.Key | None = None
         if settings.kms_key_arn:
             self.kms_key_arn: Output[str] = Output.from_input(settings.kms_key_arn)
@@ -123,7 +128,7 @@ class CentralDestination(pulumi.ComponentResource):
         public_access = self._archive_settings(self.bucket) if self.bucket else None
 
         self.query_layer: QueryLayer | None = None
-        if settings.athena:
+        if self.athena_results:
             self.query_layer = declare_query_layer(
                 self,
                 name,
@@ -134,6 +139,8 @@ class CentralDestination(pulumi.ComponentResource):
                 regions=settings.regions,
                 # A whole organisation's accounts are not known in advance.
                 accounts=None if settings.organization_id else settings.member_accounts,
+                results=self.athena_results,
+                results_days=settings.athena_results_days,
             )
         self.alarms = AlarmNotifier(self, name, settings.alarms)
         home = settings.home_region
@@ -200,9 +207,19 @@ class CentralDestination(pulumi.ComponentResource):
             enable_key_rotation=True,
             deletion_window_in_days=30,
             policy=_json_dumps(
-                Output.all(self.account_id, self.bucket_arn, self.archive_admin_arns).apply(
+                Output.all(
+                    self.account_id,
+                    self.bucket_arn,
+                    self.archive_admin_arns,
+                    self.athena_results.arn if self.athena_results else None,
+                ).apply(
                     lambda a: policies.key_policy(
-                        self.partition, a[0], bucket_arn=a[1], region=home, admin_arns=a[2]
+                        self.partition,
+                        a[0],
+                        bucket_arn=a[1],
+                        region=home,
+                        admin_arns=a[2],
+                        results_bucket_arn=a[3],
                     )
                 )
             ),

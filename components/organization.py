@@ -34,6 +34,7 @@ from components import heartbeat, policies
 from components.alarms import PERIOD_SECONDS, AlarmSpec, QueryAlarmSpec
 from components.buckets import private_bucket
 from components.config import (
+    ORGANIZATION_SCOPE,
     ConfigError,
     MemberSettings,
     OrganizationSettings,
@@ -73,10 +74,16 @@ from components.subscriber import (
     FunctionSpec,
     account_policy_document,
     delivery_alarms,
+    destination_scope,
     function_environment,
     select_destinations,
 )
-from handlers.core import DESTINATION_PARAMETER, SENDER_ROLE_PARAMETER, delivery_log_groups
+from handlers.core import (
+    DESTINATION_PARAMETER,
+    NO_SENDER_ROLE,
+    SENDER_ROLE_PARAMETER,
+    delivery_log_groups,
+)
 from handlers.heartbeat import HEARTBEAT_LOG_GROUP
 
 Template = dict[str, Any]
@@ -159,14 +166,14 @@ def _role_arn(function_name: str) -> str:
     return _arn("iam", f"role/{_role_name(function_name)}", region="")
 
 
-def _subscriber_policy(spec: FunctionSpec) -> policies.Policy:
+def _subscriber_policy(spec: FunctionSpec, sender_role_arn: str | None) -> policies.Policy:
     """A subscriber function's policy, as the member stack gives it."""
     return policies.subscriber_function_policy(
         partition=PARTITION,
         region=REGION,
         account_id=ACCOUNT,
         destination_arn=DESTINATION_VARIABLE,
-        sender_role_arn=SENDER_ROLE_ARN,
+        sender_role_arn=sender_role_arn,
         function_log_group_arn=_arn("logs", f"log-group:/aws/lambda/{spec.name}"),
         function_arn=_arn("lambda", f"function:{spec.name}") if spec == RECONCILER else None,
         dead_letter_queue_arn=_arn("sqs", DEAD_LETTER_QUEUE_NAME),
@@ -283,9 +290,13 @@ def regional_template(
     destinations: Mapping[str, str],
     artifact_buckets: Mapping[str, str],
     code_key: str,
+    scope: str = ORGANIZATION_SCOPE,
 ) -> Template:
     """The part of every account-region: what a member stack declares in a region (the
-    parameters, the heartbeat, the delivery alarms and the subscription itself)."""
+    parameters, the heartbeat, the delivery alarms and the subscription itself). The
+    filters pass the sender role only where the destinations' `scope` is an organisation,
+    as in a member stack."""
+    sender_role = SENDER_ROLE_ARN if scope == ORGANIZATION_SCOPE else None
     mapping = {
         region: {"DestinationArn": arn, "ArtifactBucket": artifact_buckets[region]}
         for region, arn in destinations.items()
@@ -308,7 +319,7 @@ def regional_template(
             {
                 "Name": SENDER_ROLE_PARAMETER,
                 "Type": "String",
-                "Value": sub(SENDER_ROLE_ARN),
+                "Value": sub(sender_role) if sender_role else NO_SENDER_ROLE,
                 "Description": "The role CloudWatch Logs delivers this account's logs with",
             },
         ),
@@ -318,9 +329,9 @@ def regional_template(
         resources[f"DeliveryAlarm{number}"] = _query_alarm(alarm)
     common, in_logging = _exclusions(member, destinations)
     if member.subscription_mode == "lambda":
-        resources.update(_subscriber_functions(member, code_key, common, in_logging))
+        resources.update(_subscriber_functions(member, code_key, common, in_logging, sender_role))
     else:
-        resources.update(_account_policy(member, common, in_logging))
+        resources.update(_account_policy(member, common, in_logging, sender_role))
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "central-logging: this region's subscription to the central destination",
@@ -446,11 +457,30 @@ def _heartbeat(code_key: str) -> dict[str, Any]:
     }
 
 
-def _account_policy(member: MemberSettings, common: list[str], in_logging: list[str]) -> Template:
+def _selection_criteria(common: list[str], in_logging: list[str]) -> Any:
+    """The account policy's selection criteria: `in_logging` in the logging account, `common`
+    elsewhere. The names every account leaves out are written once, the logging account's
+    extra ones joined in by condition: the config lets them reach 25 KB, and twice that would
+    not fit CloudFormation's 51,200-byte template body ("CloudFormation quotas",
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html)."""
+    extra = in_logging[len(common) :]
+    whole = account_policy_selection(common)
+    if whole is None:
+        return _if_logging_account(account_policy_selection(extra), {"Ref": "AWS::NoValue"})
+    if not extra:
+        return whole
+    # 'LogGroupName NOT IN ["a", "b"' + ', "c"' in the logging account + ']'
+    more = ", " + json.dumps(extra)[1:-1]
+    return {"Fn::Join": ["", [whole[:-1], _if_logging_account(more, ""), "]"]]}
+
+
+def _account_policy(
+    member: MemberSettings, common: list[str], in_logging: list[str], sender_role: str | None
+) -> Template:
     """Account-policy mode: the policy, and the alarm on changes to it (components/drift.py)."""
     # Fn::Sub text: a literal "${" in the filter pattern is written "${!".
     document = account_policy_document(
-        DESTINATION_VARIABLE, SENDER_ROLE_ARN, member.filter_pattern.replace("${", "${!")
+        DESTINATION_VARIABLE, sender_role, member.filter_pattern.replace("${", "${!")
     )
     return {
         "AccountPolicy": _resource(
@@ -460,10 +490,7 @@ def _account_policy(member: MemberSettings, common: list[str], in_logging: list[
                 "PolicyType": "SUBSCRIPTION_FILTER_POLICY",
                 "Scope": "ALL",
                 "PolicyDocument": sub(json.dumps(document)),
-                "SelectionCriteria": _if_logging_account(
-                    account_policy_selection(in_logging),
-                    account_policy_selection(common) or {"Ref": "AWS::NoValue"},
-                ),
+                "SelectionCriteria": _selection_criteria(common, in_logging),
             },
         ),
         "AccountPolicyChangedRule": _rule(
@@ -480,13 +507,17 @@ def _account_policy(member: MemberSettings, common: list[str], in_logging: list[
 
 
 def _subscriber_functions(
-    member: MemberSettings, code_key: str, common: list[str], in_logging: list[str]
+    member: MemberSettings,
+    code_key: str,
+    common: list[str],
+    in_logging: list[str],
+    sender_role: str | None,
 ) -> Template:
     """Lambda mode: what MemberSubscriber._subscriber_functions declares, as CloudFormation."""
     environment = function_environment(
         member,
         destination_arn=DESTINATION,
-        sender_role_arn=sub(SENDER_ROLE_ARN),
+        sender_role_arn=sub(sender_role) if sender_role else None,
         exclude_patterns=_if_logging_account(json.dumps(in_logging), json.dumps(common)),
     )
     queue_arn = _arn("sqs", DEAD_LETTER_QUEUE_NAME)
@@ -522,7 +553,7 @@ def _subscriber_functions(
                 handler=spec.handler,
                 timeout=spec.timeout,
                 memory=FUNCTION_MEMORY_MB,
-                policy=_subscriber_policy(spec),
+                policy=_subscriber_policy(spec, sender_role),
                 code_key=code_key,
                 environment=environment,
                 dead_letters=True,
@@ -595,6 +626,27 @@ def render(template: Template) -> str:
     return json.dumps(template, sort_keys=True, separators=(",", ":"))
 
 
+# CloudFormation quotas: "Template body size in a request: 51,200 bytes"
+# (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html).
+TEMPLATE_BODY_MAX_BYTES = 51_200
+
+
+def fitting_body(template: Template, purpose: str) -> str:
+    """The rendered template, or a configuration error if CloudFormation would refuse its
+    size: reached only with many regions, the longest names and the most exclusions at once
+    (the destinations' ARNs come from the logging stack, so this is known at preview)."""
+    body = render(template)
+    size = len(body.encode())
+    if size > TEMPLATE_BODY_MAX_BYTES:
+        raise ConfigError(
+            f"The {purpose} StackSet's template would be {size} bytes with these settings, over "
+            f"CloudFormation's {TEMPLATE_BODY_MAX_BYTES}-byte template body: cover fewer "
+            f"{key('regions')}, exclude fewer log groups in {key('excludeLogGroups')}, shorten "
+            f"{key('filterPattern')}, or give the logging stack a shorter destinationName."
+        )
+    return body
+
+
 class OrganizationSubscriber(pulumi.ComponentResource):
     """Every account of the chosen OUs subscribed, in every configured region."""
 
@@ -635,12 +687,20 @@ class OrganizationSubscriber(pulumi.ComponentResource):
             self.artifact_buckets[region] = bucket
             code += ready
 
-        regional_body = Output.all(
-            destinations=self.destination_arns, buckets=Output.all(**self.artifact_buckets)
-        ).apply(
-            lambda a: render(regional_template(member, a["destinations"], a["buckets"], code_key))
+        scope = logging_stack.get_output("destinationScope").apply(
+            lambda value: destination_scope(value, member.logging_stack)
         )
-        account_body = Output.from_input(render(account_template(member)))
+        regional_body = Output.all(
+            destinations=self.destination_arns,
+            buckets=Output.all(**self.artifact_buckets),
+            scope=scope,
+        ).apply(
+            lambda a: fitting_body(
+                regional_template(member, a["destinations"], a["buckets"], code_key, a["scope"]),
+                "regional",
+            )
+        )
+        account_body = Output.from_input(fitting_body(account_template(member), "account"))
 
         account_set = self._stack_set(
             "account",

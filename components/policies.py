@@ -366,12 +366,19 @@ def log_bucket_policy(
 
 
 def key_policy(
-    partition: str, account_id: str, *, bucket_arn: str, region: str, admin_arns: Sequence[str]
+    partition: str,
+    account_id: str,
+    *,
+    bucket_arn: str,
+    region: str,
+    admin_arns: Sequence[str],
+    results_bucket_arn: str | None = None,
 ) -> Policy:
     """The archive key: the account's IAM may administer it, and may use it only through S3
-    for the archive bucket; only `admin_arns` may disable it, schedule its deletion or change
-    this policy. Nothing is granted to `*`."""
+    for the archive bucket (and Athena's results bucket); only `admin_arns` may disable it,
+    schedule its deletion or change this policy. Nothing is granted to `*`."""
     account = {"AWS": f"arn:{partition}:iam::{account_id}:root"}
+    buckets = [bucket_arn, *([results_bucket_arn] if results_bucket_arn else [])]
     return document(
         {
             "Sid": "AccountAdministers",
@@ -390,7 +397,11 @@ def key_policy(
             "Resource": "*",
             "Condition": {
                 "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
-                "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, f"{bucket_arn}/*"]},
+                "StringLike": {
+                    "kms:EncryptionContext:aws:s3:arn": [
+                        arn for bucket in buckets for arn in (bucket, f"{bucket}/*")
+                    ]
+                },
             },
         },
         {
@@ -402,6 +413,11 @@ def key_policy(
             "Condition": _unless_principal(admin_arns),
         },
     )
+
+
+def athena_results_bucket_policy(bucket_arn: str) -> Policy:
+    """Athena's results bucket: TLS only; reading and writing results stays with IAM."""
+    return document(_deny_insecure_transport(bucket_arn))
 
 
 def lambda_trust() -> Policy:
@@ -471,15 +487,16 @@ def subscriber_function_policy(
     region: str,
     account_id: str,
     destination_arn: str,
-    sender_role_arn: str,
+    sender_role_arn: str | None,
     function_log_group_arn: str,
     function_arn: str | None = None,
     dead_letter_queue_arn: str | None = None,
 ) -> Policy:
     """Least privilege for a subscriber function of one account and region.
 
-    `function_arn` is given for the sweep, which continues itself; `dead_letter_queue_arn`
-    where failed asynchronous invocations are parked."""
+    `sender_role_arn` is the role its filters pass (none for destinations that list
+    accounts); `function_arn` is given for the sweep, which continues itself;
+    `dead_letter_queue_arn` where failed asynchronous invocations are parked."""
     log_groups = f"arn:{partition}:logs:{region}:{account_id}:log-group:*"
     statements: list[Statement] = [
         {
@@ -500,19 +517,22 @@ def subscriber_function_policy(
             "Resource": destination_arn,
         },
         {
-            "Sid": "PassSenderRole",
-            "Effect": "Allow",
-            "Action": "iam:PassRole",
-            "Resource": sender_role_arn,
-            "Condition": {"StringEquals": {"iam:PassedToService": LOGS_SERVICE}},
-        },
-        {
             "Sid": "OwnLogs",
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": f"{function_log_group_arn}:log-stream:*",
         },
     ]
+    if sender_role_arn:
+        statements.append(
+            {
+                "Sid": "PassSenderRole",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": sender_role_arn,
+                "Condition": {"StringEquals": {"iam:PassedToService": LOGS_SERVICE}},
+            }
+        )
     if function_arn:
         statements += [
             {

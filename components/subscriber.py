@@ -19,7 +19,14 @@ from pulumi import Output, ResourceOptions
 
 from components import policies
 from components.alarms import AlarmNotifier, AlarmSpec, QueryAlarmSpec
-from components.config import ConfigError, MemberSettings, account_policy_selection, key
+from components.config import (
+    ACCOUNTS_SCOPE,
+    ORGANIZATION_SCOPE,
+    ConfigError,
+    MemberSettings,
+    account_policy_selection,
+    key,
+)
 from components.drift import FILTER_RULE_DESCRIPTION, filter_drift_pattern, watch_account_policy
 from components.functions import (
     FUNCTION_ARCHITECTURE,
@@ -29,7 +36,12 @@ from components.functions import (
     handler_code_hash,
 )
 from components.heartbeat import Heartbeat
-from handlers.core import DESTINATION_PARAMETER, SENDER_ROLE_PARAMETER, delivery_log_groups
+from handlers.core import (
+    DESTINATION_PARAMETER,
+    NO_SENDER_ROLE,
+    SENDER_ROLE_PARAMETER,
+    delivery_log_groups,
+)
 
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
 # The sweep's last summary line (handlers/reconcile.py) and the number it reports.
@@ -121,14 +133,17 @@ V = TypeVar("V")
 
 
 def function_environment(
-    settings: MemberSettings, *, destination_arn: V, sender_role_arn: V, exclude_patterns: V
+    settings: MemberSettings, *, destination_arn: V, sender_role_arn: V | None, exclude_patterns: V
 ) -> dict[str, V | str]:
     """The subscriber functions' environment (design section 4); `exclude_patterns` is the
-    JSON array of globs. Values are Pulumi inputs in a member stack, CloudFormation
-    expressions in the organization stack's template."""
+    JSON array of globs; SENDER_ROLE_ARN only where the filters pass a role. Values are
+    strings in a member stack, CloudFormation expressions in the organization stack's
+    template."""
+    environment: dict[str, V | str] = {"DESTINATION_ARN": destination_arn}
+    if sender_role_arn is not None:
+        environment["SENDER_ROLE_ARN"] = sender_role_arn
     return {
-        "DESTINATION_ARN": destination_arn,
-        "SENDER_ROLE_ARN": sender_role_arn,
+        **environment,
         "FILTER_NAME": settings.filter_name,
         "FILTER_PATTERN": settings.filter_pattern,
         "EXCLUDE_PATTERNS": exclude_patterns,
@@ -136,14 +151,30 @@ def function_environment(
     }
 
 
-def account_policy_document(destination_arn: V, role_arn: V, filter_pattern: str) -> dict[str, Any]:
-    """The policy document of an account-level subscription filter policy."""
-    return {
-        "DestinationArn": destination_arn,
-        "RoleArn": role_arn,
-        "FilterPattern": filter_pattern,
-        "Distribution": "Random",
-    }
+def account_policy_document(
+    destination_arn: V, role_arn: V | None, filter_pattern: str
+) -> dict[str, Any]:
+    """The policy document of an account-level subscription filter policy; RoleArn only for
+    a destination that admits an organisation (AWS's example for a destination that lists
+    the sending account passes none: "Step 3: Create an account-level subscription filter
+    policy", CreateSubscriptionFilterFirehose-Account.html)."""
+    document: dict[str, Any] = {"DestinationArn": destination_arn}
+    if role_arn is not None:
+        document["RoleArn"] = role_arn
+    return {**document, "FilterPattern": filter_pattern, "Distribution": "Random"}
+
+
+def destination_scope(value: object, logging_stack: str) -> str:
+    """The logging stack's `destinationScope`. A logging stack from before that output
+    admitted senders with their role either way, so its absence keeps passing the role."""
+    if value is None:
+        return ORGANIZATION_SCOPE
+    if value not in (ORGANIZATION_SCOPE, ACCOUNTS_SCOPE):
+        raise ConfigError(
+            f"The logging stack {logging_stack} exports destinationScope {value!r}; it must be "
+            f"{ORGANIZATION_SCOPE} or {ACCOUNTS_SCOPE}: update the logging stack."
+        )
+    return str(value)
 
 
 def delivery_alarms(filter_name: str) -> tuple[QueryAlarmSpec, ...]:
@@ -221,7 +252,17 @@ class MemberSubscriber(pulumi.ComponentResource):
             ),
             opts=ResourceOptions(parent=self),
         )
-        self.sender_role_arn = self.sender_role.arn
+        # The role filters pass (roleArn): only to destinations that admit an organisation;
+        # one that lists accounts takes none (PutSubscriptionFilter, roleArn: "You don't need
+        # to provide the ARN when you are working with a logical destination for
+        # cross-account delivery", API_PutSubscriptionFilter.html). The role itself is
+        # declared either way: the scope arrives as an output of the logging stack.
+        scope = logging_stack.get_output("destinationScope").apply(
+            lambda value: destination_scope(value, settings.logging_stack)
+        )
+        self.sender_role_arn: Output[str | None] = Output.all(scope, self.sender_role.arn).apply(
+            lambda a: a[1] if a[0] == ORGANIZATION_SCOPE else None
+        )
 
         self.alarms = AlarmNotifier(self, name, settings.alarms)
         self.functions: dict[str, RegionalSubscriber] = {}
@@ -256,7 +297,7 @@ class MemberSubscriber(pulumi.ComponentResource):
                 region=region,
                 name=SENDER_ROLE_PARAMETER,
                 type="String",
-                value=self.sender_role_arn,
+                value=self.sender_role_arn.apply(lambda arn: arn or NO_SENDER_ROLE),
                 description="The role central-logging filters of this account pass (CLI default)",
                 opts=ResourceOptions(parent=self),
             )
@@ -282,7 +323,7 @@ class MemberSubscriber(pulumi.ComponentResource):
         sender_policy: aws.iam.RolePolicy,
     ) -> None:
         s = self.settings
-        document = Output.all(destination_arn, self.sender_role.arn).apply(
+        document = Output.all(destination_arn, self.sender_role_arn).apply(
             lambda a: _json(account_policy_document(a[0], a[1], s.filter_pattern))
         )
         aws.cloudwatch.LogAccountPolicy(
@@ -314,15 +355,16 @@ class MemberSubscriber(pulumi.ComponentResource):
             message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
             opts=child,
         )
-        environment: Mapping[str, pulumi.Input[str]] = function_environment(
-            s,
-            destination_arn=destination_arn,
-            sender_role_arn=self.sender_role.arn,
-            exclude_patterns=excluded.apply(json.dumps),
+        environment = Output.all(destination_arn, self.sender_role_arn, excluded).apply(
+            lambda a: function_environment(
+                s, destination_arn=a[0], sender_role_arn=a[1], exclude_patterns=json.dumps(a[2])
+            )
         )
-        subscriber, _, _ = self._function(region, SUBSCRIBER, environment, dead_letters)
+        subscriber, _, _ = self._function(
+            region, SUBSCRIBER, destination_arn, environment, dead_letters
+        )
         reconciler, reconciler_policy, reconciler_logs = self._function(
-            region, RECONCILER, environment, dead_letters
+            region, RECONCILER, destination_arn, environment, dead_letters
         )
         self._subscriber_alarms(region, dead_letters, reconciler_logs)
 
@@ -373,6 +415,8 @@ class MemberSubscriber(pulumi.ComponentResource):
             input=_json(DEPLOY_SWEEP_EVENT),
             triggers={
                 "destination": destination_arn,
+                # Filters to re-put with or without roleArn when the scope changes.
+                "senderRole": self.sender_role_arn.apply(lambda arn: arn or NO_SENDER_ROLE),
                 "settings": excluded.apply(
                     lambda names: _json(
                         [s.filter_name, s.filter_pattern, names, s.replace_filter_names]
@@ -391,7 +435,8 @@ class MemberSubscriber(pulumi.ComponentResource):
         self,
         region: str,
         spec: FunctionSpec,
-        environment: Mapping[str, pulumi.Input[str]],
+        destination_arn: Output[str],
+        environment: Output[dict[str, str]],
         dead_letters: aws.sqs.Queue,
     ) -> tuple[aws.lambda_.Function, aws.iam.RolePolicy, aws.cloudwatch.LogGroup]:
         kind = spec.kind
@@ -420,8 +465,8 @@ class MemberSubscriber(pulumi.ComponentResource):
             role=role.id,
             policy=Output.all(
                 self.account_id,
-                environment["DESTINATION_ARN"],
-                self.sender_role.arn,
+                destination_arn,
+                self.sender_role_arn,
                 log_group.arn,
                 function_arn,
                 dead_letters.arn,

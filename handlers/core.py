@@ -82,6 +82,8 @@ _ONLY_STANDARD = "only supported on the Standard log class"
 # role its filters pass (written by the member stack, read by the CLI).
 DESTINATION_PARAMETER = "/central-logging/destination-arn"
 SENDER_ROLE_PARAMETER = "/central-logging/sender-role-arn"
+# Its value where the destinations list accounts: their filters pass no roleArn.
+NO_SENDER_ROLE = "none"
 
 # API quotas per account and region (design section 6); none of them is adjustable.
 QUOTAS_PER_SECOND: Mapping[str, int] = {

@@ -161,8 +161,15 @@ def test_only_the_delivery_roles_write_under_the_archive_prefix() -> None:
 
 
 def test_the_key_is_used_only_through_s3_for_the_archive_and_kept_by_admins() -> None:
+    # Without the query layer: its results bucket is the key's only other use
+    # (tests/infra/test_athena_results.py).
     _, _, key_policy, bucket = archive_policies(
-        {"role": "logging", "organizationId": ORG_ID, "archiveAdminRoleArns": [ADMIN]}
+        {
+            "role": "logging",
+            "organizationId": ORG_ID,
+            "archiveAdminRoleArns": [ADMIN],
+            "athena": "false",
+        }
     )
     allows = [s for s in key_policy["Statement"] if s["Effect"] == "Allow"]
     assert all(s["Principal"] == {"AWS": f"arn:aws:iam::{LOGGING_ACCOUNT_ID}:root"} for s in allows)
@@ -300,7 +307,7 @@ def test_an_existing_trail_is_named_and_nothing_is_created_for_it() -> None:
     run = run_program({"role": "logging", "organizationId": ORG_ID, "accessTrail": arn})
     assert not run.of_type(TRAIL)
     assert not run.of_type(LOGGING)
-    assert [b.name for b in run.of_type(BUCKET)] == ["central-archive"]
+    assert [b.name for b in run.of_type(BUCKET)] == ["central-archive", "central-athena-results"]
     assert run.outputs["accessTrail"] == {"kind": "cloudtrail", "trailArn": arn, "managedBy": "you"}
 
 
@@ -308,7 +315,8 @@ def test_an_existing_bucket_keeps_its_owner_s_logging() -> None:
     run = run_program(
         {"role": "logging", "organizationId": ORG_ID, "existingBucketName": "lz-logs"}
     )
-    assert not run.of_type(BUCKET)
+    # No log bucket: only Athena's results bucket.
+    assert [b.name for b in run.of_type(BUCKET)] == ["central-athena-results"]
     assert not run.of_type(LOGGING)
     assert run.outputs["accessTrail"] == {"kind": "none", "reason": "existingBucketName"}
 

@@ -92,12 +92,13 @@ def test_the_view_and_the_query_command_have_the_same_columns() -> None:
     ]
 
 
-def test_workgroup_enforces_encrypted_results_in_the_archive_bucket() -> None:
+def test_workgroup_enforces_encrypted_results_in_their_own_bucket() -> None:
     run = run_program({"role": "logging", "organizationId": ORG_ID, "bucketName": "logs-example"})
     configuration = run.one("aws:athena/workgroup:Workgroup").inputs["configuration"]
     assert configuration["enforceWorkgroupConfiguration"] is True
     results = configuration["resultConfiguration"]
-    assert results["outputLocation"] == "s3://logs-example/athena-results/"
+    results_bucket = run.one("aws:s3/bucket:Bucket", "central-athena-results").state["bucket"]
+    assert results["outputLocation"] == f"s3://{results_bucket}/"
     assert results["encryptionConfiguration"] == {
         "encryptionOption": "SSE_KMS",
         "kmsKeyArn": run.one("aws:kms/key:Key").state["arn"],

@@ -13,21 +13,27 @@ import parliament
 import pytest
 import yaml
 
-from tests.infra.harness import ORG_ID, RecordingMocks, Run, run_program
+from tests.infra.harness import ORG_ID, RecordingMocks, Resource, Run, run_program
 from tests.infra.test_organization import MANAGEMENT, REGIONS
 from tests.infra.test_subscriber import LOGGING_OUTPUTS, MEMBER, STACK
 
 IAM_DIR = Path(__file__).resolve().parents[2] / "deploy" / "iam"
 
 # What the AWS provider calls to create, read, update, tag and delete each resource type (and
-# to run each function) the program uses; iam:PassRole where the resource takes a role. A type
-# or function the program starts to use fails the test below until it is listed here and its
-# actions are in the stack's policy.
+# to run each function) the program uses; iam:PassRole where the resource takes a role (the
+# service it is passed to is in PASSED_TO). pulumi-aws bridges terraform-provider-aws: each entry
+# names the file of hashicorp/terraform-provider-aws that makes the calls. A type or function the
+# program starts to use fails the test below until it is listed here and its actions are in the
+# stack's policy.
 ACTIONS: dict[str, list[str]] = {
+    # internal/service/sts/caller_identity_data_source.go
     "aws:index/getCallerIdentity:getCallerIdentity": ["sts:GetCallerIdentity"],
-    # The deploying role's path, for the archive's admin exemption (iam:GetRole on itself).
+    # The deploying role's path, for the archive's admin exemption (iam:GetRole on itself):
+    # internal/service/iam/session_context_data_source.go.
     "aws:iam/getSessionContext:getSessionContext": ["iam:GetRole"],
+    # internal/service/s3/bucket_logging.go
     "aws:s3/bucketLogging:BucketLogging": ["s3:PutBucketLogging", "s3:GetBucketLogging"],
+    # internal/service/cloudtrail/trail.go
     "aws:cloudtrail/trail:Trail": [
         "cloudtrail:CreateTrail",
         "cloudtrail:GetTrail",
@@ -43,6 +49,7 @@ ACTIONS: dict[str, list[str]] = {
         "cloudtrail:AddTags",
         "cloudtrail:RemoveTags",
     ],
+    # internal/service/s3/bucket.go (the read fetches every sub-configuration)
     "aws:s3/bucket:Bucket": [
         "s3:CreateBucket",
         "s3:DeleteBucket",
@@ -63,35 +70,43 @@ ACTIONS: dict[str, list[str]] = {
         "s3:PutBucketTagging",
         "s3:PutBucketObjectLockConfiguration",
     ],
+    # internal/service/s3/bucket_versioning.go
     "aws:s3/bucketVersioning:BucketVersioning": [
         "s3:PutBucketVersioning",
         "s3:GetBucketVersioning",
     ],
+    # internal/service/s3/bucket_server_side_encryption_configuration.go
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": [
         "s3:PutEncryptionConfiguration",
         "s3:GetEncryptionConfiguration",
     ],
+    # internal/service/s3/bucket_public_access_block.go
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": [
         "s3:PutBucketPublicAccessBlock",
         "s3:GetBucketPublicAccessBlock",
     ],
+    # internal/service/s3/bucket_ownership_controls.go
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": [
         "s3:PutBucketOwnershipControls",
         "s3:GetBucketOwnershipControls",
     ],
+    # internal/service/s3/bucket_policy.go
     "aws:s3/bucketPolicy:BucketPolicy": [
         "s3:PutBucketPolicy",
         "s3:GetBucketPolicy",
         "s3:DeleteBucketPolicy",
     ],
+    # internal/service/s3/bucket_object_lock_configuration.go
     "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration": [
         "s3:PutBucketObjectLockConfiguration",
         "s3:GetBucketObjectLockConfiguration",
     ],
+    # internal/service/s3/bucket_lifecycle_configuration.go
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": [
         "s3:PutLifecycleConfiguration",
         "s3:GetLifecycleConfiguration",
     ],
+    # internal/service/kms/key.go
     "aws:kms/key:Key": [
         "kms:CreateKey",
         "kms:DescribeKey",
@@ -105,6 +120,7 @@ ACTIONS: dict[str, list[str]] = {
         "kms:UntagResource",
         "kms:ScheduleKeyDeletion",
     ],
+    # internal/service/iam/role.go
     "aws:iam/role:Role": [
         "iam:CreateRole",
         "iam:GetRole",
@@ -118,11 +134,13 @@ ACTIONS: dict[str, list[str]] = {
         "iam:ListAttachedRolePolicies",
         "iam:ListInstanceProfilesForRole",
     ],
+    # internal/service/iam/role_policy.go
     "aws:iam/rolePolicy:RolePolicy": [
         "iam:PutRolePolicy",
         "iam:GetRolePolicy",
         "iam:DeleteRolePolicy",
     ],
+    # internal/service/logs/destination.go
     "aws:cloudwatch/logDestination:LogDestination": [
         "logs:PutDestination",
         "logs:DescribeDestinations",
@@ -132,10 +150,12 @@ ACTIONS: dict[str, list[str]] = {
         "logs:UntagResource",
         "iam:PassRole",
     ],
+    # internal/service/logs/destination_policy.go
     "aws:cloudwatch/logDestinationPolicy:LogDestinationPolicy": [
         "logs:PutDestinationPolicy",
         "logs:DescribeDestinations",
     ],
+    # internal/service/logs/group.go
     "aws:cloudwatch/logGroup:LogGroup": [
         "logs:CreateLogGroup",
         "logs:DescribeLogGroups",
@@ -146,22 +166,29 @@ ACTIONS: dict[str, list[str]] = {
         "logs:TagResource",
         "logs:UntagResource",
     ],
+    # internal/service/logs/stream.go
     "aws:cloudwatch/logStream:LogStream": [
         "logs:CreateLogStream",
         "logs:DescribeLogStreams",
         "logs:DeleteLogStream",
     ],
+    # internal/service/logs/metric_filter.go
     "aws:cloudwatch/logMetricFilter:LogMetricFilter": [
         "logs:PutMetricFilter",
         "logs:DescribeMetricFilters",
         "logs:DeleteMetricFilter",
     ],
+    # internal/service/logs/account_policy.go. A subscription filter policy needs
+    # logs:PutSubscriptionFilter besides logs:PutAccountPolicy:
+    # https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutAccountPolicy.html
     "aws:cloudwatch/logAccountPolicy:LogAccountPolicy": [
         "logs:PutAccountPolicy",
+        "logs:PutSubscriptionFilter",
         "logs:DescribeAccountPolicies",
         "logs:DeleteAccountPolicy",
         "iam:PassRole",
     ],
+    # internal/service/cloudwatch/metric_alarm.go
     "aws:cloudwatch/metricAlarm:MetricAlarm": [
         "cloudwatch:PutMetricAlarm",
         "cloudwatch:DescribeAlarms",
@@ -170,6 +197,7 @@ ACTIONS: dict[str, list[str]] = {
         "cloudwatch:TagResource",
         "cloudwatch:UntagResource",
     ],
+    # internal/service/events/rule.go
     "aws:cloudwatch/eventRule:EventRule": [
         "events:PutRule",
         "events:DescribeRule",
@@ -179,11 +207,13 @@ ACTIONS: dict[str, list[str]] = {
         "events:TagResource",
         "events:UntagResource",
     ],
+    # internal/service/events/target.go
     "aws:cloudwatch/eventTarget:EventTarget": [
         "events:PutTargets",
         "events:ListTargetsByRule",
         "events:RemoveTargets",
     ],
+    # internal/service/kinesis/stream.go
     "aws:kinesis/stream:Stream": [
         "kinesis:CreateStream",
         "kinesis:DescribeStream",
@@ -199,6 +229,7 @@ ACTIONS: dict[str, list[str]] = {
         "kinesis:AddTagsToStream",
         "kinesis:RemoveTagsFromStream",
     ],
+    # internal/service/firehose/delivery_stream.go
     "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": [
         "firehose:CreateDeliveryStream",
         "firehose:DescribeDeliveryStream",
@@ -211,6 +242,7 @@ ACTIONS: dict[str, list[str]] = {
         "firehose:UntagDeliveryStream",
         "iam:PassRole",
     ],
+    # internal/service/lambda/function.go
     "aws:lambda/function:Function": [
         "lambda:CreateFunction",
         "lambda:GetFunction",
@@ -225,12 +257,15 @@ ACTIONS: dict[str, list[str]] = {
         "lambda:UntagResource",
         "iam:PassRole",
     ],
+    # internal/service/lambda/permission.go
     "aws:lambda/permission:Permission": [
         "lambda:AddPermission",
         "lambda:GetPolicy",
         "lambda:RemovePermission",
     ],
+    # internal/service/lambda/invocation.go
     "aws:lambda/invocation:Invocation": ["lambda:InvokeFunction"],
+    # internal/service/sqs/queue.go
     "aws:sqs/queue:Queue": [
         "sqs:CreateQueue",
         "sqs:GetQueueAttributes",
@@ -241,7 +276,9 @@ ACTIONS: dict[str, list[str]] = {
         "sqs:TagQueue",
         "sqs:UntagQueue",
     ],
+    # internal/service/sqs/queue_policy.go
     "aws:sqs/queuePolicy:QueuePolicy": ["sqs:SetQueueAttributes", "sqs:GetQueueAttributes"],
+    # internal/service/ssm/parameter.go
     "aws:ssm/parameter:Parameter": [
         "ssm:PutParameter",
         "ssm:GetParameter",
@@ -252,6 +289,7 @@ ACTIONS: dict[str, list[str]] = {
         "ssm:AddTagsToResource",
         "ssm:RemoveTagsFromResource",
     ],
+    # internal/service/sns/topic.go
     "aws:sns/topic:Topic": [
         "sns:CreateTopic",
         "sns:GetTopicAttributes",
@@ -261,12 +299,14 @@ ACTIONS: dict[str, list[str]] = {
         "sns:TagResource",
         "sns:UntagResource",
     ],
+    # internal/service/sns/topic_subscription.go
     "aws:sns/topicSubscription:TopicSubscription": [
         "sns:Subscribe",
         "sns:GetSubscriptionAttributes",
         "sns:SetSubscriptionAttributes",
         "sns:Unsubscribe",
     ],
+    # internal/service/glue/catalog_database.go
     "aws:glue/catalogDatabase:CatalogDatabase": [
         "glue:CreateDatabase",
         "glue:GetDatabase",
@@ -276,12 +316,16 @@ ACTIONS: dict[str, list[str]] = {
         "glue:TagResource",
         "glue:UntagResource",
     ],
+    # internal/service/glue/catalog_table.go: resourceCatalogTableRead (run after CreateTable
+    # too) reads the table's partition indexes with GetPartitionIndexes.
     "aws:glue/catalogTable:CatalogTable": [
         "glue:CreateTable",
         "glue:GetTable",
+        "glue:GetPartitionIndexes",
         "glue:UpdateTable",
         "glue:DeleteTable",
     ],
+    # internal/service/athena/workgroup.go
     "aws:athena/workgroup:Workgroup": [
         "athena:CreateWorkGroup",
         "athena:GetWorkGroup",
@@ -291,6 +335,7 @@ ACTIONS: dict[str, list[str]] = {
         "athena:TagResource",
         "athena:UntagResource",
     ],
+    # internal/service/athena/named_query.go
     "aws:athena/namedQuery:NamedQuery": [
         "athena:CreateNamedQuery",
         "athena:GetNamedQuery",
@@ -351,6 +396,39 @@ ACTIONS: dict[str, list[str]] = {
         "s3:DeleteObject",
     ],
 }
+
+FUNCTION = "aws:lambda/function:Function"
+FIREHOSE = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
+DESTINATION = "aws:cloudwatch/logDestination:LogDestination"
+ACCOUNT_POLICY = "aws:cloudwatch/logAccountPolicy:LogAccountPolicy"
+# The service each type passes its role to: IAM evaluates iam:PassedToService against it
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#ck_PassedToService).
+PASSED_TO = {
+    FUNCTION: "lambda.amazonaws.com",
+    FIREHOSE: "firehose.amazonaws.com",
+    DESTINATION: "logs.amazonaws.com",
+    ACCOUNT_POLICY: "logs.amazonaws.com",
+}
+
+
+def passed_roles(resource: Resource) -> list[str]:
+    """The role ARNs a resource's create or update passes (iam:PassRole)."""
+    inputs = resource.inputs
+    if resource.type == FUNCTION:
+        return [inputs["role"]]
+    if resource.type == FIREHOSE:
+        configurations = [
+            inputs.get("extendedS3Configuration"),
+            inputs.get("kinesisSourceConfiguration"),
+        ]
+        return [c["roleArn"] for c in configurations if c and c.get("roleArn")]
+    if resource.type == DESTINATION:
+        return [inputs["roleArn"]]
+    if resource.type == ACCOUNT_POLICY:
+        role = json.loads(inputs["policyDocument"]).get("RoleArn")
+        return [role] if role else []
+    return []
+
 
 # Configurations that together declare every resource type a stack of that role can have.
 CONFIGS: dict[str, list[dict[str, object]]] = {
@@ -416,25 +494,59 @@ def declared(stack: str, monkeypatch: pytest.MonkeyPatch) -> set[str]:
     return tokens
 
 
+def policy_files(stack: str) -> list[Path]:
+    """The policies to attach for a stack of this role: `<role>.json`, or its parts
+    `<role>-<part>.json` where one managed policy cannot hold it."""
+    return sorted(IAM_DIR.glob(f"{stack}.json")) + sorted(IAM_DIR.glob(f"{stack}-*.json"))
+
+
 def policy(stack: str) -> dict[str, Any]:
-    return json.loads((IAM_DIR / f"{stack}.json").read_text())  # type: ignore[no-any-return]
+    """What the deploy role may do: the statements of all the stack's policies."""
+    statements = [
+        statement
+        for path in policy_files(stack)
+        for statement in json.loads(path.read_text())["Statement"]
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def listed(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else value
 
 
-def allowed(document: dict[str, Any], action: str, resource: str | None = None) -> bool:
+def conditions_hold(statement: dict[str, Any], context: dict[str, str]) -> bool:
+    """IAM's StringEquals / StringLike on a request context: a key the request does not carry
+    fails the condition (the only operators the deploy policies use)."""
+    operators = {"StringEquals": lambda v, p: v == p, "StringLike": fnmatchcase}
+    for operator, keys in statement.get("Condition", {}).items():
+        match = operators[operator]
+        for key, values in keys.items():
+            if key not in context or not any(match(context[key], v) for v in listed(values)):
+                return False
+    return True
+
+
+def allowed(
+    document: dict[str, Any],
+    action: str,
+    resource: str | None = None,
+    context: dict[str, str] | None = None,
+) -> bool:
     """Whether an Allow statement names the action (IAM matches actions case-insensitively),
-    and, if given, the resource."""
+    and, if given, the resource, with its conditions holding for the request context."""
     return any(
         statement["Effect"] == "Allow"
         and any(fnmatchcase(action.lower(), p.lower()) for p in listed(statement["Action"]))
         and (
             resource is None or any(fnmatchcase(resource, r) for r in listed(statement["Resource"]))
         )
+        and conditions_hold(statement, context or {})
         for statement in document["Statement"]
     )
+
+
+def request_context(type_: str, action: str) -> dict[str, str]:
+    return {"iam:PassedToService": PASSED_TO[type_]} if action == "iam:PassRole" else {}
 
 
 def action_patterns(document: dict[str, Any]) -> list[str]:
@@ -449,13 +561,44 @@ def test_the_deploy_policy_covers_every_declared_type_and_no_more(
     document = policy(stack)
 
     assert sorted(tokens - set(ACTIONS)) == []  # list the new type's actions in ACTIONS
-    missing = {t: [a for a in ACTIONS[t] if not allowed(document, a)] for t in sorted(tokens)}
+    missing = {
+        t: [a for a in ACTIONS[t] if not allowed(document, a, context=request_context(t, a))]
+        for t in sorted(tokens)
+    }
     assert {t: actions for t, actions in missing.items() if actions} == {}
     needed = {a.lower() for t in tokens for a in ACTIONS[t]}
     unneeded = [
         p for p in action_patterns(document) if not any(fnmatchcase(a, p.lower()) for a in needed)
     ]
     assert unneeded == []
+
+
+def test_every_type_that_passes_a_role_names_the_service() -> None:
+    assert sorted(t for t, actions in ACTIONS.items() if "iam:PassRole" in actions) == sorted(
+        PASSED_TO
+    )
+
+
+@pytest.mark.parametrize("stack", sorted(CONFIGS))
+def test_each_role_the_stack_passes_may_be_passed_to_its_service_only(stack: str) -> None:
+    document = policy(stack)
+    passed = []
+    for config in CONFIGS[stack]:
+        run = run_stack(stack, config)
+        for resource in run.resources:
+            for role in passed_roles(resource):
+                service = PASSED_TO[resource.type]
+                passed.append(role)
+                assert allowed(document, "iam:PassRole", role, {"iam:PassedToService": service}), (
+                    resource.type,
+                    role,
+                )
+                # Not to a service that could run it with other code or data.
+                assert not allowed(
+                    document, "iam:PassRole", role, {"iam:PassedToService": "ec2.amazonaws.com"}
+                )
+    if stack != "organization":
+        assert passed
 
 
 STACK_SET = "aws:cloudformation/stackSet:StackSet"
@@ -550,11 +693,28 @@ def accepted(finding: Any) -> bool:
     )
 
 
-@pytest.mark.parametrize("stack", sorted(CONFIGS))
-def test_the_deploy_policy_passes_parliament(stack: str) -> None:
-    analysed = parliament.analyze_policy_string(json.dumps(policy(stack)))
+POLICY_FILES = sorted(IAM_DIR.glob("*.json"))
+
+
+@pytest.mark.parametrize("path", POLICY_FILES, ids=[p.name for p in POLICY_FILES])
+def test_the_deploy_policy_passes_parliament(path: Path) -> None:
+    analysed = parliament.analyze_policy_string(path.read_text())
 
     assert [f"{f.issue} {f.detail}" for f in analysed.findings if not accepted(f)] == []
+
+
+# A managed policy holds at most 6,144 characters, whitespace not counted
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
+MANAGED_POLICY_CHARACTERS = 6144
+
+
+@pytest.mark.parametrize("path", POLICY_FILES, ids=[p.name for p in POLICY_FILES])
+def test_each_deploy_policy_fits_a_managed_policy(path: Path) -> None:
+    assert len("".join(path.read_text().split())) <= MANAGED_POLICY_CHARACTERS
+
+
+def test_every_policy_file_belongs_to_a_stack_role() -> None:
+    assert sorted(p for stack in CONFIGS for p in policy_files(stack)) == POLICY_FILES
 
 
 ROOT = IAM_DIR.parents[1]
@@ -565,8 +725,8 @@ POLICY_VENV = (
 
 def test_readme_gives_the_policies_and_the_pack_setup_the_workflows_use() -> None:
     readme = (ROOT / "README.md").read_text()
-    for stack in CONFIGS:
-        assert f"deploy/iam/{stack}.json" in readme
+    for path in POLICY_FILES:
+        assert f"deploy/iam/{path.name}" in readme
     assert POLICY_VENV in readme
     assert POLICY_VENV in (ROOT / ".github" / "workflows" / "pull-request.yml").read_text()
     pack = yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text())

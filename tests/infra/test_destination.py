@@ -248,7 +248,7 @@ def test_bucket_is_private_encrypted_versioned_and_tls_only(org_config: dict[str
     assert [
         r.name
         for r in run.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
-    ] == ["central-access-logs-lifecycle"]
+    ] == ["central-athena-results-lifecycle", "central-access-logs-lifecycle"]
 
 
 def test_key_policy_grants_nothing_to_anyone_without_a_condition(
@@ -291,9 +291,12 @@ def test_existing_bucket_and_key() -> None:
             "kmsKeyArn": key_arn,
         }
     )
-    assert not run.of_type(BUCKET)
+    # Only Athena's results bucket, encrypted with the given key.
+    assert [b.name for b in run.of_type(BUCKET)] == ["central-athena-results"]
     assert not run.of_type(KEY)
-    assert not run.of_type("aws:s3/bucketPolicy:BucketPolicy")
+    assert [p.name for p in run.of_type("aws:s3/bucketPolicy:BucketPolicy")] == [
+        "central-athena-results-policy"
+    ]
     s3 = run.one(FIREHOSE).inputs["extendedS3Configuration"]
     assert s3["bucketArn"] == "arn:aws:s3:::lz-log-archive"
     assert s3["kmsKeyArn"] == key_arn

@@ -145,7 +145,9 @@ CASES = [
     ),
     (
         {"s3Prefix": "p/" * 257},
-        f"central-logging:s3Prefix is '{'p/' * 257}'; it must be at most 512 characters.",
+        f"central-logging:s3Prefix is '{'p/' * 257}'; Firehose allows 512 characters of "
+        "prefix after evaluation and the partitions add up to 83 here, so it must be at most "
+        "429 characters.",
     ),
     (
         {"destinationName": "central:logs"},

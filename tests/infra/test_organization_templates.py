@@ -102,6 +102,9 @@ def resolve(value: Any, template: dict[str, Any], region: str, account: str) -> 
                 condition, yes, no = argument
                 chosen = walk(template["Conditions"][condition], variables)
                 return walk(yes if chosen else no, variables)
+            if function == "Fn::Join":
+                delimiter, parts = argument
+                return delimiter.join(walk(parts, variables))
             if function == "Fn::Sub":
                 text, extra = (argument, {}) if isinstance(argument, str) else argument
                 names = {**pseudo, **{k: walk(v, variables) for k, v in extra.items()}}
