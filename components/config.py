@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import pulumi
 
+from components.filter_pattern import FilterPatternError, first_unmatched
 from handlers.heartbeat import HEARTBEAT_LOG_GROUP
 
 NAMESPACE = "central-logging"
@@ -65,6 +66,27 @@ SELECTION_CRITERIA_MAX_BYTES = 25 * 1024
 # `, "<name>"` for a log group name of at most 512 characters.
 SELECTION_CRITERIA_LIMIT = SELECTION_CRITERIA_MAX_BYTES - (512 + 4)
 S3_PREFIX_MAX = 512
+# The shortest expiry an archive may have: CloudTrail's event history already keeps 90 days
+# of every account's management events ("Working with CloudTrail event history",
+# https://docs.aws.amazon.com/awscloudtrail/latest/userguide/view-cloudtrail-events.html), so
+# a shorter archive is never one. policy/rules.py holds the same floor for lifecycle rules.
+EXPIRE_DAYS_FLOOR = 90
+# Log group names every account has some of (AWS services' own, Lambda's, applications'):
+# exclusions that leave out all of them leave nothing but the heartbeat to deliver.
+TYPICAL_LOG_GROUPS = (
+    "/aws/lambda/orders-api",
+    "/aws/ecs/containerinsights/prod/performance",
+    "/aws/rds/instance/orders-db/postgresql",
+    "/aws/apigateway/welcome",
+    "/aws/eks/prod/cluster",
+    "/aws/codebuild/release",
+    "/aws/vendedlogs/states/checkout",
+    "API-Gateway-Execution-Logs_a1b2c3d4e5/prod",
+    "RDSOSMetrics",
+    "aws-cloudtrail-logs-111111111111-a1b2c3d4",
+    "/ecs/web",
+    "application",
+)
 DEFAULT_SHARD_COUNT = 2
 
 T = TypeVar("T")
@@ -267,6 +289,7 @@ class MemberSettings:
     replace_filter_names: tuple[str, ...]
     reconcile_schedule: str | None
     alarms: AlarmSettings
+    logging_account_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -418,6 +441,13 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         )
     if lock_days and expire_days and expire_days < lock_days:
         raise _bad("expireDays", expire_days, f"it must be at least objectLockDays ({lock_days})")
+    if expire_days is not None and expire_days < EXPIRE_DAYS_FLOOR:
+        raise _bad(
+            "expireDays",
+            expire_days,
+            f"it must be 0 (never) or at least {EXPIRE_DAYS_FLOOR} days, the event history "
+            "CloudTrail already keeps without an archive",
+        )
     access_trail = _require(raw.text("accessTrail", SERVER_ACCESS_LOGS))
     if access_trail not in (SERVER_ACCESS_LOGS, CLOUDTRAIL) and not TRAIL_ARN_RE.fullmatch(
         access_trail
@@ -494,9 +524,11 @@ def parse_member(values: Mapping[str, str | None], home_region: str | None) -> M
             filter_pattern[:40] + "...",
             f"it must be at most {FILTER_PATTERN_MAX} characters",
         )
+    _check_filter_pattern(filter_pattern)
     excludes = raw.strings(
         "excludeLogGroups", _matches(LOG_GROUP_GLOB_RE), "a log group name or glob pattern"
     )
+    _check_exclusions_leave_logs(excludes)
     for pattern in excludes:
         if fnmatchcase(HEARTBEAT_LOG_GROUP, pattern):
             raise _bad(
@@ -550,7 +582,46 @@ def parse_member(values: Mapping[str, str | None], home_region: str | None) -> M
         replace_filter_names=replace_names,
         reconcile_schedule=None if schedule == "off" else schedule,
         alarms=_alarms(raw, regions, logging_home=None),
+        logging_account_id=_one_of(
+            "loggingAccountId",
+            raw.text("loggingAccountId"),
+            ACCOUNT_RE,
+            "it must be the logging account's 12-digit ID",
+        ),
     )
+
+
+def _check_filter_pattern(pattern: str) -> None:
+    """Refuse a pattern under which typical events (components/filter_pattern.py) would not
+    be delivered: such an archive would look alive while holding almost nothing."""
+    shown = pattern if len(pattern) <= 60 else pattern[:57] + "..."
+    try:
+        unmatched = first_unmatched(pattern)
+    except FilterPatternError as error:
+        raise _bad(
+            "filterPattern",
+            shown,
+            f"it must be a CloudWatch Logs filter pattern in the syntax this stack checks "
+            f"(terms, JSON or space-delimited), but {error}",
+        ) from None
+    if unmatched is not None:
+        raise _bad(
+            "filterPattern",
+            shown,
+            f"it would not deliver typical events such as {unmatched!r}; leave it empty to "
+            "archive every event, or only drop what is never wanted (e.g. -DEBUG)",
+        )
+
+
+def _check_exclusions_leave_logs(excludes: Sequence[str]) -> None:
+    if excludes and all(
+        any(fnmatchcase(group, pattern) for pattern in excludes) for group in TYPICAL_LOG_GROUPS
+    ):
+        raise ConfigError(
+            f"{key('excludeLogGroups')} excludes every typical log group "
+            f"({', '.join(TYPICAL_LOG_GROUPS[:3])}, ...), which leaves only the heartbeat to "
+            "deliver; exclude the groups you never want archived, by name or narrow pattern."
+        )
 
 
 def parse_organization(
@@ -624,6 +695,7 @@ MEMBER_KEYS = [
     "reconcileSchedule",
     "alarmTopicArn",
     "alarmEmail",
+    "loggingAccountId",
 ]
 
 ORGANIZATION_KEYS = [

@@ -623,7 +623,11 @@ class OrganizationSubscriber(pulumi.ComponentResource):
         )
         self.destination_arns: Output[dict[str, str]] = logging_stack.require_output(
             "destinationArns"
-        ).apply(lambda arns: select_destinations(arns, member.regions, member.logging_stack))
+        ).apply(
+            lambda arns: select_destinations(
+                arns, member.regions, member.logging_stack, member.logging_account_id
+            )
+        )
 
         # Both modes run functions (the heartbeat in every region; in lambda mode the
         # subscriber and the reconciler too): their code is read from a bucket in the region.
