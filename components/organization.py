@@ -750,6 +750,23 @@ class OrganizationSubscriber(pulumi.ComponentResource):
             opts=child,
         )
         blocks = private_bucket(prefix, bucket, region=region, opts=child, suffixed=False)
+        # Encrypted by default like every bucket the pack admits (policy/rules.py); SSE-S3,
+        # since every account of the organisation reads the code with its own credentials
+        # and an SSE-KMS object would need each of them granted the key. Unversioned: it
+        # keeps no record, only code each deployment uploads again.
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{prefix}-encryption",
+            region=region,
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="AES256"
+                    )
+                )
+            ],
+            opts=child,
+        )
         bucket_policy = aws.s3.BucketPolicy(
             prefix,
             region=region,
