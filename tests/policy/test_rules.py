@@ -210,11 +210,13 @@ def stack_violations(
     return reported
 
 
-def every_violation(resources: list[Resource]) -> list[tuple[str, str]]:
+def every_violation(
+    resources: list[Resource], config: dict[str, Any] | None = None
+) -> list[tuple[str, str]]:
     found = []
     for rule in rules.POLICIES:
         if isinstance(rule, StackValidationPolicy):
-            found += [(rule.name, m) for m in stack_violations(rule, resources)]
+            found += [(rule.name, m) for m in stack_violations(rule, resources, config)]
             continue
         for resource in resources:
             found += [(rule.name, m) for m in violations(rule, resource.type, resource.inputs)]
