@@ -612,6 +612,7 @@ PRINCIPAL_DOCUMENTS = {
     SQS_QUEUE: "policy",
     SQS_QUEUE_POLICY: "policy",
 }
+PRINCIPAL_KINDS = ("AWS", "Service", "Federated")
 PRINCIPAL_ARN_RE = re.compile(r"arn:aws[a-z-]*:(iam|sts)::(\d{12}):.+")
 GITHUB_PROVIDER_RE = re.compile(
     rf"arn:aws[a-z-]*:iam::(\d{{12}}):oidc-provider/{re.escape(GITHUB_OIDC)}"
@@ -655,7 +656,11 @@ def _outside_principals(statement: Mapping[str, Any]) -> list[str]:
     organization = deployment().organization_id
     named_orgs = _organizations(statement) or set()
     found = [f"organisation {o}" for o in sorted(named_orgs) if o != organization]
+    if "NotPrincipal" in statement:
+        found.append("everyone but the NotPrincipal")
     principal = statement.get("Principal")
+    if isinstance(principal, Mapping):
+        found += [f"{kind} principals" for kind in principal if kind not in PRINCIPAL_KINDS]
     everyone = _is_everyone(principal)
     if everyone and (organization is None or named_orgs != {organization}):
         found.append('"*" not limited to the organisation')

@@ -989,6 +989,27 @@ HOLES: dict[str, tuple[str, str, dict[str, Any], str]] = {
         {"policy": doc(grant({"AWS": OUTSIDE}, "sqs:ReceiveMessage"))},
         OUTSIDE,
     ),
+    "queue-grants-everyone-but-one": (
+        "principals-inside-the-organization",
+        rules.SQS_QUEUE_POLICY,
+        {
+            "policy": doc(
+                {
+                    "Effect": "Allow",
+                    "NotPrincipal": {"AWS": MEMBER},
+                    "Action": "sqs:SendMessage",
+                    "Resource": "*",
+                }
+            )
+        },
+        "NotPrincipal",
+    ),
+    "bucket-grants-a-canonical-user": (
+        "principals-inside-the-organization",
+        rules.BUCKET_POLICY,
+        archive_policy(tls_deny(), grant({"CanonicalUser": "79a59df900b949e5"}, "s3:GetObject")),
+        "CanonicalUser principals",
+    ),
     "topic-grants-everyone": (
         "principals-inside-the-organization",
         rules.SNS_TOPIC,
