@@ -187,8 +187,6 @@ ALLOWED_TYPES: dict[str, frozenset[str]] = {
         PUBLIC_ACCESS_BLOCK,
         BUCKET_ENCRYPTION,
         BUCKET_VERSIONING,
-        SQS_QUEUE,
-        SQS_QUEUE_POLICY,
     },
     "member": COMMON_TYPES
     | {
@@ -216,7 +214,6 @@ ALLOWED_TYPES: dict[str, frozenset[str]] = {
             BUCKET_POLICY,
             PUBLIC_ACCESS_BLOCK,
             BUCKET_ENCRYPTION,
-            BUCKET_VERSIONING,
         }
     ),
 }

@@ -15,6 +15,7 @@ import pytest
 from components.config import EXPIRE_DAYS_FLOOR
 from policy import rules
 from tests.infra.stacks import render
+from tests.infra.test_deploy_permissions import CONFIGS, run_stack
 from tests.policy.test_rules import every_violation
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,3 +56,12 @@ def test_the_example_stacks_pass_the_pack_as_shipped(
     run = render(f"example-{name}")
     config: dict[str, Any] = ACKNOWLEDGED[rules.COVERAGE_RULE]
     assert every_violation(run.resources, config) == []
+
+
+@pytest.mark.parametrize("role", sorted(rules.ALLOWED_TYPES))
+def test_each_role_allows_exactly_the_types_its_program_declares(role: str) -> None:
+    # The engine's own types, which the mocks do not record.
+    engine = {"pulumi:pulumi:Stack", "pulumi:providers:aws", "pulumi:pulumi:StackReference"}
+    declared = {r.type for config in CONFIGS[role] for r in run_stack(role, config).resources}
+    assert sorted(declared - rules.ALLOWED_TYPES[role]) == []  # a new type: add it, with rules
+    assert sorted(rules.ALLOWED_TYPES[role] - declared - engine) == []
