@@ -84,6 +84,9 @@ SNS_TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
 SQS_QUEUE = "aws:sqs/queue:Queue"
 SQS_QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
 STACK_SET = "aws:cloudformation/stackSet:StackSet"
+SSM_PARAMETER = "aws:ssm/parameter:Parameter"
+# The parameter the operator CLI subscribes log groups to by default (design, section 3).
+DESTINATION_PARAMETER = "/central-logging/destination-arn"
 
 PUBLIC_ACCESS_FLAGS = (
     "blockPublicAcls",
@@ -1113,6 +1116,8 @@ def _destination_arns(resource_type: str, props: Mapping[str, Any]) -> list[str]
         variables = (props.get("environment") or {}).get("variables") or {}
         arn = variables.get("DESTINATION_ARN")
         return [] if arn is None else [str(arn)]
+    if resource_type == SSM_PARAMETER and props.get("name") == DESTINATION_PARAMETER:
+        return [str(props.get("value"))]
     return []
 
 
@@ -1217,6 +1222,8 @@ def _translated(cfn_type: str, properties: Mapping[str, Any]) -> tuple[str, dict
             "destinationArn": properties.get("DestinationArn"),
             "filterPattern": properties.get("FilterPattern"),
         }
+    if cfn_type == "AWS::SSM::Parameter":
+        return SSM_PARAMETER, {"name": properties.get("Name"), "value": properties.get("Value")}
     if cfn_type == "AWS::Lambda::Function":
         variables = (properties.get("Environment") or {}).get("Variables")
         return FUNCTION, {"environment": {"variables": variables}}
@@ -1291,6 +1298,9 @@ def _collect(found: list[str], message: str, urn: str | None = None) -> None:
     found.append(message)
 
 
+# Acknowledgements are the pack's configuration, passed with --policy-pack-config from the
+# base branch (Pulumi, "Configuring policy packs",
+# https://www.pulumi.com/docs/iac/crossguard/configuration/).
 COVERAGE_RULE = "coverage-reductions-acknowledged"
 COVERAGE_SETTINGS = {
     "filterPatterns": "filterPattern",
@@ -1533,8 +1543,9 @@ POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     ResourceValidationPolicy(
         name="member-destinations-in-the-deployment",
         description=(
-            "Subscription filters, account policies and subscriber functions deliver to "
-            "destinations in accounts of policy/deployment.json."
+            "Subscription filters, account policies, subscriber functions and the CLI's "
+            "destination parameter deliver to destinations in accounts of "
+            "policy/deployment.json."
         ),
         validate=validate_member_destinations,
     ),

@@ -1041,6 +1041,31 @@ HOLES: dict[str, tuple[str, str, dict[str, Any], str]] = {
         {"environment": {"variables": {"DESTINATION_ARN": FOREIGN_DESTINATION}}},
         FOREIGN_DESTINATION,
     ),
+    "cli-parameter-to-a-foreign-destination": (
+        "member-destinations-in-the-deployment",
+        rules.SSM_PARAMETER,
+        {
+            "name": "/central-logging/destination-arn",
+            "type": "String",
+            "value": FOREIGN_DESTINATION,
+        },
+        FOREIGN_DESTINATION,
+    ),
+    "template-cli-parameter-to-a-foreign-destination": (
+        rules.TEMPLATE_RULE,
+        rules.STACK_SET,
+        stack_set(
+            {
+                "Type": "AWS::SSM::Parameter",
+                "Properties": {
+                    "Name": "/central-logging/destination-arn",
+                    "Type": "String",
+                    "Value": FOREIGN_DESTINATION,
+                },
+            }
+        ),
+        FOREIGN_DESTINATION,
+    ),
     "subscriber-to-a-stream-instead": (
         "member-destinations-in-the-deployment",
         rules.FUNCTION,
