@@ -680,6 +680,13 @@ def validate_principals_inside(
     args: ResourceValidationArgs, report_violation: ReportViolation
 ) -> None:
     if args.resource_type == LAMBDA_PERMISSION:
+        service = str(args.props.get("principal") or "").endswith(".amazonaws.com")
+        if service and not (args.props.get("sourceArn") or args.props.get("sourceAccount")):
+            report_violation(
+                f"The Lambda permission for {args.props.get('principal')} names no sourceArn or "
+                "sourceAccount: any account's resource of that service could invoke the function.",
+                None,
+            )
         for key in ("principal", "sourceAccount"):
             value = args.props.get(key)
             if value is None or (key == "principal" and str(value).endswith(".amazonaws.com")):
@@ -1211,6 +1218,7 @@ def _translated(cfn_type: str, properties: Mapping[str, Any]) -> tuple[str, dict
         return LAMBDA_PERMISSION, {
             "principal": properties.get("Principal"),
             "sourceAccount": properties.get("SourceAccount"),
+            "sourceArn": properties.get("SourceArn"),
         }
     if cfn_type == "AWS::Logs::AccountPolicy":
         return ACCOUNT_POLICY, {

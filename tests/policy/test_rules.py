@@ -1022,6 +1022,12 @@ HOLES: dict[str, tuple[str, str, dict[str, Any], str]] = {
         {"principal": OUTSIDE, "action": "lambda:InvokeFunction"},
         OUTSIDE,
     ),
+    "lambda-permission-for-any-bucket": (
+        "principals-inside-the-organization",
+        rules.LAMBDA_PERMISSION,
+        {"principal": "s3.amazonaws.com", "action": "lambda:InvokeFunction"},
+        "names no sourceArn or sourceAccount",
+    ),
     # Member side: logs delivered elsewhere.
     "filter-to-a-foreign-destination": (
         "member-destinations-in-the-deployment",
