@@ -11,7 +11,10 @@ Syntax (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/FilterAndPatter
 - space-delimited: `[ip, user, ..., status = 5* || status = 4*, bytes]`;
 - regular expressions between `%` signs.
 Anything else raises FilterPatternError: a pattern this check cannot read is refused rather
-than assumed harmless.
+than assumed harmless. Terms are matched as substrings of the message, as the `%...%` form
+does; where CloudWatch matches a term only as a whole word, this check is stricter for an
+excluded term (`-Dur` drops "Duration" here) and looser for a required one, which no typical
+event set is matched by anyway.
 """
 
 from __future__ import annotations
