@@ -13,8 +13,8 @@ Syntax (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/FilterAndPatter
 Anything else raises FilterPatternError: a pattern this check cannot read is refused rather
 than assumed harmless. Terms are matched as substrings of the message, as the `%...%` form
 does; where CloudWatch matches a term only as a whole word, this check is stricter for an
-excluded term (`-Dur` drops "Duration" here) and looser for a required one, which no typical
-event set is matched by anyway.
+excluded term (`-Dur` drops "Duration" here) and looser for a required one (which must occur
+in every typical event to pass, so it refuses such patterns all the same).
 """
 
 from __future__ import annotations
