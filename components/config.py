@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import pulumi
 
+from components.filter_pattern import FilterPatternError, first_unmatched
 from components.policies import partition_for
 from handlers.core import delivery_log_group_name
 from handlers.heartbeat import HEARTBEAT_LOG_GROUP
@@ -83,6 +84,27 @@ LAMBDA_ENVIRONMENT_MAX_BYTES = 4096
 # and a sender role with the longest role name IAM accepts (64).
 LONGEST_DESTINATION_NAME = "D" * 491
 LONGEST_ROLE_NAME = "R" * 64
+# The shortest expiry an archive may have: CloudTrail's event history already keeps 90 days
+# of every account's management events ("Working with CloudTrail event history",
+# https://docs.aws.amazon.com/awscloudtrail/latest/userguide/view-cloudtrail-events.html), so
+# a shorter archive is never one. policy/rules.py holds the same floor for lifecycle rules.
+EXPIRE_DAYS_FLOOR = 90
+# Log group names every account has some of (AWS services' own, Lambda's, applications'):
+# exclusions that leave out all of them leave nothing but the heartbeat to deliver.
+TYPICAL_LOG_GROUPS = (
+    "/aws/lambda/orders-api",
+    "/aws/ecs/containerinsights/prod/performance",
+    "/aws/rds/instance/orders-db/postgresql",
+    "/aws/apigateway/welcome",
+    "/aws/eks/prod/cluster",
+    "/aws/codebuild/release",
+    "/aws/vendedlogs/states/checkout",
+    "API-Gateway-Execution-Logs_a1b2c3d4e5/prod",
+    "RDSOSMetrics",
+    "aws-cloudtrail-logs-111111111111-a1b2c3d4",
+    "/ecs/web",
+    "application",
+)
 DEFAULT_SHARD_COUNT = 2
 
 # Whether the logging stack's destinations admit a whole organisation (senders pass a role of
@@ -297,6 +319,7 @@ class MemberSettings:
     replace_filter_names: tuple[str, ...]
     reconcile_schedule: str | None
     alarms: AlarmSettings
+    logging_account_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -453,6 +476,13 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         )
     if lock_days and expire_days and expire_days < lock_days:
         raise _bad("expireDays", expire_days, f"it must be at least objectLockDays ({lock_days})")
+    if expire_days is not None and expire_days < EXPIRE_DAYS_FLOOR:
+        raise _bad(
+            "expireDays",
+            expire_days,
+            f"it must be 0 (never) or at least {EXPIRE_DAYS_FLOOR} days, the event history "
+            "CloudTrail already keeps without an archive",
+        )
     access_trail = _require(raw.text("accessTrail", SERVER_ACCESS_LOGS))
     if access_trail not in (SERVER_ACCESS_LOGS, CLOUDTRAIL) and not TRAIL_ARN_RE.fullmatch(
         access_trail
@@ -540,9 +570,11 @@ def parse_member(values: Mapping[str, str | None], home_region: str | None) -> M
             filter_pattern[:40] + "...",
             f"it must be at most {FILTER_PATTERN_MAX} characters",
         )
+    _check_filter_pattern(filter_pattern)
     excludes = raw.strings(
         "excludeLogGroups", _matches(LOG_GROUP_GLOB_RE), "a log group name or glob pattern"
     )
+    _check_exclusions_leave_logs(excludes)
     for pattern in excludes:
         if fnmatchcase(HEARTBEAT_LOG_GROUP, pattern):
             raise _bad(
@@ -608,6 +640,12 @@ def parse_member(values: Mapping[str, str | None], home_region: str | None) -> M
         replace_filter_names=replace_names,
         reconcile_schedule=None if schedule == "off" else schedule,
         alarms=_alarms(raw, regions, logging_home=None),
+        logging_account_id=_one_of(
+            "loggingAccountId",
+            raw.text("loggingAccountId"),
+            ACCOUNT_RE,
+            "it must be the logging account's 12-digit ID",
+        ),
     )
 
 
@@ -646,6 +684,39 @@ def subscriber_environment_bytes(
         "REPLACE_FILTER_NAMES": json.dumps(list(replace_names)),
     }
     return len(json.dumps(environment, separators=(",", ":")).encode())
+
+
+def _check_filter_pattern(pattern: str) -> None:
+    """Refuse a pattern under which typical events (components/filter_pattern.py) would not
+    be delivered: such an archive would look alive while holding almost nothing."""
+    shown = pattern if len(pattern) <= 60 else pattern[:57] + "..."
+    try:
+        unmatched = first_unmatched(pattern)
+    except FilterPatternError as error:
+        raise _bad(
+            "filterPattern",
+            shown,
+            f"it must be a CloudWatch Logs filter pattern in the syntax this stack checks "
+            f"(terms, JSON or space-delimited), but {error}",
+        ) from None
+    if unmatched is not None:
+        raise _bad(
+            "filterPattern",
+            shown,
+            f"it would not deliver typical events such as {unmatched!r}; leave it empty to "
+            "archive every event, or only drop what is never wanted (e.g. -DEBUG)",
+        )
+
+
+def _check_exclusions_leave_logs(excludes: Sequence[str]) -> None:
+    if excludes and all(
+        any(fnmatchcase(group, pattern) for pattern in excludes) for group in TYPICAL_LOG_GROUPS
+    ):
+        raise ConfigError(
+            f"{key('excludeLogGroups')} excludes every typical log group "
+            f"({', '.join(TYPICAL_LOG_GROUPS[:3])}, ...), which leaves only the heartbeat to "
+            "deliver; exclude the groups you never want archived, by name or narrow pattern."
+        )
 
 
 def parse_organization(
@@ -720,6 +791,7 @@ MEMBER_KEYS = [
     "reconcileSchedule",
     "alarmTopicArn",
     "alarmEmail",
+    "loggingAccountId",
 ]
 
 ORGANIZATION_KEYS = [

@@ -675,7 +675,11 @@ class OrganizationSubscriber(pulumi.ComponentResource):
         )
         self.destination_arns: Output[dict[str, str]] = logging_stack.require_output(
             "destinationArns"
-        ).apply(lambda arns: select_destinations(arns, member.regions, member.logging_stack))
+        ).apply(
+            lambda arns: select_destinations(
+                arns, member.regions, member.logging_stack, member.logging_account_id
+            )
+        )
 
         # Both modes run functions (the heartbeat in every region; in lambda mode the
         # subscriber and the reconciler too): their code is read from a bucket in the region.
@@ -806,6 +810,23 @@ class OrganizationSubscriber(pulumi.ComponentResource):
             opts=child,
         )
         blocks = private_bucket(prefix, bucket, region=region, opts=child, suffixed=False)
+        # Encrypted by default like every bucket the pack admits (policy/rules.py); SSE-S3,
+        # since every account of the organisation reads the code with its own credentials
+        # and an SSE-KMS object would need each of them granted the key. Unversioned: it
+        # keeps no record, only code each deployment uploads again.
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{prefix}-encryption",
+            region=region,
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="AES256"
+                    )
+                )
+            ],
+            opts=child,
+        )
         bucket_policy = aws.s3.BucketPolicy(
             prefix,
             region=region,

@@ -9,6 +9,7 @@ deploy time) or with one account-level subscription filter policy.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -115,7 +116,10 @@ CREATE_LOG_GROUP_PATTERN: dict[str, Any] = {
 
 
 def select_destinations(
-    arns: Mapping[str, str] | None, regions: tuple[str, ...], logging_stack: str
+    arns: Mapping[str, str] | None,
+    regions: tuple[str, ...],
+    logging_stack: str,
+    logging_account_id: str | None = None,
 ) -> dict[str, str]:
     """The destination of every configured region, or a clear error naming the gap."""
     for region in regions:
@@ -126,7 +130,30 @@ def select_destinations(
                 f"no destination there (its destinationArns cover: {known}); add the region "
                 "to the logging stack first or remove it here."
             )
+        if logging_account_id is not None:
+            check_destination_account(arns[region], region, logging_stack, logging_account_id)
     return {region: arns[region] for region in regions} if arns else {}
+
+
+# arn:PARTITION:logs:REGION:ACCOUNT:destination:NAME ("Resource types defined by Amazon
+# CloudWatch Logs", Service Authorization Reference).
+DESTINATION_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:logs:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):destination:[^:*]+$"
+)
+
+
+def check_destination_account(
+    arn: str, region: str, logging_stack: str, logging_account_id: str
+) -> None:
+    """Whoever can write the logging stack's outputs must not be able to send this account's
+    logs elsewhere: the destination must be the pinned logging account's, in its region."""
+    match = DESTINATION_ARN_RE.fullmatch(str(arn))
+    if match is None or match["account"] != logging_account_id or match["region"] != region:
+        raise ConfigError(
+            f"The logging stack {logging_stack} gives {arn!r} as the destination for {region}, "
+            f"which is not a CloudWatch Logs destination of {key('loggingAccountId')} "
+            f"{logging_account_id} in {region}; check the logging stack, or the key."
+        )
 
 
 V = TypeVar("V")
@@ -230,7 +257,11 @@ class MemberSubscriber(pulumi.ComponentResource):
         )
         self.destination_arns: Output[dict[str, str]] = logging_stack.require_output(
             "destinationArns"
-        ).apply(lambda arns: select_destinations(arns, settings.regions, settings.logging_stack))
+        ).apply(
+            lambda arns: select_destinations(
+                arns, settings.regions, settings.logging_stack, settings.logging_account_id
+            )
+        )
 
         self.sender_role = aws.iam.Role(
             f"{name}-sender",

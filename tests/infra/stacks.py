@@ -136,7 +136,7 @@ STACKS: dict[str, Stack] = {
             "role": "member",
             "loggingStack": LOGGING_STACK,
             "subscriptionMode": "account-policy",
-            "filterPattern": "ERROR",
+            "filterPattern": "-DEBUG",
             "excludeLogGroups": ["/aws/lambda/noisy"],
         },
         MEMBER_ACCOUNT_ID,

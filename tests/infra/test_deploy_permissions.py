@@ -728,7 +728,7 @@ def test_readme_gives_the_policies_and_the_pack_setup_the_workflows_use() -> Non
     for path in POLICY_FILES:
         assert f"deploy/iam/{path.name}" in readme
     assert POLICY_VENV in readme
-    assert POLICY_VENV in (ROOT / ".github" / "workflows" / "pull-request.yml").read_text()
+    assert POLICY_VENV in (ROOT / ".github" / "workflows" / "deploy.yml").read_text()
     pack = yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text())
     assert pack["runtime"]["options"]["virtualenv"] == "venv"
 

@@ -53,7 +53,7 @@ def most_accepted(values: dict[str, str], key: str, items: list[str]) -> int:
 LONGEST_SETTINGS = {
     "loggingStack": STACK,
     "filterName": "f" * 512,
-    "filterPattern": '{ $.level = "ERROR" }' + " " * 1003,
+    "filterPattern": "-DEBUG -TRACE" + " " * 1011,
     "replaceFilterNames": json.dumps(["old-" + "r" * 200]),
 }
 

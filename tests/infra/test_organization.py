@@ -333,10 +333,10 @@ def test_reconcile_schedule_off_leaves_only_the_event_and_deploy_sweeps() -> Non
 
 
 def test_a_filter_pattern_with_dollar_braces_stays_literal_in_the_account_policy() -> None:
-    run = run_organization(subscriptionMode="account-policy", filterPattern='"${oops}"')
+    run = run_organization(subscriptionMode="account-policy", filterPattern='-"${oops}"')
     document = template(run, "regional")["Resources"]["AccountPolicy"]["Properties"][
         "PolicyDocument"
     ]
     text, variables = document["Fn::Sub"]
-    assert json.loads(text)["FilterPattern"] == '"${!oops}"'
+    assert json.loads(text)["FilterPattern"] == '-"${!oops}"'
     assert list(variables) == ["DestinationArn"]

@@ -30,7 +30,7 @@ CONFIGS: dict[str, dict[str, object]] = {
     "lambda": {
         "excludeLogGroups": ["/aws/lambda/noisy-*"],
         "replaceFilterNames": ["CentralLogDestination"],
-        "filterPattern": '{ $.level = "ERROR" }',
+        "filterPattern": '-"{ $.level = DEBUG }"',
     },
     "lambda-no-schedule": {"reconcileSchedule": "off"},
     "account-policy": {"subscriptionMode": "account-policy", "excludeLogGroups": ["/aws/noisy"]},

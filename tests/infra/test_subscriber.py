@@ -136,7 +136,7 @@ def test_deploy_sweep_runs_again_when_the_subscription_changes() -> None:
 
     base = triggers()
     assert triggers() == base
-    assert triggers(filterPattern="ERROR") != base
+    assert triggers(filterPattern="-DEBUG") != base
     assert triggers(replaceFilterNames=["LegacyFilter"]) != base
 
 
@@ -283,7 +283,7 @@ def test_account_policy_mode() -> None:
     run = run_member(
         subscriptionMode="account-policy",
         regions=["eu-west-1", "ap-northeast-1"],
-        filterPattern="ERROR",
+        filterPattern="-DEBUG",
         excludeLogGroups=["/aws/kinesisfirehose/CentralLogDestination", "/aws/lambda/noisy"],
     )
     # No subscriber functions: only the heartbeat, which both modes have.
@@ -303,7 +303,7 @@ def test_account_policy_mode() -> None:
         assert policy.policy("policyDocument") == {
             "DestinationArn": destination(region),
             "RoleArn": sender,
-            "FilterPattern": "ERROR",
+            "FilterPattern": "-DEBUG",
             "Distribution": "Random",
         }
         assert policy.inputs["selectionCriteria"] == (

@@ -33,10 +33,19 @@ from pulumi_policy import (
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from policy import rules
-from tests.infra.harness import LOGGING_ACCOUNT_ID, ORG_ID, Resource, Run, run_program
+from tests.infra.harness import (
+    LOGGING_ACCOUNT_ID,
+    ORG_ID,
+    Resource,
+    Run,
+    deploy_role_arn,
+    run_program,
+)
+from tests.infra.test_organization import MANAGEMENT
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "policy"
 MEMBER = "111111111111"
+OUTSIDE = "444444444444"
 LOGGING_STACK = "example-org/central-logging/logging"
 REGIONS = ["eu-west-1", "us-east-1"]
 LOGGING_OUTPUTS = {
@@ -47,6 +56,7 @@ LOGGING_OUTPUTS = {
         }
     }
 }
+ORGANIZATION = {"role": "organization", "loggingStack": LOGGING_STACK, "regions": REGIONS}
 STACK_CONFIGS: dict[str, tuple[dict[str, object], str]] = {
     "logging-organization": ({"role": "logging", "organizationId": ORG_ID}, LOGGING_ACCOUNT_ID),
     "logging-kinesis-raw-accounts": (
@@ -59,6 +69,18 @@ STACK_CONFIGS: dict[str, tuple[dict[str, object], str]] = {
         },
         LOGGING_ACCOUNT_ID,
     ),
+    "logging-retention": (
+        {
+            "role": "logging",
+            "organizationId": ORG_ID,
+            "objectLockMode": "COMPLIANCE",
+            "objectLockDays": 365,
+            "transitionDays": 30,
+            "expireDays": 400,
+            "archiveAdminRoleArns": [f"arn:aws:iam::{LOGGING_ACCOUNT_ID}:role/archive-admin"],
+        },
+        LOGGING_ACCOUNT_ID,
+    ),
     "member-lambda": (
         {"role": "member", "loggingStack": LOGGING_STACK, "regions": REGIONS},
         MEMBER,
@@ -67,14 +89,56 @@ STACK_CONFIGS: dict[str, tuple[dict[str, object], str]] = {
         {"role": "member", "loggingStack": LOGGING_STACK, "subscriptionMode": "account-policy"},
         MEMBER,
     ),
+    "member-in-the-logging-account": (
+        {"role": "member", "loggingStack": LOGGING_STACK, "regions": REGIONS},
+        LOGGING_ACCOUNT_ID,
+    ),
+    "organization-lambda": (ORGANIZATION, MANAGEMENT),
+    "organization-account-policy": (
+        {**ORGANIZATION, "subscriptionMode": "account-policy", "excludeLogGroups": ["/aws/noisy"]},
+        MANAGEMENT,
+    ),
 }
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+DEPLOYMENT = rules.Deployment(
+    organization_id=ORG_ID,
+    accounts=frozenset({LOGGING_ACCOUNT_ID, MEMBER, "222222222222", MANAGEMENT}),
+    stacks={"logging": "logging", "member": "member", "organization": "organization"},
+    existing_buckets=frozenset(),
+)
+# What the owners acknowledged for these stacks (policy/acknowledged.json's shape): the
+# deploying role is always an archive admin.
+ACKNOWLEDGED = {
+    "excludeLogGroups": ["/aws/noisy"],
+    "expireDays": [400],
+    "transitionDays": [30],
+    "objectLock": ["off", "COMPLIANCE:365d"],
+    "archiveAdminRoleArns": [
+        deploy_role_arn(LOGGING_ACCOUNT_ID),
+        f"arn:aws:iam::{LOGGING_ACCOUNT_ID}:role/archive-admin",
+    ],
+}
+
+
+@pytest.fixture(autouse=True)
+def deployment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pack judges with the test deployment, and as the logging stack unless told."""
+    monkeypatch.setattr(rules, "deployment", lambda: DEPLOYMENT)
+    monkeypatch.setenv("PULUMI_STACK", "logging")
+
+
+def as_role(monkeypatch: pytest.MonkeyPatch, role: str) -> None:
+    monkeypatch.setenv("PULUMI_STACK", role)
 
 
 @functools.cache
 def stack(name: str) -> Run:
     config, account_id = STACK_CONFIGS[name]
     return run_program(config, account_id=account_id, stack_outputs=LOGGING_OUTPUTS)
+
+
+def role_of(name: str) -> str:
+    return str(STACK_CONFIGS[name][0]["role"])
 
 
 Rule = ResourceValidationPolicy | StackValidationPolicy
@@ -111,9 +175,8 @@ def violations(rule: Rule, resource_type: str, props: dict[str, Any]) -> list[st
     return reported
 
 
-def stack_violations(rule: Rule, resources: list[Resource]) -> list[str]:
-    """What a stack rule reports for these resources, their property dependencies resolved."""
-    assert isinstance(rule, StackValidationPolicy)
+def policy_resources(resources: list[Resource]) -> list[PolicyResource]:
+    """The resources as the engine hands them to a stack rule, dependencies resolved."""
     found = {
         r.urn: PolicyResource(
             r.type,
@@ -133,16 +196,27 @@ def stack_violations(rule: Rule, resources: list[Resource]) -> list[str]:
             key: [found[urn] for urn in urns if urn in found]
             for key, urns in r.property_dependencies.items()
         }
+    return list(found.values())
+
+
+def stack_violations(
+    rule: Rule, resources: list[Resource], config: dict[str, Any] | None = None
+) -> list[str]:
+    """What a stack rule reports for these resources, their property dependencies resolved."""
+    assert isinstance(rule, StackValidationPolicy)
     reported, report_violation = report()
-    assert rule.validate(StackValidationArgs(list(found.values())), report_violation) is None
+    args = StackValidationArgs(policy_resources(resources), config=config or ACKNOWLEDGED)
+    assert rule.validate(args, report_violation) is None
     return reported
 
 
-def every_violation(resources: list[Resource]) -> list[tuple[str, str]]:
+def every_violation(
+    resources: list[Resource], config: dict[str, Any] | None = None
+) -> list[tuple[str, str]]:
     found = []
     for rule in rules.POLICIES:
         if isinstance(rule, StackValidationPolicy):
-            found += [(rule.name, m) for m in stack_violations(rule, resources)]
+            found += [(rule.name, m) for m in stack_violations(rule, resources, config)]
             continue
         for resource in resources:
             found += [(rule.name, m) for m in violations(rule, resource.type, resource.inputs)]
@@ -150,9 +224,10 @@ def every_violation(resources: list[Resource]) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("name", STACK_CONFIGS)
-def test_our_stacks_pass_every_rule(name: str) -> None:
+def test_our_stacks_pass_every_rule(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    as_role(monkeypatch, role_of(name))
     run = stack(name)
-    assert run.of_type(rules.ROLE), "every stack has service roles for the rules to check"
+    assert run.of_type(rules.ROLE) or run.of_type(rules.STACK_SET), "roles for the rules to check"
     assert every_violation(run.resources) == []
 
 
@@ -386,7 +461,9 @@ def test_each_rule_reports_one_mutated_property_of_our_resources(
     resource_name: str,
     mutate: Callable[[dict[str, Any]], None],
     expected: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    as_role(monkeypatch, role_of(stack_name))
     run = stack(stack_name)
     resource = run.one(resource_type, resource_name)
     props = copy.deepcopy(resource.inputs)
@@ -463,6 +540,53 @@ def managed(name: str) -> str:
 
 
 ROLE_ARN = "arn:aws:iam::111111111111:role/central-sender"
+GITHUB = "token.actions.githubusercontent.com"
+PR_SUBJECT = "repo:example-org/central-logging:pull_request"
+FOREIGN_DESTINATION = f"arn:aws:logs:eu-west-1:{OUTSIDE}:destination:Elsewhere"
+
+
+def github_trust(condition: dict[str, Any], account: str = LOGGING_ACCOUNT_ID) -> dict[str, Any]:
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Federated": f"arn:aws:iam::{account}:oidc-provider/{GITHUB}"},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": condition,
+    }
+    return {"assumeRolePolicy": doc(statement)}
+
+
+def grant(principal: Any, action: str, condition: dict[str, Any] | None = None) -> dict[str, Any]:
+    statement = {
+        "Sid": "Grant",
+        "Effect": "Allow",
+        "Principal": principal,
+        "Action": action,
+        "Resource": "*" if not action.startswith("s3:") else f"{ARCHIVE_ARN}/*",
+    }
+    return {**statement, **({"Condition": condition} if condition else {})}
+
+
+def template_role(**properties: Any) -> dict[str, Any]:
+    role = {
+        "AssumeRolePolicyDocument": {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ]
+        },
+        "RoleName": {"Fn::Sub": "central-logging-x-${AWS::Region}"},
+    }
+    return {"Type": "AWS::IAM::Role", "Properties": {**role, **properties}}
+
+
+def stack_set(*resources: dict[str, Any]) -> dict[str, Any]:
+    body = {"Resources": {f"Resource{i}": r for i, r in enumerate(resources)}}
+    return {"templateBody": json.dumps(body), "name": "central-logging-regional"}
+
+
 EXCLUSIVE_ROLE_ATTACHMENTS = rules.EXCLUSIVE_ATTACHMENTS[0]
 EXCLUSIVE_GROUP_ATTACHMENTS = rules.EXCLUSIVE_ATTACHMENTS[2]
 
@@ -660,36 +784,6 @@ HOLES: dict[str, tuple[str, str, dict[str, Any], str]] = {
         {"policy": doc({"Effect": "Allow", "NotAction": "iam:*", "Resource": ROLE_ARN})},
         "NotAction",
     ),
-    "managed-power-user": (
-        "no-admin-managed-policies",
-        rules.ROLE,
-        {"managedPolicyArns": [managed("PowerUserAccess")]},
-        "PowerUserAccess",
-    ),
-    "managed-admin-through-policy-attachment": (
-        "no-admin-managed-policies",
-        rules.POLICY_ATTACHMENT,
-        {"policyArn": managed("AdministratorAccess"), "roles": ["central-sender"]},
-        "AdministratorAccess",
-    ),
-    "managed-admin-through-user-attachment": (
-        "no-admin-managed-policies",
-        rules.USER_POLICY_ATTACHMENT,
-        {"policyArn": managed("AdministratorAccess"), "user": "ops"},
-        "AdministratorAccess",
-    ),
-    "managed-admin-through-exclusive-attachments": (
-        "no-admin-managed-policies",
-        EXCLUSIVE_ROLE_ATTACHMENTS,
-        {"roleName": "central-sender", "policyArns": [managed("AdministratorAccess")]},
-        "AdministratorAccess",
-    ),
-    "managed-s3-full-through-group-exclusive-attachments": (
-        "no-admin-managed-policies",
-        EXCLUSIVE_GROUP_ATTACHMENTS,
-        {"groupName": "readers", "policyArns": [managed("AmazonS3FullAccess")]},
-        "AmazonS3FullAccess",
-    ),
     # Inline bucket settings.
     **{
         f"bucket-inline-{name}": (
@@ -732,6 +826,372 @@ HOLES: dict[str, tuple[str, str, dict[str, Any], str]] = {
         },
         "everyone",
     ),
+    # Issue 19: shapes that passed every rule before.
+    **{
+        f"trust-{name}": ("principals-inside-the-organization", rules.ROLE, props, words)
+        for name, (props, words) in {
+            "outside-account": (trust(None, {"AWS": f"arn:aws:iam::{OUTSIDE}:root"}), OUTSIDE),
+            "outside-account-id": (trust(None, {"AWS": OUTSIDE}), OUTSIDE),
+            "outside-account-beside-lambda": (
+                trust(None, {"Service": "lambda.amazonaws.com", "AWS": OUTSIDE}),
+                OUTSIDE,
+            ),
+            "outside-role": (trust(None, {"AWS": f"arn:aws:iam::{OUTSIDE}:role/x"}), OUTSIDE),
+            "github-repo-star": (
+                github_trust({"StringLike": {f"{GITHUB}:sub": "repo:*"}}),
+                "exact subjects",
+            ),
+            "github-org-star": (
+                github_trust(
+                    {
+                        "StringEquals": {f"{GITHUB}:aud": "sts.amazonaws.com"},
+                        "StringLike": {f"{GITHUB}:sub": "repo:example-org/*"},
+                    }
+                ),
+                "exact subjects",
+            ),
+            "github-no-audience": (
+                github_trust({"StringEquals": {f"{GITHUB}:sub": PR_SUBJECT}}),
+                "exact subjects",
+            ),
+            "github-provider-of-another-account": (
+                github_trust(
+                    {
+                        "StringEquals": {
+                            f"{GITHUB}:aud": "sts.amazonaws.com",
+                            f"{GITHUB}:sub": PR_SUBJECT,
+                        }
+                    },
+                    account=OUTSIDE,
+                ),
+                "exact subjects",
+            ),
+            "saml-provider": (
+                trust(None, {"Federated": f"arn:aws:iam::{MEMBER}:saml-provider/idp"}),
+                "saml-provider",
+            ),
+            "principal-org-of-another-organisation": (
+                trust(
+                    {"StringEquals": {"aws:PrincipalOrgID": OTHER_ORG}},
+                    {"AWS": f"arn:aws:iam::{MEMBER}:root"},
+                ),
+                OTHER_ORG,
+            ),
+        }.items()
+    },
+    **{
+        f"trust-{name}": (
+            "service-roles-confused-deputy",
+            rules.ROLE,
+            trust(condition),
+            "deployment",
+        )
+        for name, condition in {
+            "source-arn-region-only": {
+                "StringLike": {"aws:SourceArn": "arn:aws:firehose:eu-west-1:*:*"}
+            },
+            "source-arn-region-only-any-service": {
+                "ArnLike": {"aws:SourceArn": "arn:aws:logs:eu-west-1:*:*"}
+            },
+            "source-arn-outside-account": {
+                "ArnLike": {"aws:SourceArn": f"arn:aws:firehose:eu-west-1:{OUTSIDE}:*"}
+            },
+            "source-account-outside": {"StringEquals": {"aws:SourceAccount": OUTSIDE}},
+            "source-org-of-another-organisation": {"StringEquals": {"aws:SourceOrgID": OTHER_ORG}},
+            "source-org-paths-of-another-organisation": {
+                "ForAnyValue:StringLike": {"aws:SourceOrgPaths": f"{OTHER_ORG}/r-ab12/*"}
+            },
+        }.items()
+    },
+    "trust-logs-region-only-shared-with-another-service": (
+        "service-roles-confused-deputy",
+        rules.ROLE,
+        trust(
+            {"StringLike": {"aws:SourceArn": "arn:aws:logs:eu-west-1:*:*"}},
+            {"Service": ["logs.amazonaws.com", "firehose.amazonaws.com"]},
+        ),
+        "deployment",
+    ),
+    # Wildcard ARNs are wildcards.
+    "policy-s3-object-wildcard-arn": (
+        "no-broad-role-actions",
+        rules.ROLE_POLICY,
+        allow("s3:GetObject", "arn:aws:s3:::*/*"),
+        "s3:GetObject on arn:aws:s3:::*/*",
+    ),
+    "policy-s3-bucket-prefix-wildcard": (
+        "no-broad-role-actions",
+        rules.ROLE_POLICY,
+        allow("s3:DeleteObjectVersion", "arn:aws:s3:::central-*/*"),
+        "arn:aws:s3:::central-*/*",
+    ),
+    "policy-kms-any-key": (
+        "no-broad-role-actions",
+        rules.ROLE_POLICY,
+        allow("kms:Decrypt", "arn:aws:kms:eu-west-1:111111111111:key/*"),
+        "kms:Decrypt on arn:aws:kms:eu-west-1:111111111111:key/*",
+    ),
+    "policy-kms-any-account": (
+        "no-broad-role-actions",
+        rules.MANAGED_POLICY,
+        allow("kms:ScheduleKeyDeletion", "arn:aws:kms:*:*:key/abc"),
+        "arn:aws:kms:*:*:key/abc",
+    ),
+    "policy-iam-any-role": (
+        "no-broad-role-actions",
+        rules.ROLE_POLICY,
+        allow("iam:AttachRolePolicy", "arn:aws:iam::111111111111:role/*"),
+        "iam:AttachRolePolicy on arn:aws:iam::111111111111:role/*",
+    ),
+    # Resource policies granting outside the deployment.
+    "bucket-grants-an-outside-account": (
+        "principals-inside-the-organization",
+        rules.BUCKET_POLICY,
+        archive_policy(tls_deny(), grant({"AWS": f"arn:aws:iam::{OUTSIDE}:root"}, "s3:GetObject")),
+        OUTSIDE,
+    ),
+    "bucket-grants-another-organisation": (
+        "principals-inside-the-organization",
+        rules.BUCKET_POLICY,
+        archive_policy(
+            tls_deny(),
+            grant("*", "s3:GetObject", {"StringEquals": {"aws:PrincipalOrgID": OTHER_ORG}}),
+        ),
+        OTHER_ORG,
+    ),
+    "key-grants-an-outside-account": (
+        "principals-inside-the-organization",
+        rules.KMS_KEY,
+        {"policy": doc(grant({"AWS": OUTSIDE}, "kms:Decrypt"))},
+        OUTSIDE,
+    ),
+    "key-policy-grants-an-outside-role": (
+        "principals-inside-the-organization",
+        rules.KMS_KEY_POLICY,
+        {"policy": doc(grant({"AWS": f"arn:aws:iam::{OUTSIDE}:role/reader"}, "kms:Decrypt"))},
+        OUTSIDE,
+    ),
+    "destination-grants-an-outside-account": (
+        "principals-inside-the-organization",
+        rules.DESTINATION_POLICY,
+        {"accessPolicy": doc(grant({"AWS": [MEMBER, OUTSIDE]}, "logs:PutSubscriptionFilter"))},
+        OUTSIDE,
+    ),
+    "destination-grants-another-organisation": (
+        "principals-inside-the-organization",
+        rules.DESTINATION_POLICY,
+        org_grant({"StringEquals": {"aws:PrincipalOrgID": OTHER_ORG}}),
+        OTHER_ORG,
+    ),
+    "queue-grants-an-outside-account": (
+        "principals-inside-the-organization",
+        rules.SQS_QUEUE_POLICY,
+        {"policy": doc(grant({"AWS": OUTSIDE}, "sqs:ReceiveMessage"))},
+        OUTSIDE,
+    ),
+    "queue-grants-everyone-but-one": (
+        "principals-inside-the-organization",
+        rules.SQS_QUEUE_POLICY,
+        {
+            "policy": doc(
+                {
+                    "Effect": "Allow",
+                    "NotPrincipal": {"AWS": MEMBER},
+                    "Action": "sqs:SendMessage",
+                    "Resource": "*",
+                }
+            )
+        },
+        "NotPrincipal",
+    ),
+    "bucket-grants-a-canonical-user": (
+        "principals-inside-the-organization",
+        rules.BUCKET_POLICY,
+        archive_policy(tls_deny(), grant({"CanonicalUser": "79a59df900b949e5"}, "s3:GetObject")),
+        "CanonicalUser principals",
+    ),
+    "topic-grants-everyone": (
+        "principals-inside-the-organization",
+        rules.SNS_TOPIC,
+        {"policy": doc(grant("*", "sns:Subscribe"))},
+        "not limited to the organisation",
+    ),
+    "lambda-permission-for-an-outside-account": (
+        "principals-inside-the-organization",
+        rules.LAMBDA_PERMISSION,
+        {"principal": OUTSIDE, "action": "lambda:InvokeFunction"},
+        OUTSIDE,
+    ),
+    "lambda-permission-for-any-bucket": (
+        "principals-inside-the-organization",
+        rules.LAMBDA_PERMISSION,
+        {"principal": "s3.amazonaws.com", "action": "lambda:InvokeFunction"},
+        "names no sourceArn or sourceAccount",
+    ),
+    # Member side: logs delivered elsewhere.
+    "filter-to-a-foreign-destination": (
+        "member-destinations-in-the-deployment",
+        rules.SUBSCRIPTION_FILTER,
+        {"destinationArn": FOREIGN_DESTINATION, "filterPattern": ""},
+        FOREIGN_DESTINATION,
+    ),
+    "account-policy-to-a-foreign-destination": (
+        "member-destinations-in-the-deployment",
+        rules.ACCOUNT_POLICY,
+        {"policyDocument": json.dumps({"DestinationArn": FOREIGN_DESTINATION})},
+        FOREIGN_DESTINATION,
+    ),
+    "subscriber-to-a-foreign-destination": (
+        "member-destinations-in-the-deployment",
+        rules.FUNCTION,
+        {"environment": {"variables": {"DESTINATION_ARN": FOREIGN_DESTINATION}}},
+        FOREIGN_DESTINATION,
+    ),
+    "cli-parameter-to-a-foreign-destination": (
+        "member-destinations-in-the-deployment",
+        rules.SSM_PARAMETER,
+        {
+            "name": "/central-logging/destination-arn",
+            "type": "String",
+            "value": FOREIGN_DESTINATION,
+        },
+        FOREIGN_DESTINATION,
+    ),
+    "template-cli-parameter-to-a-foreign-destination": (
+        rules.TEMPLATE_RULE,
+        rules.STACK_SET,
+        stack_set(
+            {
+                "Type": "AWS::SSM::Parameter",
+                "Properties": {
+                    "Name": "/central-logging/destination-arn",
+                    "Type": "String",
+                    "Value": FOREIGN_DESTINATION,
+                },
+            }
+        ),
+        FOREIGN_DESTINATION,
+    ),
+    "subscriber-to-a-stream-instead": (
+        "member-destinations-in-the-deployment",
+        rules.FUNCTION,
+        {
+            "environment": {
+                "variables": {
+                    "DESTINATION_ARN": f"arn:aws:kinesis:eu-west-1:{LOGGING_ACCOUNT_ID}:stream/x"
+                }
+            }
+        },
+        "not a CloudWatch Logs destination",
+    ),
+    # StackSet templates: what they deploy into every account passes the same rules.
+    "template-admin-role": (
+        rules.TEMPLATE_RULE,
+        rules.STACK_SET,
+        stack_set(template_role(ManagedPolicyArns=[ADMIN])),
+        "AdministratorAccess",
+    ),
+    "template-role-with-a-star-policy": (
+        rules.TEMPLATE_RULE,
+        rules.STACK_SET,
+        stack_set(
+            template_role(
+                Policies=[
+                    {
+                        "PolicyName": "all",
+                        "PolicyDocument": {
+                            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+                        },
+                    }
+                ]
+            )
+        ),
+        "allows *",
+    ),
+    "template-role-trusting-an-outside-account": (
+        rules.TEMPLATE_RULE,
+        rules.STACK_SET,
+        stack_set(
+            template_role(
+                AssumeRolePolicyDocument={
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": f"arn:aws:iam::{OUTSIDE}:root"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ]
+                }
+            )
+        ),
+        OUTSIDE,
+    ),
+    "template-role-for-a-service-without-a-source": (
+        rules.TEMPLATE_RULE,
+        rules.STACK_SET,
+        stack_set(
+            template_role(
+                AssumeRolePolicyDocument={
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "events.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ]
+                }
+            )
+        ),
+        "confused-deputy",
+    ),
+    "template-iam-user": (
+        rules.TEMPLATE_RULE,
+        rules.STACK_SET,
+        stack_set({"Type": "AWS::IAM::User", "Properties": {}}),
+        "AWS::IAM::User",
+    ),
+    "template-filter-to-a-foreign-destination": (
+        rules.TEMPLATE_RULE,
+        rules.STACK_SET,
+        {
+            "templateBody": json.dumps(
+                {
+                    "Mappings": {"Regions": {"eu-west-1": {"DestinationArn": FOREIGN_DESTINATION}}},
+                    "Resources": {
+                        "Subscriber": {
+                            "Type": "AWS::Lambda::Function",
+                            "Properties": {
+                                "Environment": {
+                                    "Variables": {
+                                        "DESTINATION_ARN": {
+                                            "Fn::FindInMap": [
+                                                "Regions",
+                                                {"Ref": "AWS::Region"},
+                                                "DestinationArn",
+                                            ]
+                                        }
+                                    }
+                                }
+                            },
+                        }
+                    },
+                }
+            )
+        },
+        FOREIGN_DESTINATION,
+    ),
+    "template-admin-only-when-a-condition-holds": (
+        rules.TEMPLATE_RULE,
+        rules.STACK_SET,
+        stack_set(template_role(ManagedPolicyArns={"Fn::If": ["InLoggingAccount", [], [ADMIN]]})),
+        "AdministratorAccess",
+    ),
+    "template-unreadable": (
+        rules.TEMPLATE_RULE,
+        rules.STACK_SET,
+        {"templateBody": "Resources: [yaml]"},
+        "not a readable JSON template",
+    ),
 }
 
 
@@ -741,6 +1201,393 @@ def test_each_shape_that_defeated_a_rule_is_reported(
 ) -> None:
     [message] = violations(policy(rule), resource_type, props)
     assert expected in message
+
+
+def with_resource(
+    type_: str, name: str, inputs: dict[str, Any], **deps: list[str]
+) -> Callable[[Run], list[Resource]]:
+    """The stack with one more resource."""
+
+    def build(run: Run) -> list[Resource]:
+        urn = f"urn:pulumi:test::central-logging::{type_}::{name}"
+        return [*run.resources, Resource(urn, type_, name, inputs, {}, property_dependencies=deps)]
+
+    return build
+
+
+def with_changed(
+    type_: str, name: str, change: Callable[[Resource], None]
+) -> Callable[[Run], list[Resource]]:
+    """The stack with one resource's inputs (or dependencies) changed."""
+
+    def build(run: Run) -> list[Resource]:
+        resource = run.one(type_, name)
+        changed = dataclasses.replace(
+            resource,
+            inputs=copy.deepcopy(resource.inputs),
+            property_dependencies=copy.deepcopy(resource.property_dependencies),
+        )
+        change(changed)
+        return [changed if r is resource else r for r in run.resources]
+
+    return build
+
+
+def without(type_: str, name: str) -> Callable[[Run], list[Resource]]:
+    return lambda run: [r for r in run.resources if r is not run.one(type_, name)]
+
+
+def first_rule(resource: Resource) -> dict[str, Any]:
+    return resource.inputs["rules"][0]  # type: ignore[no-any-return]
+
+
+def firehose_config(resource: Resource) -> dict[str, Any]:
+    return resource.inputs["extendedS3Configuration"]  # type: ignore[no-any-return]
+
+
+def function_variables(resource: Resource) -> dict[str, Any]:
+    return resource.inputs["environment"]["variables"]  # type: ignore[no-any-return]
+
+
+def add_admin(resource: Resource) -> None:
+    document = json.loads(resource.inputs["policy"])
+    for statement in document["Statement"]:
+        for condition in statement.get("Condition", {}).values():
+            if "aws:PrincipalArn" in condition and statement["Sid"] == "DenyHistoryRewrites":
+                condition["aws:PrincipalArn"].append(f"arn:aws:iam::{LOGGING_ACCOUNT_ID}:role/x")
+    resource.inputs["policy"] = json.dumps(document)
+
+
+def set_account_policy_pattern(resource: Resource) -> None:
+    template = json.loads(resource.inputs["templateBody"])
+    policy = template["Resources"]["AccountPolicy"]["Properties"]
+    text, variables = policy["PolicyDocument"]["Fn::Sub"]
+    document = json.loads(text)
+    document["FilterPattern"] = "-INFO"
+    policy["PolicyDocument"]["Fn::Sub"] = [json.dumps(document), variables]
+    resource.inputs["templateBody"] = json.dumps(template)
+
+
+FIREHOSE = ("central-eu-west-1-firehose",)
+ARCHIVE_LIFECYCLE = (rules.LIFECYCLE, "central-archive-lifecycle")
+ARCHIVE_POLICY = (rules.BUCKET_POLICY, "central-archive-policy")
+SUBSCRIBER = (rules.FUNCTION, "central-eu-west-1-subscriber")
+REGIONAL_STACK_SET = (rules.STACK_SET, "central-regional")
+EXCLUSIVE = "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive"
+
+# Shapes over our real stacks that stack rules must catch: (rule, stack, build, words,
+# acknowledgements or None for ACKNOWLEDGED).
+STACK_HOLES: dict[
+    str, tuple[str, str, Callable[[Run], list[Resource]], str, dict[str, Any] | None]
+] = {
+    "aws-native-bucket": (
+        "resource-types-allowed",
+        "logging-organization",
+        with_resource("aws-native:s3:Bucket", "open", {"bucketName": "open"}),
+        "aws-native:s3:Bucket",
+        None,
+    ),
+    "v2-bucket": (
+        "resource-types-allowed",
+        "logging-organization",
+        with_resource("aws:s3/bucketV2:BucketV2", "plain", {"forceDestroy": True}),
+        "aws:s3/bucketV2:BucketV2",
+        None,
+    ),
+    "v2-lifecycle": (
+        "resource-types-allowed",
+        "logging-retention",
+        with_resource(
+            "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
+            "expire",
+            {
+                "bucket": "central-archive",
+                "rules": [{"status": "Enabled", "expiration": {"days": 1}}],
+            },
+        ),
+        "BucketLifecycleConfigurationV2",
+        None,
+    ),
+    "iam-user-in-a-member-stack": (
+        "resource-types-allowed",
+        "member-lambda",
+        with_resource("aws:iam/user:User", "backdoor", {"name": "backdoor"}),
+        "aws:iam/user:User",
+        None,
+    ),
+    "archive-expiring-after-a-day": (
+        "archive-lifecycle-floor",
+        "logging-retention",
+        with_changed(*ARCHIVE_LIFECYCLE, lambda r: first_rule(r)["expiration"].update(days=1)),
+        "expiration days 1",
+        None,
+    ),
+    "archive-noncurrent-versions-expiring-after-a-day": (
+        "archive-lifecycle-floor",
+        "logging-retention",
+        with_changed(
+            *ARCHIVE_LIFECYCLE,
+            lambda r: first_rule(r)["noncurrentVersionExpiration"].update(noncurrentDays=1),
+        ),
+        "noncurrent days 1",
+        None,
+    ),
+    "archive-expiring-on-a-date": (
+        "archive-lifecycle-floor",
+        "logging-retention",
+        with_changed(
+            *ARCHIVE_LIFECYCLE,
+            lambda r: first_rule(r).update(expiration={"date": "2026-12-07T00:00:00Z"}),
+        ),
+        "expiration date",
+        None,
+    ),
+    "replication-to-an-outside-bucket": (
+        "no-replication-outside-the-stack",
+        "logging-organization",
+        with_resource(
+            rules.REPLICATION,
+            "copy",
+            {
+                "bucket": "central-archive",
+                "role": f"arn:aws:iam::{LOGGING_ACCOUNT_ID}:role/copy",
+                "rules": [
+                    {
+                        "id": "all",
+                        "status": "Enabled",
+                        "destination": {"bucket": "arn:aws:s3:::elsewhere", "account": OUTSIDE},
+                    }
+                ],
+            },
+        ),
+        "arn:aws:s3:::elsewhere",
+        None,
+    ),
+    "firehose-lambda-transform": (
+        "firehose-delivers-to-the-archive",
+        "logging-organization",
+        with_changed(
+            rules.FIREHOSE,
+            *FIREHOSE,
+            lambda r: firehose_config(r)["processingConfiguration"]["processors"].append(
+                {
+                    "type": "Lambda",
+                    "parameters": [{"parameterName": "LambdaArn", "parameterValue": "x"}],
+                }
+            ),
+        ),
+        "transforms records with Lambda",
+        None,
+    ),
+    "firehose-to-a-foreign-bucket": (
+        "firehose-delivers-to-the-archive",
+        "logging-organization",
+        with_changed(
+            rules.FIREHOSE,
+            *FIREHOSE,
+            lambda r: (
+                firehose_config(r).update(bucketArn="arn:aws:s3:::elsewhere"),
+                r.property_dependencies.update(extendedS3Configuration=[]),
+            ),
+        ),
+        "arn:aws:s3:::elsewhere",
+        None,
+    ),
+    "firehose-to-an-http-endpoint": (
+        "firehose-delivers-to-the-archive",
+        "logging-organization",
+        with_changed(
+            rules.FIREHOSE, *FIREHOSE, lambda r: r.inputs.update(destination="http_endpoint")
+        ),
+        "http_endpoint",
+        None,
+    ),
+    "firehose-backup-copy": (
+        "firehose-delivers-to-the-archive",
+        "logging-organization",
+        with_changed(
+            rules.FIREHOSE, *FIREHOSE, lambda r: firehose_config(r).update(s3BackupMode="Enabled")
+        ),
+        "backs records up",
+        None,
+    ),
+    "destination-retargeted": (
+        "destinations-target-the-stack",
+        "logging-organization",
+        with_changed(
+            rules.LOG_DESTINATION,
+            "central-eu-west-1",
+            lambda r: (
+                r.inputs.update(targetArn=f"arn:aws:firehose:eu-west-1:{OUTSIDE}:deliverystream/x"),
+                r.property_dependencies.update(targetArn=[]),
+            ),
+        ),
+        f"arn:aws:firehose:eu-west-1:{OUTSIDE}:deliverystream/x",
+        None,
+    ),
+    **{
+        f"managed-{name}": (
+            "no-admin-managed-policies",
+            "member-lambda",
+            build,
+            words,
+            None,
+        )
+        for name, (build, words) in {
+            "power-user-on-a-role": (
+                with_changed(
+                    rules.ROLE,
+                    "central-eu-west-1-subscriber",
+                    lambda r: r.inputs.update(managedPolicyArns=[managed("PowerUserAccess")]),
+                ),
+                "PowerUserAccess",
+            ),
+            "lambda-full-access-attached": (
+                with_resource(
+                    rules.ROLE_POLICY_ATTACHMENT,
+                    "lambda-full",
+                    {"role": "central-sender", "policyArn": managed("AWSLambda_FullAccess")},
+                ),
+                "AWSLambda_FullAccess",
+            ),
+            "admin-through-policy-attachment": (
+                with_resource(
+                    rules.POLICY_ATTACHMENT,
+                    "admin",
+                    {"policyArn": ADMIN, "roles": ["central-sender"]},
+                ),
+                "AdministratorAccess",
+            ),
+            "admin-through-user-attachment": (
+                with_resource(
+                    rules.USER_POLICY_ATTACHMENT, "admin", {"policyArn": ADMIN, "user": "ops"}
+                ),
+                "AdministratorAccess",
+            ),
+            "kms-power-user-through-exclusive-attachments": (
+                with_resource(
+                    EXCLUSIVE,
+                    "kms",
+                    {
+                        "roleName": "central-sender",
+                        "policyArns": [managed("AWSKeyManagementServicePowerUser")],
+                    },
+                ),
+                "AWSKeyManagementServicePowerUser",
+            ),
+            "customer-policy-the-stack-does-not-declare": (
+                with_resource(
+                    rules.ROLE_POLICY_ATTACHMENT,
+                    "extra",
+                    {
+                        "role": "central-sender",
+                        "policyArn": f"arn:aws:iam::{MEMBER}:policy/anything",
+                    },
+                ),
+                "not declared in this stack",
+            ),
+        }.items()
+    },
+    # Config changes that reduce coverage: visible until an owner acknowledges them.
+    "filter-pattern-changed": (
+        rules.COVERAGE_RULE,
+        "member-lambda",
+        with_changed(*SUBSCRIBER, lambda r: function_variables(r).update(FILTER_PATTERN="-INFO")),
+        "filterPattern '-INFO'",
+        None,
+    ),
+    "exclusion-added": (
+        rules.COVERAGE_RULE,
+        "member-lambda",
+        with_changed(
+            *SUBSCRIBER,
+            lambda r: function_variables(r).update(EXCLUDE_PATTERNS=json.dumps(["/aws/lambda/*"])),
+        ),
+        "excludeLogGroups '/aws/lambda/*'",
+        None,
+    ),
+    "expiry-shortened": (
+        rules.COVERAGE_RULE,
+        "logging-retention",
+        with_changed(*ARCHIVE_LIFECYCLE, lambda r: first_rule(r)["expiration"].update(days=120)),
+        "expireDays '120'",
+        None,
+    ),
+    "transition-changed": (
+        rules.COVERAGE_RULE,
+        "logging-retention",
+        with_changed(*ARCHIVE_LIFECYCLE, lambda r: first_rule(r)["transitions"][0].update(days=1)),
+        "transitionDays '1'",
+        None,
+    ),
+    "object-lock-removed": (
+        rules.COVERAGE_RULE,
+        "logging-retention",
+        without(rules.OBJECT_LOCK, "central-archive-object-lock"),
+        "objectLockMode/objectLockDays 'off'",
+        {**ACKNOWLEDGED, "objectLock": ["COMPLIANCE:365d"]},
+    ),
+    "object-lock-shortened": (
+        rules.COVERAGE_RULE,
+        "logging-retention",
+        with_changed(
+            rules.OBJECT_LOCK,
+            "central-archive-object-lock",
+            lambda r: r.inputs["rule"]["defaultRetention"].update(days=1),
+        ),
+        "'COMPLIANCE:1d'",
+        None,
+    ),
+    "archive-admin-added": (
+        rules.COVERAGE_RULE,
+        "logging-organization",
+        with_changed(*ARCHIVE_POLICY, add_admin),
+        f"archiveAdminRoleArns 'arn:aws:iam::{LOGGING_ACCOUNT_ID}:role/x'",
+        None,
+    ),
+    "organization-template-pattern-changed": (
+        rules.COVERAGE_RULE,
+        "organization-account-policy",
+        with_changed(*REGIONAL_STACK_SET, set_account_policy_pattern),
+        "filterPattern '-INFO'",
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("rule", "stack_name", "build", "expected", "acknowledged"),
+    STACK_HOLES.values(),
+    ids=STACK_HOLES,
+)
+def test_each_stack_shape_that_defeated_the_pack_is_reported(
+    rule: str,
+    stack_name: str,
+    build: Callable[[Run], list[Resource]],
+    expected: str,
+    acknowledged: dict[str, Any] | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    as_role(monkeypatch, role_of(stack_name))
+    run = stack(stack_name)
+    assert stack_violations(policy(rule), run.resources, acknowledged) == []
+    messages = stack_violations(policy(rule), build(run), acknowledged)
+    assert [m for m in messages if expected in m], messages
+
+
+def test_a_stack_the_deployment_does_not_name_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    as_role(monkeypatch, "member-b")
+    [message] = stack_violations(policy("resource-types-allowed"), stack("member-lambda").resources)
+    assert message.startswith("Stack 'member-b' has no role in policy/deployment.json")
+
+
+def test_an_acknowledged_change_passes() -> None:
+    run = stack("logging-retention")
+    lifecycle = with_changed(
+        *ARCHIVE_LIFECYCLE, lambda r: first_rule(r)["expiration"].update(days=120)
+    )
+    acknowledged = {**ACKNOWLEDGED, "expireDays": [400, 120]}
+    assert stack_violations(policy(rules.COVERAGE_RULE), lifecycle(run), acknowledged) == []
 
 
 # Shapes AWS documents as equivalent to ours, which the rules must not reject.
@@ -765,10 +1612,55 @@ ACCEPTED: dict[str, tuple[str, str, dict[str, Any]]] = {
         rules.BUCKET_POLICY,
         archive_policy(tls_deny(Condition={"BoolIfExists": {"aws:SecureTransport": "false"}})),
     ),
-    "trust-source-arn-of-one-region": (
+    # A logging stack for a whole organisation: CloudWatch Logs of the region, any sender.
+    "trust-logs-source-arn-of-one-region": (
         "service-roles-confused-deputy",
         rules.ROLE,
-        trust({"StringLike": {"aws:SourceArn": "arn:aws:logs:eu-west-1:*:*"}}),
+        trust(
+            {"StringLike": {"aws:SourceArn": "arn:aws:logs:eu-west-1:*:*"}},
+            {"Service": "logs.amazonaws.com"},
+        ),
+    ),
+    "trust-source-account-of-the-deployment": (
+        "service-roles-confused-deputy",
+        rules.ROLE,
+        trust({"StringEquals": {"aws:SourceAccount": MEMBER}}),
+    ),
+    "trust-github-exact-subject": (
+        "principals-inside-the-organization",
+        rules.ROLE,
+        github_trust(
+            {"StringEquals": {f"{GITHUB}:aud": "sts.amazonaws.com", f"{GITHUB}:sub": PR_SUBJECT}}
+        ),
+    ),
+    "destination-accounts-of-the-deployment": (
+        "principals-inside-the-organization",
+        rules.DESTINATION_POLICY,
+        {
+            "accessPolicy": doc(
+                grant({"AWS": [MEMBER, LOGGING_ACCOUNT_ID]}, "logs:PutSubscriptionFilter")
+            )
+        },
+    ),
+    "destination-organisation-of-the-deployment": (
+        "principals-inside-the-organization",
+        rules.DESTINATION_POLICY,
+        org_grant({"StringEquals": {"aws:PrincipalOrgID": ORG_ID}}),
+    ),
+    "policy-objects-under-one-prefix": (
+        "no-broad-role-actions",
+        rules.ROLE_POLICY,
+        allow("s3:GetObject", f"{ARCHIVE_ARN}/CentralizedAccountsLog/*"),
+    ),
+    "lambda-permission-for-a-service-of-the-deployment": (
+        "principals-inside-the-organization",
+        rules.LAMBDA_PERMISSION,
+        {"principal": "events.amazonaws.com", "sourceAccount": MEMBER},
+    ),
+    "subscriber-to-the-logging-account": (
+        "member-destinations-in-the-deployment",
+        rules.FUNCTION,
+        {"environment": {"variables": {"DESTINATION_ARN": DESTINATION}}},
     ),
     "trust-source-org-paths": (
         "service-roles-confused-deputy",
@@ -838,7 +1730,11 @@ def test_a_trail_of_data_events_passes_and_only_a_log_bucket_may_use_sse_s3() ->
 
 
 def test_every_rule_is_exercised_by_a_mutation() -> None:
-    exercised = {m[0] for m in MUTATIONS} | {h[0] for h in HOLES.values()}
+    exercised = (
+        {m[0] for m in MUTATIONS}
+        | {h[0] for h in HOLES.values()}
+        | {h[0] for h in STACK_HOLES.values()}
+    )
     assert exercised | {"archive-bucket-protections-declared"} == {p.name for p in rules.POLICIES}
 
 
@@ -859,21 +1755,38 @@ def test_lambda_execution_roles_are_exempt_but_other_unconditioned_service_roles
     assert len(violations(rule, rules.ROLE, {"assumeRolePolicy": json.dumps(trust)})) == 1
 
 
+DECLARED_POLICY = Resource(
+    "urn:pulumi:test::central-logging::aws:iam/policy:Policy::audit",
+    rules.MANAGED_POLICY,
+    "audit",
+    {"policy": doc({"Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "*"})},
+    {},
+)
+
+
 @pytest.mark.parametrize(
-    ("policy_arn", "reported"),
+    ("policy_arn", "declared", "reported"),
     [
-        (ADMIN, True),
-        ("arn:aws:iam::aws:policy/IAMFullAccess", True),
-        ("arn:aws:iam::aws:policy/CloudWatchLogsFullAccess", True),
-        ("arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole", False),
-        ("arn:aws:iam::111111111111:policy/AdministratorAccessForAudit", False),
+        (ADMIN, False, True),
+        ("arn:aws:iam::aws:policy/IAMFullAccess", False, True),
+        ("arn:aws:iam::aws:policy/ReadOnlyAccess", False, True),
+        ("arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole", False, True),
+        ("arn:aws:iam::111111111111:policy/audit", False, True),
+        ("arn:aws:iam::111111111111:policy/audit", True, False),
     ],
 )
-def test_role_policy_attachments_of_admin_policies_are_reported(
-    policy_arn: str, reported: bool
+def test_attached_policies_are_declared_in_the_stack_or_allow_listed(
+    policy_arn: str, declared: bool, reported: bool
 ) -> None:
-    props = {"role": "central-sender-id", "policyArn": policy_arn}
-    found = violations(policy("no-admin-managed-policies"), rules.ROLE_POLICY_ATTACHMENT, props)
+    attachment = Resource(
+        "urn:pulumi:test::central-logging::aws:iam/rolePolicyAttachment:RolePolicyAttachment::a",
+        rules.ROLE_POLICY_ATTACHMENT,
+        "a",
+        {"role": "central-sender-id", "policyArn": policy_arn},
+        {},
+        property_dependencies={"policyArn": [DECLARED_POLICY.urn] if declared else []},
+    )
+    found = stack_violations(policy("no-admin-managed-policies"), [DECLARED_POLICY, attachment])
     assert bool(found) is reported
 
 
