@@ -35,6 +35,7 @@ from botocore.credentials import (
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from central_logging.archive import NO_CREDENTIALS, PROG, add_read_parser, run_read
+from central_logging.plan import add_plan_parser, run_plan
 from central_logging.query import add_query_parser, run_query
 from handlers.core import (
     ALREADY_SUBSCRIBED,
@@ -66,7 +67,7 @@ if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_logs.type_defs import SubscriptionFilterTypeDef
 
-ARCHIVE_COMMANDS = {"read": run_read, "query": run_query}
+ARCHIVE_COMMANDS = {"read": run_read, "query": run_query, "plan": run_plan}
 DEFAULT_FILTER_NAME = "central-logging"
 # Audit and dry runs cannot try a put to learn whether a log group has a free filter slot, so
 # they infer full slots from the limit AWS documents today (design section 6). A real backfill
@@ -142,6 +143,7 @@ def _parser() -> _Parser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     add_read_parser(commands)
     add_query_parser(commands)
+    add_plan_parser(commands)
     for name, text in _COMMANDS.items():
         command = commands.add_parser(name, help=text, description=text)
         if name != "unsubscribe":
