@@ -108,7 +108,8 @@ HEADROOM = 0.9
 # Offline, the busiest minute of a region is taken as this multiple of its average; measured
 # mode uses the real busiest minute.
 PEAK_TO_AVERAGE = 4
-# CloudWatch Logs meters 26 bytes per event besides its message (CloudWatch pricing page).
+# 26 bytes per event besides its message, as CloudWatch Logs counts an event
+# (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html).
 LOGS_EVENT_OVERHEAD = 26
 # A heartbeat event (`{"heartbeat": true, "account", "region", "sentAt"}`) and the START, END
 # and REPORT lines Lambda writes for each invocation of the heartbeat function.
