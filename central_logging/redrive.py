@@ -132,14 +132,28 @@ def group_by_account(chunks: Iterator[bytes]) -> dict[str, IO[bytes]]:
     return result
 
 
-def _exists(client: S3Client, bucket: str, key: str) -> bool:
+def _put_once(
+    client: S3Client, bucket: str, key: str, body: IO[bytes], source: str, version: str
+) -> None:
+    """Write `key` unless it exists: with If-None-Match S3 refuses (412) to replace an object,
+    with s3:PutObject alone ("How to prevent object overwrites with conditional writes",
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html)."""
     try:
-        client.head_object(Bucket=bucket, Key=key)
+        client.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=body,
+            IfNoneMatch="*",
+            ContentType="application/json",
+            ContentEncoding="gzip",
+            Metadata={
+                "redriven-from": source.encode("ascii", "backslashreplace").decode(),
+                "redriven-from-version": version or "none",
+            },
+        )
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return False
-        raise
-    return True
+        if error.response.get("Error", {}).get("Code") != "PreconditionFailed":
+            raise
 
 
 def redrive_object(client: S3Client, bucket: str, prefix: str, key: str, dry_run: bool) -> Result:
@@ -167,18 +181,7 @@ def redrive_object(client: S3Client, bucket: str, prefix: str, key: str, dry_run
                 key, WOULD_REDRIVE, f"into {len(targets)} partition(s)", sorted(targets.values())
             )
         for owner, target in targets.items():
-            if not _exists(client, bucket, target):
-                client.put_object(
-                    Bucket=bucket,
-                    Key=target,
-                    Body=groups[owner],
-                    ContentType="application/json",
-                    ContentEncoding="gzip",
-                    Metadata={
-                        "redriven-from": key.encode("ascii", "backslashreplace").decode(),
-                        "redriven-from-version": version or "none",
-                    },
-                )
+            _put_once(client, bucket, target, groups[owner], key, version)
         # A plain delete: a delete marker over the version that stays, as evidence.
         client.delete_object(Bucket=bucket, Key=key)
     except (ClientError, BotoCoreError) as error:

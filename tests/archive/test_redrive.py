@@ -134,7 +134,10 @@ def test_a_redrive_failing_half_way_leaves_the_diverted_object(
     assert key not in _keys(s3)
     assert _read_ids(capsys) == before
     # The partition written by the failed run was kept, not written again.
-    assert len([k for k in _keys(s3) if "/redrive-" in k]) == 2
+    written = [k for k in _keys(s3) if "/redrive-" in k]
+    assert len(written) == 2
+    for target in written:
+        assert len(s3.client.list_object_versions(Bucket=BUCKET, Prefix=target)["Versions"]) == 1
 
 
 @pytest.mark.parametrize(
