@@ -446,7 +446,9 @@ class Pacer:
 
 def incoming_bytes(client: CloudWatchClient, end: datetime) -> Iterator[tuple[datetime, float]]:
     """The account-region's AWS/Logs IncomingBytes per minute over the last `MEASURE_DAYS`:
-    without dimensions the metric is the account's total in the region."""
+    uncompressed bytes, and without the LogGroupName dimension the total of every log group
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CloudWatch-Logs-Monitoring-CloudWatch-Metrics.html),
+    excluded ones too: an upper bound of what the subscription delivers."""
     kwargs: dict[str, Any] = {
         "MetricDataQueries": [
             {
