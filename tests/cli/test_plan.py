@@ -148,6 +148,14 @@ def test_throughput_compares_with_the_quota_of_the_home_region(
         ),
         (["--regions", "2", "--gb-per-day", "1"], "Give --accounts and --gb-per-day, or"),
         (
+            ["--accounts", "5", "--regions", "2", "--gb-per-day", "1", "--home-region", "x-1"],
+            "--home-region 'x-1' is not an AWS region with CloudWatch Logs.",
+        ),
+        (
+            ["--accounts", "5", "--regions", "2", "--gb-per-day", "1", "--heartbeat-minutes", "0"],
+            "--heartbeat-minutes 0 is out of range; give 1 to 1440.",
+        ),
+        (
             ["--organization", "--regions", "us-east-1"],
             "--organization goes with --assume-role, and it with --organization.",
         ),
