@@ -151,18 +151,18 @@ def test_query_sees_diverted_events(json_archive: Archive, tmp_path: Path) -> No
 
     outcome = run(
         "query",
-        "SELECT id, account FROM events WHERE log_group = '/app/diverted' ORDER BY id",
+        "SELECT id, account, region FROM events WHERE log_group = '/app/diverted' ORDER BY id",
         str(root),
         "--format",
         "json",
     )
 
     assert (outcome.code, outcome.stderr) == (0, "")
-    assert [(d["id"], d["account"]) for d in outcome.documents()] == [
-        ("d-1", ACCOUNT_A),
-        ("d-2", ACCOUNT_A),
-        ("db-1", ACCOUNT_B),
-        ("db-2", ACCOUNT_B),
+    assert [(d["id"], d["account"], d["region"]) for d in outcome.documents()] == [
+        ("d-1", ACCOUNT_A, "eu-west-1"),
+        ("d-2", ACCOUNT_A, "eu-west-1"),
+        ("db-1", ACCOUNT_B, "eu-west-1"),
+        ("db-2", ACCOUNT_B, "eu-west-1"),
     ]
 
 
