@@ -63,7 +63,6 @@ class Price:
 
 PRICES: dict[str, Price] = {
     "alarm": Price(0.10, "standard-resolution alarm metric-month", CLOUDWATCH_PRICING),
-    "getMetricData": Price(0.01 / 1000, "metric requested", CLOUDWATCH_PRICING),
     "logsIngestion": Price(0.50, "GB ingested (standard log class)", CLOUDWATCH_PRICING),
     "s3Put": Price(0.005 / 1000, "PUT, COPY, POST or LIST request (S3 Standard)", S3_PRICING),
     "s3Get": Price(0.0004 / 1000, "GET request (S3 Standard)", S3_PRICING),
@@ -276,7 +275,8 @@ def quota_requests(inputs: PlanInputs) -> list[dict[str, Any]]:
         # midnight each account holds yesterday's partition and today's.
         partitions = 2 * senders
         if partitions > HEADROOM * DEFAULT_PARTITIONS:
-            wanted = min(MAX_PARTITIONS, math.ceil(partitions / HEADROOM / 500) * 500)
+            steps = math.ceil(partitions / HEADROOM / DEFAULT_PARTITIONS)
+            wanted = min(MAX_PARTITIONS, steps * DEFAULT_PARTITIONS)
             why = (
                 f"{senders} accounts send logs of {region}: up to {partitions} active partitions "
                 f"in its stream after midnight, beyond {HEADROOM:.0%} of the default "
@@ -285,9 +285,9 @@ def quota_requests(inputs: PlanInputs) -> list[dict[str, Any]]:
             )
             if partitions > MAX_PARTITIONS:
                 why += (
-                    f"; more than {MAX_PARTITIONS} (AWS's maximum) cannot be granted: raise "
-                    "bufferIntervalSeconds only shortens the overlap, so split the accounts "
-                    "over more streams"
+                    f"; more than {MAX_PARTITIONS} (AWS's maximum) cannot be granted, and each "
+                    "region has one stream: the records beyond it go to the error prefix "
+                    "after each midnight until redriven"
                 )
             requests.append(
                 {

@@ -98,7 +98,7 @@ def test_partition_quota_requests(
     assert request["value"] == value
     assert request["region"] == "eu-west-1"
     assert "after midnight" in request["why"]
-    assert ("split the accounts" in request["why"]) == (accounts * 2 > plan.MAX_PARTITIONS)
+    assert ("cannot be granted" in request["why"]) == (accounts * 2 > plan.MAX_PARTITIONS)
 
 
 def test_throughput_compares_with_the_quota_of_the_home_region(
