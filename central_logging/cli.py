@@ -143,8 +143,8 @@ class Target:
 def _parser() -> _Parser:
     parser = _Parser(
         prog=PROG,
-        description="Subscribe, audit or unsubscribe every existing log group; read or query "
-        "the archive.",
+        description="Subscribe, audit or unsubscribe every existing log group; read, query or "
+        "redrive the archive; plan quotas and cost.",
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     add_read_parser(commands)
