@@ -1,7 +1,6 @@
 """The query layer over the json archive: a Glue table with partition projection, an
-`events` view with the same columns as `central-logging query` (which, like it, includes the
-records Firehose diverted for want of an active partition), an Athena workgroup and named
-queries for the common audit questions.
+`events` view with the same columns as `central-logging query`, an Athena workgroup and
+named queries for the common audit questions.
 
 Declared by CentralDestination (its resources are the component's children); the table,
 view and query texts are built by pure functions here so they can be checked on their own.
@@ -22,7 +21,8 @@ DATABASE = "central_logging"
 TABLE = "cloudwatch_envelopes"
 VIEW = "events"
 # Records Firehose diverted for want of an active partition, until `central-logging redrive`
-# moves them: a table of Firehose's error records, and a view of their events.
+# moves them: a table of Firehose's error records, and a view of their events, which `events`
+# includes, as `central-logging query` does.
 DIVERTED_TABLE = "diverted_records"
 DIVERTED_VIEW = "diverted_events"
 WORKGROUP = "central-logging"
