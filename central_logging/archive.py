@@ -15,9 +15,12 @@ objects (or runs) is printed in arrival order there.
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import codecs
 import contextlib
 import functools
+import itertools
 import json
 import operator
 import os
@@ -53,6 +56,12 @@ TOO_LONG = (
 )
 # Firehose writes the error records of the delivery stream under this folder of the prefix.
 ERRORS_FOLDER = "errors"
+# Records Firehose could not give a partition of their own, beyond the stream's quota of active
+# partitions, in the folder of this error output type ("Buffer data for dynamic partitioning",
+# https://docs.aws.amazon.com/firehose/latest/dev/buffering.html). They are log data: readers
+# include them until `central-logging redrive` moves them into their partitions.
+PARTITION_EXCEEDED = "activePartitionExceeded"
+GZIP_MAGIC = b"\x1f\x8b"
 # Partition folders hold the arrival time, not the event time: CloudWatch Logs accepts events
 # stamped up to 2 hours ahead and 14 days behind, and Firehose retries delivery for a day.
 ARRIVAL_BEFORE_EVENT = timedelta(hours=2)
@@ -77,6 +86,7 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _TIMESTAMP = operator.itemgetter("timestamp")
 _MESSAGE = operator.itemgetter("message")
 NOT_AN_ENVELOPE = "holds JSON that is not a CloudWatch Logs envelope"
+NOT_AN_ERROR_RECORD = "holds JSON that is not a Firehose error record with rawData"
 NO_CREDENTIALS = (
     "No AWS credentials found; configure the standard credential chain or pass --profile."
 )
@@ -200,9 +210,35 @@ def _texts(chunks: Iterable[bytes]) -> Iterator[tuple[str, bool]]:
         raise CorruptObject("is empty")
 
 
-def iter_values(chunks: Iterable[bytes]) -> Iterator[Any]:
-    """Every JSON value of a gzip stream, whether values are separated by newlines or not;
-    `NOT_UTF8` in place of each value (or line) whose text is not UTF-8.
+def _plain_texts(chunks: Iterable[bytes]) -> Iterator[tuple[str, bool]]:
+    """The text of uncompressed bytes, as `_texts` yields it (one member: the whole)."""
+    utf8 = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    seen = False
+    for chunk in chunks:
+        seen = seen or bool(chunk)
+        yield utf8.decode(chunk), False
+    if not seen:
+        raise CorruptObject("is empty")
+    yield utf8.decode(b"", final=True), True
+
+
+def _sniffed_texts(chunks: Iterable[bytes]) -> Iterator[tuple[str, bool]]:
+    """`_texts` of gzip bytes, `_plain_texts` of others: whether Firehose compresses its error
+    output, and whether a diverted record's `rawData` is still CloudWatch's gzip, AWS does not
+    say (https://docs.aws.amazon.com/firehose/latest/dev/dynamic-partitioning-error-handling.html)."""
+    chunks = iter(chunks)
+    first = b""
+    for first in chunks:
+        if first:
+            break
+    rest = itertools.chain([first], chunks)
+    return _texts(rest) if first[:2] == GZIP_MAGIC else _plain_texts(rest)
+
+
+def iter_values(chunks: Iterable[bytes], sniff: bool = False) -> Iterator[Any]:
+    """Every JSON value of a gzip stream (or, with `sniff`, of uncompressed text), whether
+    values are separated by newlines or not; `NOT_UTF8` in place of each value (or line) whose
+    text is not UTF-8.
 
     Text is parsed at each newline and member end; a value may span member ends (a line
     split across gzip members) but, as JSON written by CloudWatch and Firehose, no newline.
@@ -213,7 +249,7 @@ def iter_values(chunks: Iterable[bytes]) -> Iterator[Any]:
     pending: list[str] = []
     size = 0
     tried = 0
-    for text, member_end in _texts(chunks):
+    for text, member_end in _sniffed_texts(chunks) if sniff else _texts(chunks):
         *lines, rest = text.split("\n")
         for line in lines:
             if size + len(line) > MAX_ENVELOPE_CHARS:
@@ -255,9 +291,35 @@ def _values(decoder: json.JSONDecoder, text: str, complete: bool) -> Generator[A
     return text[position:]
 
 
-def iter_object_batches(chunks: Iterable[bytes], filters: Filters) -> Iterator[Batch]:
+def is_diverted(key: str) -> bool:
+    """Whether the object `key` (below the archive prefix) holds records Firehose diverted
+    for want of an active partition."""
+    parts = key.split("/")
+    return parts[0] == ERRORS_FOLDER and PARTITION_EXCEEDED in parts[1:-1]
+
+
+def diverted_envelopes(record: Any) -> Iterator[Any]:
+    """The envelopes of one Firehose error record: its base64 `rawData`, decompressed if it is
+    still gzip, holds one or more CloudWatch Logs envelopes."""
+    if record is NOT_UTF8:
+        yield NOT_UTF8
+        return
+    raw = record.get("rawData") if isinstance(record, dict) else None
+    if not isinstance(raw, str):
+        raise CorruptObject(NOT_AN_ERROR_RECORD)
+    try:
+        data = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise CorruptObject("holds an error record whose rawData is not base64") from None
+    yield from iter_values([data], sniff=True)
+
+
+def iter_object_batches(
+    chunks: Iterable[bytes], filters: Filters, diverted: bool = False
+) -> Iterator[Batch]:
     """The data events of one object that pass `filters`, a batch per envelope, as held;
-    LostEnvelopes at the end if some envelopes were not UTF-8.
+    LostEnvelopes at the end if some envelopes were not UTF-8. A `diverted` object holds
+    Firehose error records (`is_diverted`), each with envelopes in its `rawData`.
 
     The fields of events are checked where they are used (filters, sorting, rendering): a
     KeyError, TypeError or ValueError there means the object is not an archive object.
@@ -266,7 +328,11 @@ def iter_object_batches(chunks: Iterable[bytes], filters: Filters) -> Iterator[B
     until = None if filters.until is None else to_millis(filters.until)
     grep = filters.grep
     not_utf8 = 0
-    for envelope in iter_values(chunks):
+    values = iter_values(chunks, sniff=diverted)
+    envelopes = (
+        itertools.chain.from_iterable(map(diverted_envelopes, values)) if diverted else values
+    )
+    for envelope in envelopes:
         if envelope is NOT_UTF8:
             not_utf8 += 1
             continue
@@ -360,10 +426,11 @@ def _partition_matches(
     """Whether `folder`, below the folders `path`, can hold events that `filters` keep.
 
     json layout: `account=/region=/year=/month=/day=`; raw layout: `YYYY/MM/DD/HH`. Other
-    folders are walked, except the error records of Firehose at the top.
+    folders are walked; below Firehose's error folder only those that can lead to diverted
+    records (`errors/region=R/activePartitionExceeded/year=/month=/day=`).
     """
-    if not path and folder == ERRORS_FOLDER:
-        return False
+    if path and path[0] == ERRORS_FOLDER and PARTITION_EXCEEDED not in path:
+        return folder == PARTITION_EXCEEDED or folder.startswith("region=")
     if folder.startswith("account="):
         return filters.account is None or folder == f"account={filters.account}"
     numbers = [_date_number(part) for part in [*path, folder]]
@@ -395,6 +462,11 @@ def _day_range(parts: list[int]) -> tuple[date, date]:
     return first, (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
 
 
+def _listed_file(parts: list[str]) -> bool:
+    """Whether a file is read: below Firehose's error folder, only diverted records."""
+    return parts[0] != ERRORS_FOLDER or is_diverted("/".join(parts))
+
+
 def list_local(root: str, filters: Filters, now: datetime) -> Iterator[ArchiveObject]:
     """The files below `root` in key order, walking only the partitions `filters` can match.
 
@@ -409,7 +481,7 @@ def list_local(root: str, filters: Filters, now: datetime) -> Iterator[ArchiveOb
             if entry.is_dir(follow_symlinks=False):
                 if _partition_matches(path, entry.name, filters, window):
                     yield from walk(entry.path, [*path, entry.name])
-            elif entry.is_file():
+            elif entry.is_file() and _listed_file([*path, entry.name]):
                 yield ArchiveObject(
                     entry.path,
                     "/".join([*path, entry.name]),
@@ -450,6 +522,8 @@ def list_s3(client: S3Client, url: str, filters: Filters, now: datetime) -> Iter
         for page in pages:
             for item in page.get("Contents", []):
                 key = item["Key"]
+                if not _listed_file(key[len(prefix) :].split("/")):
+                    continue
                 yield ArchiveObject(
                     f"s3://{bucket}/{key}", key[len(prefix) :], _s3_reader(client, bucket, key)
                 )
@@ -502,7 +576,8 @@ def read_objects(
     holds before its damage are still yielded."""
     for item in objects:
         try:
-            for batch in sorted_runs(iter_object_batches(item.open(), filters)):
+            batches = iter_object_batches(item.open(), filters, is_diverted(item.key))
+            for batch in sorted_runs(batches):
                 yield render(batch)
         except LostEnvelopes as error:
             on_error(f"{printable(item.name)} {error}.")

@@ -35,7 +35,9 @@ from botocore.credentials import (
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from central_logging.archive import NO_CREDENTIALS, PROG, add_read_parser, run_read
+from central_logging.plan import add_plan_parser, run_plan
 from central_logging.query import add_query_parser, run_query
+from central_logging.redrive import add_redrive_parser, run_redrive
 from handlers.core import (
     ALREADY_SUBSCRIBED,
     CLASSES_WITHOUT_FILTERS,
@@ -67,7 +69,12 @@ if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_logs.type_defs import SubscriptionFilterTypeDef
 
-ARCHIVE_COMMANDS = {"read": run_read, "query": run_query}
+ARCHIVE_COMMANDS = {
+    "read": run_read,
+    "query": run_query,
+    "plan": run_plan,
+    "redrive": run_redrive,
+}
 DEFAULT_FILTER_NAME = "central-logging"
 # Audit and dry runs cannot try a put to learn whether a log group has a free filter slot, so
 # they infer full slots from the limit AWS documents today (design section 6). A real backfill
@@ -137,12 +144,14 @@ class Target:
 def _parser() -> _Parser:
     parser = _Parser(
         prog=PROG,
-        description="Subscribe, audit or unsubscribe every existing log group; read or query "
-        "the archive.",
+        description="Subscribe, audit or unsubscribe every existing log group; read, query or "
+        "redrive the archive; plan quotas and cost.",
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     add_read_parser(commands)
     add_query_parser(commands)
+    add_plan_parser(commands)
+    add_redrive_parser(commands)
     for name, text in _COMMANDS.items():
         command = commands.add_parser(name, help=text, description=text)
         if name != "unsubscribe":

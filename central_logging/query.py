@@ -3,9 +3,10 @@
 The SQL sees one view, `events`, with the columns of `EVENTS_COLUMNS`. `json` objects in the
 Firehose layout (`account=/region=/year=/month=/day=` below the source) are read by DuckDB
 itself, with those folders as hive partitions, so a filter on `account` or `region` skips the
-other folders. Every other object (the `raw` format, or `json` objects outside that layout) is
-decoded by `archive.py` into a temporary newline-delimited JSON file first; its `region` is
-NULL, as the `raw` layout does not record it. An `s3://` source is first copied into a local
+other folders. Every other object (the `raw` format, records Firehose diverted for want of a
+partition, or `json` objects outside that layout) is decoded by `archive.py` into temporary
+newline-delimited JSON files first; its `region` is that of a diverted record's error folder,
+else NULL, as the `raw` layout does not record it. An `s3://` source is first copied into a local
 cache folder; objects already there are not downloaded again, as Firehose never rewrites one.
 `--account`, `--since` and `--until` select partitions as `read` does (`archive.list_s3` and
 `archive.list_local`), for the copy and for the view, and the view keeps only their events.
@@ -159,6 +160,14 @@ def sync_s3(
     return root, listed
 
 
+def _known_region(key: str) -> str | None:
+    """The region of a decoded object: that of the error folder of diverted records
+    (`errors/region=R/activePartitionExceeded/...`); the raw layout records none."""
+    if not archive.is_diverted(key):
+        return None
+    return next((part[7:] for part in key.split("/") if part.startswith("region=")), None)
+
+
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -204,13 +213,17 @@ def create_events_view(
             "WHERE messageType = 'DATA_MESSAGE')"
             + (" WHERE " + " AND ".join(window) if window else "")
         )
-    if others:
-        decoded = os.path.join(scratch, "decoded.ndjson")
+    by_region: dict[str | None, list[archive.ArchiveObject]] = {}
+    for item in others:
+        by_region.setdefault(_known_region(item.key), []).append(item)
+    for number, (region, items) in enumerate(by_region.items()):
+        decoded = os.path.join(scratch, f"decoded-{number}.ndjson")
         with open(decoded, "w", encoding="utf-8") as file:
-            for text in archive.read_objects(others, filters, archive.json_lines, report):
+            for text in archive.read_objects(items, filters, archive.json_lines, report):
                 file.write(text)
+        region_sql = "NULL" if region is None else _literal(region)
         parts.append(
-            "SELECT account, NULL::VARCHAR AS region, logGroup AS log_group, "
+            f"SELECT account, {region_sql}::VARCHAR AS region, logGroup AS log_group, "
             "logStream AS log_stream, id, epoch_ms(timestamp) AS ts, message "
             f"FROM read_json({_literal(decoded)}, format = 'newline_delimited', "
             f"columns = {_DECODED_COLUMNS})"

@@ -26,6 +26,11 @@ from components.buckets import versioned_private_bucket
 DATABASE = "central_logging"
 TABLE = "cloudwatch_envelopes"
 VIEW = "events"
+# Records Firehose diverted for want of an active partition, until `central-logging redrive`
+# moves them: a table of Firehose's error records, and a view of their events, which `events`
+# includes, as `central-logging query` does.
+DIVERTED_TABLE = "diverted_records"
+DIVERTED_VIEW = "diverted_events"
 WORKGROUP = "central-logging"
 # An expired result is kept one more day as a noncurrent version, then gone; incomplete
 # multipart uploads of results (never read) go after a day too.
@@ -55,7 +60,19 @@ EVENTS_COLUMNS: list[tuple[str, str]] = [
 ]
 HIVE_TYPES = {"varchar": "string", "timestamp(3)": "timestamp"}
 
-EVENTS_SQL = f"""SELECT
+# A Firehose error record ("Troubleshoot dynamic partitioning errors",
+# https://docs.aws.amazon.com/firehose/latest/dev/dynamic-partitioning-error-handling.html).
+DIVERTED_COLUMNS: list[tuple[str, str]] = [
+    ("attemptsmade", "bigint"),
+    ("arrivaltimestamp", "bigint"),
+    ("errorcode", "string"),
+    ("errormessage", "string"),
+    ("attemptendingtimestamp", "bigint"),
+    ("rawdata", "string"),
+]
+DIVERTED_PARTITION_KEYS = ["region", "year", "month", "day"]
+
+ARCHIVE_SQL = f"""SELECT
   e.account AS account,
   e.region AS region,
   e.loggroup AS log_group,
@@ -66,6 +83,32 @@ EVENTS_SQL = f"""SELECT
 FROM {DATABASE}.{TABLE} e
 CROSS JOIN UNNEST(e.logevents) AS t (ev)
 WHERE e.messagetype = 'DATA_MESSAGE'"""
+
+# rawData is base64 of one or more envelopes, a line each, as Firehose decompressed them. Had
+# it kept CloudWatch's gzip (AWS does not say), SQL cannot inflate it: such lines parse as
+# nothing here, and `central-logging read`, `query` and `redrive` decode them.
+DIVERTED_SQL = f"""SELECT
+  json_extract_scalar(r.envelope, '$.owner') AS account,
+  r.region AS region,
+  json_extract_scalar(r.envelope, '$.logGroup') AS log_group,
+  json_extract_scalar(r.envelope, '$.logStream') AS log_stream,
+  ev.id AS id,
+  CAST(from_unixtime(ev."timestamp" / 1000e0) AS timestamp(3)) AS ts,
+  ev.message AS message
+FROM (
+  SELECT d.region AS region, try(json_parse(l.line)) AS envelope
+  FROM {DATABASE}.{DIVERTED_TABLE} d
+  CROSS JOIN UNNEST(split(try(from_utf8(from_base64(d.rawdata))), chr(10))) AS l (line)
+  WHERE trim(l.line) <> ''
+) r
+CROSS JOIN UNNEST(
+  CAST(json_extract(r.envelope, '$.logEvents')
+    AS array(row(id varchar, "timestamp" bigint, message varchar)))
+) AS t (ev)
+WHERE json_extract_scalar(r.envelope, '$.messageType') = 'DATA_MESSAGE'"""
+
+# Every event: those in their partitions and those diverted, as `read` and `query` see them.
+EVENTS_SQL = f"{ARCHIVE_SQL}\nUNION ALL\n{DIVERTED_SQL}"
 
 
 def projection_parameters(
@@ -97,6 +140,22 @@ def projection_parameters(
         parameters["projection.account.values"] = ",".join(accounts)
     else:
         parameters["projection.account.type"] = "injected"
+    return parameters
+
+
+def diverted_projection_parameters(location: str, regions: Sequence[str]) -> dict[str, str]:
+    """Partition projection over Firehose's error folder for diverted records."""
+    parameters = {
+        key: value
+        for key, value in projection_parameters(location, regions, None).items()
+        # Athena tells gzip objects by their .gz name; AWS does not say Firehose names (or
+        # compresses) its error output so.
+        if not key.startswith("projection.account.") and key != "compressionType"
+    }
+    parameters["storage.location.template"] = (
+        location + "errors/region=${region}/activePartitionExceeded/"
+        "year=${year}/month=${month}/day=${day}/"
+    )
     return parameters
 
 
@@ -265,6 +324,46 @@ def declare_query_layer(
         ),
         opts=child,
     )
+    diverted = aws.glue.CatalogTable(
+        f"{name}-athena-diverted-table",
+        region=region,
+        database_name=database.name,
+        name=DIVERTED_TABLE,
+        description="Firehose error records of records diverted for want of an active "
+        "partition, until `central-logging redrive` moves them",
+        table_type="EXTERNAL_TABLE",
+        parameters=location.apply(lambda url: diverted_projection_parameters(url, regions)),
+        partition_keys=[
+            aws.glue.CatalogTablePartitionKeyArgs(name=key, type="string")
+            for key in DIVERTED_PARTITION_KEYS
+        ],
+        storage_descriptor=aws.glue.CatalogTableStorageDescriptorArgs(
+            location=Output.concat(location, "errors/"),
+            input_format="org.apache.hadoop.mapred.TextInputFormat",
+            output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+            ser_de_info=aws.glue.CatalogTableStorageDescriptorSerDeInfoArgs(
+                serialization_library="org.openx.data.jsonserde.JsonSerDe",
+                parameters={"ignore.malformed.json": "true"},
+            ),
+            columns=[Column(name=column, type=kind) for column, kind in DIVERTED_COLUMNS],
+        ),
+        opts=child,
+    )
+    aws.glue.CatalogTable(
+        f"{name}-athena-diverted-view",
+        region=region,
+        database_name=database.name,
+        name=DIVERTED_VIEW,
+        description="One row per diverted log event: the columns of `events`",
+        table_type="VIRTUAL_VIEW",
+        parameters={"presto_view": "true", "comment": "Presto View"},
+        view_original_text=presto_view_text(DIVERTED_SQL, DATABASE, EVENTS_COLUMNS),
+        view_expanded_text="/* Presto View */",
+        storage_descriptor=aws.glue.CatalogTableStorageDescriptorArgs(
+            columns=[Column(name=column, type=HIVE_TYPES[kind]) for column, kind in EVENTS_COLUMNS]
+        ),
+        opts=ResourceOptions(parent=parent, depends_on=[diverted]),
+    )
     view = aws.glue.CatalogTable(
         f"{name}-athena-events-view",
         region=region,
@@ -278,7 +377,7 @@ def declare_query_layer(
         storage_descriptor=aws.glue.CatalogTableStorageDescriptorArgs(
             columns=[Column(name=column, type=HIVE_TYPES[kind]) for column, kind in EVENTS_COLUMNS]
         ),
-        opts=ResourceOptions(parent=parent, depends_on=[table]),
+        opts=ResourceOptions(parent=parent, depends_on=[table, diverted]),
     )
     workgroup = aws.athena.Workgroup(
         f"{name}-athena-workgroup",

@@ -31,6 +31,7 @@ from components.athena import QueryLayer, declare_query_layer, declare_results_b
 from components.buckets import versioned_private_bucket
 from components.config import LoggingSettings
 from components.freshness import FreshnessCheck
+from components.redrive import RedriveRole
 from handlers.core import delivery_log_group_name
 
 # Colder storage for `transitionDays`: still readable at once, so Athena and `read` work.
@@ -165,6 +166,17 @@ class CentralDestination(pulumi.ComponentResource):
         self.stream_arns = Output.all(
             **{region: p.stream.arn for region, p in self.regions.items() if p.stream}
         )
+        # Diverted records exist only with dynamic partitioning (archiveFormat json).
+        self.redrive: RedriveRole | None = None
+        if settings.archive_format == "json":
+            self.redrive = RedriveRole(
+                f"{name}-redrive",
+                admin_arns=self.archive_admin_arns,
+                bucket_arn=self.bucket_arn,
+                s3_prefix=settings.s3_prefix,
+                kms_key_arn=self.kms_key_arn,
+                opts=ResourceOptions(parent=self),
+            )
         if self.bucket and public_access:
             self._archive_policy(self.bucket, public_access)
         self.access_trail = declare_access_trail(
@@ -279,14 +291,21 @@ class CentralDestination(pulumi.ComponentResource):
         self, bucket: aws.s3.Bucket, public_access: aws.s3.BucketPublicAccessBlock
     ) -> None:
         writers = [p.delivery_role.arn for p in self.regions.values()]
+        redrive = [self.redrive.role_arn] if self.redrive else []
         aws.s3.BucketPolicy(
             f"{self.name}-archive-policy",
             region=self.settings.home_region,
             bucket=bucket.id,
             policy=_json_dumps(
-                Output.all(bucket.arn, self.archive_admin_arns, Output.all(*writers)).apply(
+                Output.all(
+                    bucket.arn, self.archive_admin_arns, Output.all(*writers), Output.all(*redrive)
+                ).apply(
                     lambda a: policies.bucket_policy(
-                        a[0], s3_prefix=self.settings.s3_prefix, admin_arns=a[1], writer_arns=a[2]
+                        a[0],
+                        s3_prefix=self.settings.s3_prefix,
+                        admin_arns=a[1],
+                        writer_arns=a[2],
+                        redrive_arns=a[3],
                     )
                 )
             ),

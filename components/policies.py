@@ -287,11 +287,17 @@ def _deny_rewrites(bucket_arn: str, admin_arns: Sequence[str]) -> list[Statement
 
 
 def bucket_policy(
-    bucket_arn: str, *, s3_prefix: str, admin_arns: Sequence[str], writer_arns: Sequence[str]
+    bucket_arn: str,
+    *,
+    s3_prefix: str,
+    admin_arns: Sequence[str],
+    writer_arns: Sequence[str],
+    redrive_arns: Sequence[str] = (),
 ) -> Policy:
     """The archive bucket: TLS only; only `admin_arns` may change its protections or destroy
     history; only `writer_arns` (the delivery roles) may write under the archive prefix, so
-    no one forges a record in another account's partition."""
+    no one forges a record in another account's partition; `redrive_arns` only new
+    `redrive-*.json.gz` objects (see `redrive_bucket_statements`)."""
     return document(
         _deny_insecure_transport(bucket_arn),
         *_deny_rewrites(bucket_arn, admin_arns),
@@ -301,8 +307,9 @@ def bucket_policy(
             "Principal": "*",
             "Action": "s3:PutObject",
             "Resource": f"{bucket_arn}/{s3_prefix}*",
-            "Condition": _unless_principal(writer_arns),
+            "Condition": _unless_principal([*writer_arns, *redrive_arns]),
         },
+        *redrive_bucket_statements(bucket_arn, s3_prefix, redrive_arns),
     )
 
 
@@ -621,4 +628,84 @@ def artifact_bucket_policy(bucket_arn: str, organization_id: str) -> Policy:
             "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}},
         },
         _deny_insecure_transport(bucket_arn),
+    )
+
+
+# The only objects the redrive role writes: `central-logging redrive` names them after the
+# diverted object they come from (central_logging/redrive.py).
+REDRIVE_OBJECTS = "account=*/region=*/year=*/month=*/day=*/redrive-*.json.gz"
+
+
+def redrive_bucket_statements(
+    bucket_arn: str, s3_prefix: str, redrive_arns: Sequence[str]
+) -> list[Statement]:
+    """Whatever its IAM policy says, the redrive role writes nothing but new redriven objects:
+    no other key of the bucket, and never over an existing object (S3 evaluates
+    s3:if-none-match on PutObject: "Enforce conditional writes on Amazon S3 buckets",
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes-enforce.html)."""
+    if not redrive_arns:
+        return []
+    redrive = {"ArnEquals": {"aws:PrincipalArn": sorted(set(redrive_arns))}}
+    return [
+        {
+            "Sid": "DenyRedriveBesideRedrivenObjects",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "NotResource": f"{bucket_arn}/{s3_prefix}{REDRIVE_OBJECTS}",
+            "Condition": redrive,
+        },
+        {
+            "Sid": "DenyRedriveOverwrites",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": f"{bucket_arn}/{s3_prefix}*",
+            "Condition": {**redrive, "Null": {"s3:if-none-match": "true"}},
+        },
+    ]
+
+
+def redrive_role_trust(admin_arns: Sequence[str]) -> Policy:
+    """Only the archive admin roles (the deployer among them) may assume the redrive role."""
+    return document(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": sorted(set(admin_arns))},
+            "Action": "sts:AssumeRole",
+        }
+    )
+
+
+def redrive_role_policy(*, bucket_arn: str, s3_prefix: str, kms_key_arn: str) -> Policy:
+    """`central-logging redrive`: list and read the diverted objects, write redriven objects
+    (If-None-Match needs s3:PutObject only), then delete the diverted ones (a delete marker:
+    their versions stay), through the archive key."""
+    errors = f"{s3_prefix}errors/"
+    return document(
+        {
+            "Sid": "ListDiverted",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": bucket_arn,
+            "Condition": {"StringLike": {"s3:prefix": [f"{errors}*"]}},
+        },
+        {
+            "Sid": "MoveDiverted",
+            "Effect": "Allow",
+            "Action": ["s3:DeleteObject", "s3:GetObject"],
+            "Resource": f"{bucket_arn}/{errors}*",
+        },
+        {
+            "Sid": "WriteRedriven",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": f"{bucket_arn}/{s3_prefix}{REDRIVE_OBJECTS}",
+        },
+        {
+            "Sid": "UseArchiveKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": kms_key_arn,
+        },
     )

@@ -90,7 +90,8 @@ def test_raw_partitions_are_pruned_by_day(s3: S3, raw_archive: Archive) -> None:
 
     assert (outcome.code, outcome.stderr) == (0, "")
     assert f"{PREFIX}2025/" not in s3.listed
-    assert f"{PREFIX}errors/" not in s3.listed
+    # The error folder is walked for diverted records; other error objects are not read.
+    assert f"{PREFIX}errors/region=eu-west-1/" in s3.listed
     assert f"{PREFIX}2026/01/11/" in s3.listed
     assert len(outcome.stdout.splitlines()) == 2 * 7
 

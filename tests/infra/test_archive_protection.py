@@ -64,28 +64,40 @@ DEPLOYER = deploy_role_arn(LOGGING_ACCOUNT_ID)
 MEMBER_ROLE = "arn:aws:iam::999999999999:role/ops/some-admin"
 
 
-def denied(policy: dict[str, Any], principal_arn: str | None, action: str, resource: str) -> bool:
+def _listed(value: str | list[str]) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
+def denied(
+    policy: dict[str, Any],
+    principal_arn: str | None,
+    action: str,
+    resource: str,
+    if_none_match: bool = False,
+) -> bool:
     """Whether an explicit Deny of `policy` applies to this request (IAM's evaluation of the
-    elements our denies use: Principal "*", Action, Resource and ArnNotEquals on
-    aws:PrincipalArn, which holds for a request without the key too)."""
+    elements our denies use: Principal "*", Action, Resource or NotResource, ArnNotEquals on
+    aws:PrincipalArn, which holds for a request without the key too, ArnEquals on it, and Null
+    on s3:if-none-match, which the request has when `if_none_match`)."""
     for statement in policy["Statement"]:
         if statement["Effect"] != "Deny" or statement["Principal"] != "*":
             continue
-        actions = (
-            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        )
-        resources = (
-            statement["Resource"]
-            if isinstance(statement["Resource"], list)
-            else [statement["Resource"]]
-        )
-        if not any(fnmatch.fnmatchcase(action, a) for a in actions):
+        if not any(fnmatch.fnmatchcase(action, a) for a in _listed(statement["Action"])):
             continue
-        if not any(fnmatch.fnmatchcase(resource, r) for r in resources):
+        if "NotResource" in statement:
+            if any(fnmatch.fnmatchcase(resource, r) for r in _listed(statement["NotResource"])):
+                continue
+        elif not any(fnmatch.fnmatchcase(resource, r) for r in _listed(statement["Resource"])):
             continue
         conditions = dict(statement.get("Condition", {}))
         exempt = conditions.pop("ArnNotEquals", {}).get("aws:PrincipalArn")
+        only = conditions.pop("ArnEquals", {}).get("aws:PrincipalArn")
+        absent = conditions.pop("Null", {}).get("s3:if-none-match")
         if conditions:  # the TLS deny: these requests use TLS
+            continue
+        if only is not None and principal_arn not in only:
+            continue
+        if absent == "true" and if_none_match:
             continue
         if exempt is None or principal_arn not in exempt:
             return True
