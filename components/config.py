@@ -280,6 +280,8 @@ class OrganizationSettings:
     call_as: str
     max_concurrent_percentage: int
     failure_tolerance_percentage: int
+    # Member accounts' CloudWatch alarms: off by default, as nobody there is notified.
+    member_alarms: bool = False
 
 
 def _require(value: T | None) -> T:
@@ -581,6 +583,7 @@ def parse_organization(
         failure_tolerance_percentage=_require(
             raw.integer("failureTolerancePercentage", 0, 100, 10)
         ),
+        member_alarms=raw.boolean("memberAlarms", False),
     )
 
 
@@ -633,6 +636,7 @@ ORGANIZATION_KEYS = [
     "callAs",
     "maxConcurrentPercentage",
     "failureTolerancePercentage",
+    "memberAlarms",
 ]
 
 

@@ -591,6 +591,23 @@ def _subscriber_functions(
     return resources
 
 
+def without_member_alarms(template: Template) -> Template:
+    """`template` without what only serves alarms in member accounts: the alarms (no action
+    there, nobody notified), the metric filters that feed them (each a custom metric, billed
+    like any other) and the rules with no target (kept only for AWS/Events' MatchedEvents).
+    The logging account watches freshness centrally instead (components/freshness.py)."""
+    alarm_only = {"AWS::CloudWatch::Alarm", "AWS::Logs::MetricFilter"}
+    resources = {
+        name: resource
+        for name, resource in template["Resources"].items()
+        if resource["Type"] not in alarm_only
+        and not (
+            resource["Type"] == "AWS::Events::Rule" and "Targets" not in resource["Properties"]
+        )
+    }
+    return {**template, "Resources": resources}
+
+
 def render(template: Template) -> str:
     return json.dumps(template, sort_keys=True, separators=(",", ":"))
 
@@ -618,6 +635,9 @@ class OrganizationSubscriber(pulumi.ComponentResource):
         self.organizational_unit_ids = list(targets)
         child = ResourceOptions(parent=self)
 
+        def member_alarms(template: Template) -> Template:
+            return template if settings.member_alarms else without_member_alarms(template)
+
         logging_stack = pulumi.StackReference(
             f"{name}-logging-stack", stack_name=member.logging_stack, opts=child
         )
@@ -638,9 +658,11 @@ class OrganizationSubscriber(pulumi.ComponentResource):
         regional_body = Output.all(
             destinations=self.destination_arns, buckets=Output.all(**self.artifact_buckets)
         ).apply(
-            lambda a: render(regional_template(member, a["destinations"], a["buckets"], code_key))
+            lambda a: render(
+                member_alarms(regional_template(member, a["destinations"], a["buckets"], code_key))
+            )
         )
-        account_body = Output.from_input(render(account_template(member)))
+        account_body = Output.from_input(render(member_alarms(account_template(member))))
 
         account_set = self._stack_set(
             "account",
