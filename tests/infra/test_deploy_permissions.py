@@ -378,7 +378,8 @@ CONFIGS: dict[str, list[dict[str, object]]] = {
         {"role": "member", "loggingStack": STACK, "subscriptionMode": "account-policy"},
     ],
     "organization": [
-        {"role": "organization", "loggingStack": STACK, "regions": REGIONS},
+        # The alarms' resource types are granted, for those who bring them back.
+        {"role": "organization", "loggingStack": STACK, "regions": REGIONS, "memberAlarms": True},
         {
             "role": "organization",
             "loggingStack": STACK,
