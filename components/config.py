@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import pulumi
 
+from handlers.freshness import DEFAULT_STATE_KEY as FRESHNESS_STATE_KEY
 from handlers.heartbeat import HEARTBEAT_LOG_GROUP
 
 NAMESPACE = "central-logging"
@@ -251,6 +252,7 @@ class LoggingSettings:
     archive_admin_role_arns: tuple[str, ...] = ()
     access_trail: str = SERVER_ACCESS_LOGS
     freshness_accounts: tuple[str, ...] = ()
+    freshness_metrics: str = "aggregate"
 
 
 @dataclass(frozen=True)
@@ -358,6 +360,11 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         # Firehose prefixes and S3 object keys are at most 1024 characters (CreateDeliveryStream,
         # "Naming Amazon S3 objects"); the partitions and object names take up to ~250 of them.
         raise _bad("s3Prefix", s3_prefix, f"it must be at most {S3_PREFIX_MAX} characters")
+    if FRESHNESS_STATE_KEY.startswith(s3_prefix):
+        # Only the delivery roles write under the prefix; the freshness state lives outside it.
+        raise _bad(
+            "s3Prefix", s3_prefix, f"it must not contain the freshness state, {FRESHNESS_STATE_KEY}"
+        )
 
     partitioned = archive_format == "json"
     buffer_interval = _require(raw.integer("bufferIntervalSeconds", 0, 900, 300))
@@ -463,6 +470,7 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         ),
         access_trail=access_trail,
         freshness_accounts=freshness_accounts,
+        freshness_metrics=raw.choice("freshnessMetrics", ("aggregate", "per-account"), "aggregate"),
     )
 
 
@@ -592,6 +600,7 @@ LOGGING_KEYS = [
     "organizationId",
     "memberAccounts",
     "freshnessAccounts",
+    "freshnessMetrics",
     "destinationName",
     "transport",
     "archiveFormat",

@@ -30,7 +30,7 @@ from components.alarms import PERIOD_SECONDS, AlarmNotifier
 from components.athena import QueryLayer, declare_query_layer
 from components.buckets import versioned_private_bucket
 from components.config import LoggingSettings
-from components.freshness import FreshnessCheck
+from components.freshness import FreshnessCheck, state_keys
 from handlers.core import delivery_log_group_name
 
 # Colder storage for `transitionDays`: still readable at once, so Athena and `read` work.
@@ -174,6 +174,20 @@ class CentralDestination(pulumi.ComponentResource):
         self.stream_arns = Output.all(
             **{region: p.stream.arn for region, p in self.regions.items() if p.stream}
         )
+        # Before the bucket policy, which names the one role that writes the check's state.
+        self.freshness = FreshnessCheck(
+            f"{name}-freshness",
+            settings=settings,
+            bucket_name=self.bucket_name,
+            bucket_arn=self.bucket_arn,
+            kms_key_arn=self.kms_key_arn,
+            account_id=self.account_id,
+            delivery_stream_names={
+                region: p.delivery_stream.name for region, p in self.regions.items()
+            },
+            alarms=self.alarms,
+            opts=ResourceOptions(parent=self),
+        )
         if self.bucket and public_access:
             self._archive_policy(self.bucket, public_access)
         self.access_trail = declare_access_trail(
@@ -186,17 +200,6 @@ class CentralDestination(pulumi.ComponentResource):
             admin_arns=self.archive_admin_arns,
         )
         self.archive_prefix = Output.concat("s3://", self.bucket_name, "/", settings.s3_prefix)
-        self.freshness = FreshnessCheck(
-            f"{name}-freshness",
-            settings=settings,
-            bucket_name=self.bucket_name,
-            bucket_arn=self.bucket_arn,
-            delivery_stream_names={
-                region: p.delivery_stream.name for region, p in self.regions.items()
-            },
-            alarms=self.alarms,
-            opts=ResourceOptions(parent=self),
-        )
         self.register_outputs(
             {
                 "destinationArns": self.destination_arns,
@@ -283,9 +286,18 @@ class CentralDestination(pulumi.ComponentResource):
             region=self.settings.home_region,
             bucket=bucket.id,
             policy=_json_dumps(
-                Output.all(bucket.arn, self.archive_admin_arns, Output.all(*writers)).apply(
+                Output.all(
+                    bucket.arn,
+                    self.archive_admin_arns,
+                    Output.all(*writers),
+                    self.freshness.role_arn,
+                ).apply(
                     lambda a: policies.bucket_policy(
-                        a[0], s3_prefix=self.settings.s3_prefix, admin_arns=a[1], writer_arns=a[2]
+                        a[0],
+                        s3_prefix=self.settings.s3_prefix,
+                        admin_arns=a[1],
+                        writer_arns=a[2],
+                        extra=[policies.freshness_state_guard(a[0], state_keys(), a[3])],
                     )
                 )
             ),

@@ -231,6 +231,19 @@ ACTIONS: dict[str, list[str]] = {
         "lambda:RemovePermission",
     ],
     "aws:lambda/invocation:Invocation": ["lambda:InvokeFunction"],
+    "aws:lambda/eventSourceMapping:EventSourceMapping": [
+        "lambda:CreateEventSourceMapping",
+        "lambda:GetEventSourceMapping",
+        "lambda:UpdateEventSourceMapping",
+        "lambda:DeleteEventSourceMapping",
+        "lambda:ListTags",
+        "lambda:TagResource",
+        "lambda:UntagResource",
+    ],
+    "aws:s3/bucketNotification:BucketNotification": [
+        "s3:PutBucketNotification",
+        "s3:GetBucketNotification",
+    ],
     "aws:sqs/queue:Queue": [
         "sqs:CreateQueue",
         "sqs:GetQueueAttributes",

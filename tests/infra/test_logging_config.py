@@ -11,6 +11,16 @@ BASE = {"role": "logging", "organizationId": ORG_ID}
 
 CASES = [
     ({"athena": "yes"}, "central-logging:athena is 'yes'; it must be true or false."),
+    (
+        {"freshnessMetrics": "per-region"},
+        "central-logging:freshnessMetrics is 'per-region'; allowed values are aggregate, "
+        "per-account.",
+    ),
+    (
+        {"s3Prefix": "central-logging-freshness/"},
+        "central-logging:s3Prefix is 'central-logging-freshness/'; it must not contain the "
+        "freshness state, central-logging-freshness/state.json.",
+    ),
     ({"role": None}, "central-logging:role is not set; set it to logging, member or organization."),
     (
         {"role": "central"},
