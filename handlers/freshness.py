@@ -350,15 +350,16 @@ def _objects_created(body: str) -> list[tuple[str, str, datetime]]:
             return [
                 (detail["bucket"]["name"], detail["object"]["key"], _parse_time(message["time"]))
             ]
-        if "Records" in message:
+        records = message.get("Records")
+        if isinstance(records, list) and all(r.get("eventSource") == "aws:s3" for r in records):
             return [
                 (
                     record["s3"]["bucket"]["name"],
                     unquote_plus(record["s3"]["object"]["key"]),
                     _parse_time(record["eventTime"]),
                 )
-                for record in message["Records"]
-                if str(record.get("eventName", "")).startswith("ObjectCreated:")
+                for record in records
+                if str(record["eventName"]).startswith("ObjectCreated:")
             ]
     except (KeyError, TypeError, ValueError) as error:
         raise NotAnEvent(body[:200]) from error
