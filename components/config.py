@@ -253,6 +253,7 @@ class LoggingSettings:
     access_trail: str = SERVER_ACCESS_LOGS
     freshness_accounts: tuple[str, ...] = ()
     freshness_metrics: str = "aggregate"
+    freshness_exclude_accounts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -471,6 +472,9 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         access_trail=access_trail,
         freshness_accounts=freshness_accounts,
         freshness_metrics=raw.choice("freshnessMetrics", ("aggregate", "per-account"), "aggregate"),
+        freshness_exclude_accounts=raw.strings(
+            "freshnessExcludeAccounts", _matches(ACCOUNT_RE), "a 12-digit account ID"
+        ),
     )
 
 
@@ -601,6 +605,7 @@ LOGGING_KEYS = [
     "memberAccounts",
     "freshnessAccounts",
     "freshnessMetrics",
+    "freshnessExcludeAccounts",
     "destinationName",
     "transport",
     "archiveFormat",

@@ -124,6 +124,7 @@ class FreshnessCheck(pulumi.ComponentResource):
             "FRESHNESS_METRICS": settings.freshness_metrics,
             # Organisation mode: the organisation says which accounts must deliver.
             "EXPECTED_FROM_ORGANIZATIONS": "true" if settings.organization_id else "false",
+            "EXCLUDED_ACCOUNTS": json.dumps(list(settings.freshness_exclude_accounts)),
         }
         if settings.archive_format == "raw":
             # No account in the raw layout: regions are told apart by their stream's name.

@@ -110,6 +110,7 @@ class FreshnessSettings:
     source: str = "listing"
     metrics: str = "aggregate"
     from_organizations: bool = False
+    excluded_accounts: tuple[str, ...] = ()
 
     @property
     def report_key(self) -> str:
@@ -154,6 +155,9 @@ class FreshnessSettings:
             metrics=_choice(env, "FRESHNESS_METRICS", ("aggregate", "per-account")),
             from_organizations=_choice(env, "EXPECTED_FROM_ORGANIZATIONS", ("false", "true"))
             == "true",
+            excluded_accounts=_strings(
+                env, "EXCLUDED_ACCOUNTS", _ACCOUNT, "a JSON array of account IDs"
+            ),
         )
 
 
@@ -513,6 +517,7 @@ def check_json(
     ]
     if settings.from_organizations:
         accounts = [a for a in accounts if a in expected]  # never what delivered lately
+    accounts = [a for a in accounts if a not in settings.excluded_accounts]
     with ThreadPoolExecutor(max_workers=LIST_THREADS) as pool:
         region_folders = pool.map(
             lambda a: _folders(s3, settings.bucket, f"{prefix}account={a}/"), accounts
@@ -583,7 +588,7 @@ def check_state(
             key.split("/", 1)[0]
             for key, at in state.deliveries.items()
             if key.split("/", 1)[1] in settings.regions and _parse_time(at) >= horizon
-        } - {ALL_ACCOUNTS}
+        } - {ALL_ACCOUNTS, *settings.excluded_accounts}
     results = []
     for account in sorted(set(expected) | lately):
         for region in settings.regions:
@@ -674,7 +679,7 @@ def check(
         if organizations is None:
             raise ValueError("EXPECTED_FROM_ORGANIZATIONS needs an Organizations client")
         expected += _with_organization(s3, organizations, settings, state, now)
-    expected = sorted(set(expected))
+    expected = sorted(set(expected) - set(settings.excluded_accounts))
     if settings.archive_format == "raw":
         LOGGER.info(
             "archiveFormat raw has no account in its layout: checking per region, all "

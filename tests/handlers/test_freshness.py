@@ -205,6 +205,7 @@ def test_the_stack_gives_the_function_the_documented_environment() -> None:
         "FRESHNESS_SOURCE": "events",
         "FRESHNESS_METRICS": "aggregate",
         "EXPECTED_FROM_ORGANIZATIONS": "false",
+        "EXCLUDED_ACCOUNTS": "[]",
     }
 
 
@@ -357,6 +358,7 @@ def test_raw_archives_are_checked_per_region_and_say_so(
         ({"FRESHNESS_SECONDS": "-5"}, "FRESHNESS_SECONDS must be a number >= 60; got '-5'."),
         ({"FRESHNESS_SECONDS": "30"}, "FRESHNESS_SECONDS must be a number >= 60; got '30'."),
         ({"ARCHIVE_FORMAT": "parquet"}, "ARCHIVE_FORMAT must be json or raw; got 'parquet'."),
+        ({"EXCLUDED_ACCOUNTS": '["all"]'}, "EXCLUDED_ACCOUNTS must be a JSON array of account IDs"),
         ({"FRESHNESS_SOURCE": "poll"}, "FRESHNESS_SOURCE must be listing or events; got 'poll'."),
         (
             {"FRESHNESS_METRICS": "all"},

@@ -235,11 +235,12 @@ def organization_policy() -> dict[str, Any]:
     return policy
 
 
-def organization_settings() -> FreshnessSettings:
+def organization_settings(*excluded: str) -> FreshnessSettings:
     function = organization_stack().one(
         "aws:lambda/function:Function", "central-freshness-function"
     )
-    return FreshnessSettings.from_env(function.inputs["environment"]["variables"])
+    variables = function.inputs["environment"]["variables"]
+    return FreshnessSettings.from_env({**variables, "EXCLUDED_ACCOUNTS": json.dumps(excluded)})
 
 
 def test_in_organisation_mode_a_dark_account_stays_stale_and_every_region_is_expected(
@@ -248,6 +249,10 @@ def test_in_organisation_mode_a_dark_account_stays_stale_and_every_region_is_exp
     organizations = boto3.client("organizations", region_name=REGION)
     organizations.create_organization(FeatureSet="ALL")
     dark = organizations.create_account(Email="dark@example.com", AccountName="dark")[
+        "CreateAccountStatus"
+    ]["AccountId"]
+    # Not covered on purpose (freshnessExcludeAccounts): never expected.
+    uncovered = organizations.create_account(Email="lab@example.com", AccountName="lab")[
         "CreateAccountStatus"
     ]["AccountId"]
     # MEMBER_ACCOUNT (moto's management account) delivered from one region only; the dark
@@ -268,9 +273,9 @@ def test_in_organisation_mode_a_dark_account_stays_stale_and_every_region_is_exp
     orgs = session.client("organizations", region_name=REGION)
 
     with aws.iam.enforced():
-        result = freshness.check(s3, cloudwatch, organization_settings(), NOW, orgs)
+        result = freshness.check(s3, cloudwatch, organization_settings(uncovered), NOW, orgs)
         again = freshness.check(
-            s3, cloudwatch, organization_settings(), NOW + timedelta(minutes=5), orgs
+            s3, cloudwatch, organization_settings(uncovered), NOW + timedelta(minutes=5), orgs
         )
 
     assert sorted(result["stale"], key=lambda s: (s["account"], s["region"])) == sorted(
@@ -286,7 +291,7 @@ def test_in_organisation_mode_a_dark_account_stays_stale_and_every_region_is_exp
     # Read once, then kept in the state for an hour.
     assert aws.iam.actions.count("organizations:ListAccounts") == 1
     assert sorted(state(archive)["organizationAccounts"]["accounts"]) == sorted(
-        [MEMBER_ACCOUNT, dark]
+        [MEMBER_ACCOUNT, dark, uncovered]
     )
 
 

@@ -109,7 +109,11 @@ def test_only_the_freshness_role_writes_its_state_and_report() -> None:
 
 
 def test_an_existing_bucket_is_listed_with_no_queue_or_notification_of_ours() -> None:
-    run = run_logging(existingBucketName="lz-logs", freshnessMetrics="per-account")
+    run = run_logging(
+        existingBucketName="lz-logs",
+        freshnessMetrics="per-account",
+        freshnessExcludeAccounts=["111111111111"],
+    )
 
     assert run.of_type(QUEUE) == []
     assert run.of_type("aws:s3/bucketNotification:BucketNotification") == []
@@ -118,3 +122,4 @@ def test_an_existing_bucket_is_listed_with_no_queue_or_notification_of_ours() ->
     assert variables["FRESHNESS_SOURCE"] == "listing"
     assert variables["FRESHNESS_METRICS"] == "per-account"
     assert variables["EXPECTED_FROM_ORGANIZATIONS"] == "true"
+    assert variables["EXCLUDED_ACCOUNTS"] == '["111111111111"]'

@@ -12,6 +12,11 @@ BASE = {"role": "logging", "organizationId": ORG_ID}
 CASES = [
     ({"athena": "yes"}, "central-logging:athena is 'yes'; it must be true or false."),
     (
+        {"freshnessExcludeAccounts": ["111111111111", "1234"]},
+        "central-logging:freshnessExcludeAccounts is '1234'; each entry must be a 12-digit "
+        "account ID.",
+    ),
+    (
         {"freshnessMetrics": "per-region"},
         "central-logging:freshnessMetrics is 'per-region'; allowed values are aggregate, "
         "per-account.",
