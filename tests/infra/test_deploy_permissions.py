@@ -231,6 +231,9 @@ ACTIONS: dict[str, list[str]] = {
         "lambda:RemovePermission",
     ],
     "aws:lambda/invocation:Invocation": ["lambda:InvokeFunction"],
+    # The bridged provider's resource (terraform-provider-aws,
+    # internal/service/lambda/event_source_mapping.go): CreateEventSourceMapping with tags,
+    # then waits and reads with GetEventSourceMapping; Update and Delete by UUID.
     "aws:lambda/eventSourceMapping:EventSourceMapping": [
         "lambda:CreateEventSourceMapping",
         "lambda:GetEventSourceMapping",
@@ -240,6 +243,8 @@ ACTIONS: dict[str, list[str]] = {
         "lambda:TagResource",
         "lambda:UntagResource",
     ],
+    # internal/service/s3/bucket_notification.go: Put/GetBucketNotificationConfiguration,
+    # which IAM authorises as s3:PutBucketNotification / s3:GetBucketNotification.
     "aws:s3/bucketNotification:BucketNotification": [
         "s3:PutBucketNotification",
         "s3:GetBucketNotification",
