@@ -709,17 +709,21 @@ def check(
         "expectedAccounts": "organizations" if settings.from_organizations else "configured",
         **outcome,
     }
-    s3.put_object(
-        Bucket=settings.bucket,
-        Key=settings.report_key,
-        Body=json.dumps(report, indent=1).encode(),
-        ContentType="application/json",
-    )
-    LOGGER.info(
-        f"{len(stale)} stale of {len(results)}: report at s3://{settings.bucket}/"
-        f"{settings.report_key}"
-    )
+    # The metrics first: they are what archive-stale watches, the report is for reading.
     publish(cloudwatch, _metrics(results, stale, settings, now))
+    where = f"s3://{settings.bucket}/{settings.report_key}"
+    try:
+        s3.put_object(
+            Bucket=settings.bucket,
+            Key=settings.report_key,
+            Body=json.dumps(report, indent=1).encode(),
+            ContentType="application/json",
+        )
+    except ClientError as error:
+        # An existing bucket's own policy may refuse it; the log lines above still say which.
+        LOGGER.error(f"report not written to {where}: {error}")
+    else:
+        LOGGER.info(f"{len(stale)} stale of {len(results)}: report at {where}")
     return outcome
 
 

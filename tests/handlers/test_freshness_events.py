@@ -355,3 +355,30 @@ def test_a_scheduled_run_at_2000_accounts_x_17_regions_keeps_to_its_budget(
     assert len(metrics) == 1 + 2 * 17
     assert ("StaleAccountRegions", (("Region", "eu-west-1"),)) in metrics
     assert elapsed < 20
+
+
+def test_a_report_the_bucket_refuses_is_logged_and_the_metrics_still_published(
+    aws: FakeAws, archive: Archive, capsys: pytest.CaptureFixture[str]
+) -> None:
+    at = iso(NOW - timedelta(minutes=1))
+    archive.s3.put_object(
+        Bucket=BUCKET,
+        Key=STATE_KEY,
+        Body=json.dumps({"deliveries": {f"{FRESH}/{REGION}": at}}).encode(),
+    )
+    # As an existing bucket's own policy might: no PutObject for this role.
+    session = aws.function_session(without_action(freshness_policy(), "s3:PutObject"))
+
+    with aws.iam.enforced():
+        result = freshness.check(
+            session.client("s3", region_name=REGION),
+            session.client("cloudwatch", region_name=REGION),
+            settings(),
+            NOW,
+        )
+
+    assert result["fresh"] == 1
+    assert ("StaleAccountRegions", {}, 5.0) in published()
+    assert "report not written to s3://central-archive/central-logging-freshness/report.json" in (
+        capsys.readouterr().out
+    )
