@@ -9,10 +9,11 @@ nothing archived for the buffer interval plus two heartbeats has stopped deliver
 On a bucket the stack creates, S3 event notifications of every object created under the
 archive prefix go to an SQS queue that invokes the same function, which folds them into one
 state object (`events`): the scheduled run then costs a few S3 requests, whatever the number
-of account-regions. S3 event notifications rather than EventBridge: they reach SQS directly
-at no charge from S3 ("Amazon S3 Event Notifications",
-https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventNotifications.html), where
-EventBridge would add a rule and a charge per event. With `existingBucketName` the bucket's
+of account-regions. S3 event notifications rather than EventBridge: both are documented ways
+to an SQS queue ("Amazon S3 Event Notifications",
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventNotifications.html); the direct one
+needs no EventBridge rule in between, and its queue policy can name the bucket as the only
+source. The function reads both shapes. With `existingBucketName` the bucket's
 notifications are its owner's, so the function lists the archive instead (`listing`).
 """
 
@@ -112,6 +113,9 @@ class FreshnessCheck(pulumi.ComponentResource):
         home = settings.home_region
         child = ResourceOptions(parent=self)
         events = uses_events(settings)
+        # Organisation mode: the organisation says which accounts must deliver (raw archives
+        # are checked per region: no account to expect).
+        from_organizations = bool(settings.organization_id) and settings.archive_format == "json"
         environment: dict[str, pulumi.Input[str]] = {
             "ARCHIVE_BUCKET": bucket_name,
             "ARCHIVE_PREFIX": settings.s3_prefix,
@@ -122,8 +126,7 @@ class FreshnessCheck(pulumi.ComponentResource):
             "STATE_KEY": DEFAULT_STATE_KEY,
             "FRESHNESS_SOURCE": "events" if events else "listing",
             "FRESHNESS_METRICS": settings.freshness_metrics,
-            # Organisation mode: the organisation says which accounts must deliver.
-            "EXPECTED_FROM_ORGANIZATIONS": "true" if settings.organization_id else "false",
+            "EXPECTED_FROM_ORGANIZATIONS": "true" if from_organizations else "false",
             "EXCLUDED_ACCOUNTS": json.dumps(list(settings.freshness_exclude_accounts)),
         }
         if settings.archive_format == "raw":
@@ -175,7 +178,7 @@ class FreshnessCheck(pulumi.ComponentResource):
                     report_key=report_key,
                     kms_key_arn=a[2],
                     queue_arn=a[3],
-                    organization=bool(settings.organization_id),
+                    organization=from_organizations,
                 )
             ),
         )

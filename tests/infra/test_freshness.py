@@ -123,3 +123,11 @@ def test_an_existing_bucket_is_listed_with_no_queue_or_notification_of_ours() ->
     assert variables["FRESHNESS_METRICS"] == "per-account"
     assert variables["EXPECTED_FROM_ORGANIZATIONS"] == "true"
     assert variables["EXCLUDED_ACCOUNTS"] == '["111111111111"]'
+
+
+def test_a_raw_archive_is_checked_per_region_without_reading_the_organisation() -> None:
+    run = run_logging(archiveFormat="raw")
+    policy = run.one("aws:iam/rolePolicy:RolePolicy", "central-freshness-function").policy("policy")
+
+    assert function_variables(run)["EXPECTED_FROM_ORGANIZATIONS"] == "false"
+    assert "ReadOrganizationAccounts" not in {s.get("Sid") for s in policy["Statement"]}
