@@ -591,9 +591,15 @@ def freshness_function_policy(
             "Condition": {"StringLike": {"s3:prefix": [f"{archive_prefix}*", state_key]}},
         },
         {
-            "Sid": "KeepState",
+            "Sid": "ReadState",
             "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Action": "s3:GetObject",
+            "Resource": f"{bucket_arn}/{state_key}",
+        },
+        {
+            "Sid": "WriteStateAndReport",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
             "Resource": [f"{bucket_arn}/{state_key}", f"{bucket_arn}/{report_key}"],
         },
         {

@@ -161,7 +161,7 @@ def test_the_policy_keeps_the_state_lists_the_prefix_and_publishes_its_namespace
     state = {f"arn:aws:s3:::{BUCKET}/{STATE_KEY}", f"arn:aws:s3:::{BUCKET}/{REPORT_KEY}"}
     assert resources_by_action(policy) == {
         "s3:ListBucket": {f"arn:aws:s3:::{BUCKET}"},
-        "s3:GetObject": state,
+        "s3:GetObject": {f"arn:aws:s3:::{BUCKET}/{STATE_KEY}"},
         "s3:PutObject": state,
         "kms:Decrypt": {key},
         "kms:GenerateDataKey": {key},
