@@ -365,7 +365,7 @@ def _objects_created(body: str) -> list[tuple[str, str, datetime]]:
                 for record in records
                 if str(record["eventName"]).startswith("ObjectCreated:")
             ]
-    except (KeyError, TypeError, ValueError) as error:
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
         raise NotAnEvent(body[:200]) from error
     raise NotAnEvent(body[:200])
 

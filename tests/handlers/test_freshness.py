@@ -110,7 +110,7 @@ def clients(
     return s3, session.client("cloudwatch", region_name=REGION)
 
 
-def sqs_event(*bodies: str | dict[str, Any]) -> dict[str, Any]:
+def sqs_event(*bodies: str | dict[str, Any] | list[Any]) -> dict[str, Any]:
     """An SQS batch as Lambda's event source mapping passes it (Lambda developer guide,
     "Using Lambda with Amazon SQS": example standard queue message event)."""
     return {

@@ -151,17 +151,19 @@ def test_a_message_that_is_no_event_is_left_for_the_dead_letter_queue_alone(
 ) -> None:
     at = NOW - timedelta(minutes=1)
     event = sqs_event(
-        "not json {", {"Records": [{"s3": None}]}, notification(key(FRESH, REGION, at), at)
+        "not json {",
+        {"Records": [{"eventSource": "aws:s3", "s3": None}]},
+        {"Records": [1]},
+        [],
+        notification(key(FRESH, REGION, at), at),
     )
 
     with aws.iam.enforced():
         result = freshness.fold(s3, settings(), event, NOW)
 
-    assert result == {
-        "batchItemFailures": [{"itemIdentifier": "message-0"}, {"itemIdentifier": "message-1"}]
-    }
+    assert result == {"batchItemFailures": [{"itemIdentifier": f"message-{n}"} for n in range(4)]}
     assert state(archive)["deliveries"] == {f"{FRESH}/{REGION}": iso(at)}
-    assert capsys.readouterr().out.count("left for the dead-letter queue") == 2
+    assert capsys.readouterr().out.count("left for the dead-letter queue") == 4
 
 
 def test_two_folds_at_once_lose_no_delivery(
