@@ -254,6 +254,7 @@ class LoggingSettings:
     freshness_accounts: tuple[str, ...] = ()
     freshness_metrics: str = "aggregate"
     freshness_exclude_accounts: tuple[str, ...] = ()
+    organization_reader_role_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -475,7 +476,25 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         freshness_exclude_accounts=raw.strings(
             "freshnessExcludeAccounts", _matches(ACCOUNT_RE), "a 12-digit account ID"
         ),
+        organization_reader_role_arn=_organization_reader(raw, organization_id),
     )
+
+
+def _organization_reader(raw: Raw, organization_id: str | None) -> str | None:
+    """The role in the management account through which the freshness check lists the
+    organisation's accounts; unset, the logging account lists them itself."""
+    name = "organizationReaderRoleArn"
+    role_arn = _one_of(
+        name,
+        raw.text(name),
+        ROLE_ARN_RE,
+        "it must be an IAM role ARN such as arn:aws:iam::111111111111:role/NAME",
+    )
+    if role_arn and not organization_id:
+        raise _bad(
+            name, role_arn, f"it is used only with {key('organizationId')}, which is not set"
+        )
+    return role_arn
 
 
 def account_policy_selection(excluded: Sequence[str]) -> str | None:
@@ -606,6 +625,7 @@ LOGGING_KEYS = [
     "freshnessAccounts",
     "freshnessMetrics",
     "freshnessExcludeAccounts",
+    "organizationReaderRoleArn",
     "destinationName",
     "transport",
     "archiveFormat",

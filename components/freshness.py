@@ -128,6 +128,7 @@ class FreshnessCheck(pulumi.ComponentResource):
             "FRESHNESS_METRICS": settings.freshness_metrics,
             "EXPECTED_FROM_ORGANIZATIONS": "true" if from_organizations else "false",
             "EXCLUDED_ACCOUNTS": json.dumps(list(settings.freshness_exclude_accounts)),
+            "ORGANIZATION_ROLE_ARN": settings.organization_reader_role_arn or "",
         }
         if settings.archive_format == "raw":
             # No account in the raw layout: regions are told apart by their stream's name.
@@ -179,6 +180,7 @@ class FreshnessCheck(pulumi.ComponentResource):
                     kms_key_arn=a[2],
                     queue_arn=a[3],
                     organization=from_organizations,
+                    organization_role_arn=settings.organization_reader_role_arn,
                 )
             ),
         )

@@ -574,6 +574,7 @@ def freshness_function_policy(
     kms_key_arn: str,
     queue_arn: str | None,
     organization: bool,
+    organization_role_arn: str | None = None,
 ) -> Policy:
     """The freshness check reads and writes its state and writes its report (no archived
     object is read), lists the archive's folders under its prefix, consumes its queue of
@@ -624,7 +625,17 @@ def freshness_function_policy(
                 "Resource": queue_arn,
             }
         )
-    if organization:
+    if organization and organization_role_arn:
+        statements.append(
+            {
+                # The management account's role lists the accounts (its own policy says so).
+                "Sid": "AssumeOrganizationReader",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": organization_role_arn,
+            }
+        )
+    elif organization:
         statements.append(
             {
                 # ListAccounts has no resource type (Service Authorization Reference, AWS

@@ -76,9 +76,12 @@ STATE_WRITE_ATTEMPTS = 8
 ORGANIZATION_REFRESH = timedelta(hours=1)
 # An account is expected while ACTIVE (Organizations API reference, Account: State).
 ACTIVE = "ACTIVE"
+# The session name the management account's CloudTrail shows for the check's ListAccounts.
+FUNCTION_SESSION_NAME = "central-logging-freshness"
 
 _ACCOUNT = re.compile(r"\d{12}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 # Firehose names objects DeliveryStreamName-DeliveryStreamVersion-YYYY-MM-DD-HH-MM-SS-RandomString
 # (Amazon Data Firehose developer guide, "Amazon S3 object name format").
 _OBJECT_NAME = re.compile(r"(?P<stream>.+)-\d+-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[^/]+")
@@ -111,6 +114,7 @@ class FreshnessSettings:
     metrics: str = "aggregate"
     from_organizations: bool = False
     excluded_accounts: tuple[str, ...] = ()
+    organization_role_arn: str | None = None
 
     @property
     def report_key(self) -> str:
@@ -158,6 +162,7 @@ class FreshnessSettings:
             excluded_accounts=_strings(
                 env, "EXCLUDED_ACCOUNTS", _ACCOUNT, "a JSON array of account IDs"
             ),
+            organization_role_arn=_role_arn(env, "ORGANIZATION_ROLE_ARN"),
         )
 
 
@@ -169,6 +174,13 @@ def report_key_for(state_key: str) -> str:
 def _error(variable: str, value: str | None, allowed: str) -> FreshnessSettingsError:
     found = "it is not set" if value is None else f"got {value!r}"
     return FreshnessSettingsError(f"{variable} must be {allowed}; {found}.")
+
+
+def _role_arn(env: Mapping[str, str], variable: str) -> str | None:
+    value = env.get(variable) or None
+    if value is not None and not _ROLE_ARN.fullmatch(value):
+        raise _error(variable, value, "empty or an IAM role ARN")
+    return value
 
 
 def _choice(env: Mapping[str, str], variable: str, allowed: tuple[str, ...]) -> str:
@@ -448,7 +460,7 @@ def organization_accounts(organizations: OrganizationsClient) -> list[str]:
 
 def _with_organization(
     s3: S3Client,
-    organizations: OrganizationsClient,
+    organizations: Callable[[], OrganizationsClient],
     settings: FreshnessSettings,
     state: State,
     now: datetime,
@@ -458,7 +470,7 @@ def _with_organization(
     fresh = read_at is not None and now - _parse_time(read_at) < ORGANIZATION_REFRESH
     if state.organization_accounts is not None and fresh:
         return state.organization_accounts
-    accounts = organization_accounts(organizations)
+    accounts = organization_accounts(organizations())
 
     def change(latest: State) -> None:
         latest.organization_accounts = accounts
@@ -667,7 +679,7 @@ def check(
     cloudwatch: CloudWatchClient,
     settings: FreshnessSettings,
     now: datetime,
-    organizations: OrganizationsClient | None = None,
+    organizations: Callable[[], OrganizationsClient] | None = None,
 ) -> dict[str, Any]:
     """Find, log, report and publish which account-regions are stale; the design's return
     value."""
@@ -741,5 +753,28 @@ def handler(event: object, context: object) -> dict[str, Any]:
     if _is_queue_batch(event):
         assert isinstance(event, dict)
         return fold(s3, settings, event, datetime.now(UTC))
-    organizations = session.client("organizations") if settings.from_organizations else None
-    return check(s3, session.client("cloudwatch"), settings, datetime.now(UTC), organizations)
+    return check(
+        s3,
+        session.client("cloudwatch"),
+        settings,
+        datetime.now(UTC),
+        lambda: organizations_client(session, settings),
+    )
+
+
+def organizations_client(
+    session: boto3.session.Session, settings: FreshnessSettings
+) -> OrganizationsClient:
+    """AWS Organizations as this function's role, or through ORGANIZATION_ROLE_ARN (a role in
+    the management account) when set."""
+    if not settings.organization_role_arn:
+        return session.client("organizations")
+    credentials = session.client("sts").assume_role(
+        RoleArn=settings.organization_role_arn, RoleSessionName=FUNCTION_SESSION_NAME
+    )["Credentials"]
+    return session.client(
+        "organizations",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )

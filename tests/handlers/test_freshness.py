@@ -206,6 +206,7 @@ def test_the_stack_gives_the_function_the_documented_environment() -> None:
         "FRESHNESS_METRICS": "aggregate",
         "EXPECTED_FROM_ORGANIZATIONS": "false",
         "EXCLUDED_ACCOUNTS": "[]",
+        "ORGANIZATION_ROLE_ARN": "",
     }
 
 
@@ -359,6 +360,11 @@ def test_raw_archives_are_checked_per_region_and_say_so(
         ({"FRESHNESS_SECONDS": "30"}, "FRESHNESS_SECONDS must be a number >= 60; got '30'."),
         ({"ARCHIVE_FORMAT": "parquet"}, "ARCHIVE_FORMAT must be json or raw; got 'parquet'."),
         ({"EXCLUDED_ACCOUNTS": '["all"]'}, "EXCLUDED_ACCOUNTS must be a JSON array of account IDs"),
+        (
+            {"ORGANIZATION_ROLE_ARN": "arn:aws:iam::111111111111:user/me"},
+            "ORGANIZATION_ROLE_ARN must be empty or an IAM role ARN; got "
+            "'arn:aws:iam::111111111111:user/me'.",
+        ),
         ({"FRESHNESS_SOURCE": "poll"}, "FRESHNESS_SOURCE must be listing or events; got 'poll'."),
         (
             {"FRESHNESS_METRICS": "all"},

@@ -272,7 +272,10 @@ def test_in_organisation_mode_a_dark_account_stays_stale_and_every_region_is_exp
         session.client("s3", region_name=REGION),
         session.client("cloudwatch", region_name=REGION),
     )
-    orgs = session.client("organizations", region_name=REGION)
+    client = session.client("organizations", region_name=REGION)
+
+    def orgs() -> Any:
+        return client
 
     with aws.iam.enforced():
         result = freshness.check(s3, cloudwatch, organization_settings(uncovered), NOW, orgs)
@@ -311,7 +314,7 @@ def test_without_the_organisations_list_the_run_fails_and_publishes_nothing(
             session.client("cloudwatch", region_name=REGION),
             organization_settings(),
             NOW,
-            session.client("organizations", region_name=REGION),
+            lambda: session.client("organizations", region_name=REGION),
         )
 
     # No count published: archive-stale treats the silence as breaching.
@@ -384,3 +387,35 @@ def test_a_report_the_bucket_refuses_is_logged_and_the_metrics_still_published(
     assert "report not written to s3://central-archive/central-logging-freshness/report.json" in (
         capsys.readouterr().out
     )
+
+
+def test_through_a_management_account_role_the_check_assumes_it_to_list_accounts(
+    aws: FakeAws,
+) -> None:
+    reader = "arn:aws:iam::222222222222:role/central-logging-organization-reader"
+    run = run_program(
+        {
+            "role": "logging",
+            "organizationId": ORGANIZATION_ID,
+            "regions": [REGION],
+            "organizationReaderRoleArn": reader,
+        },
+        region=REGION,
+        account_id=MEMBER_ACCOUNT,
+    )
+    policy = run.one("aws:iam/rolePolicy:RolePolicy", "central-freshness-function").policy("policy")
+    variables = run.one("aws:lambda/function:Function", "central-freshness-function").inputs[
+        "environment"
+    ]["variables"]
+    assert variables["ORGANIZATION_ROLE_ARN"] == reader
+    sids = {s.get("Sid") for s in policy["Statement"]}
+    assert "AssumeOrganizationReader" in sids and "ReadOrganizationAccounts" not in sids
+    session = aws.function_session(policy)
+
+    with aws.iam.enforced():
+        client = freshness.organizations_client(session, FreshnessSettings.from_env(variables))
+
+    assert aws.iam.actions == ["sts:AssumeRole"]
+    own = session.get_credentials()
+    assert own is not None
+    assert client._request_signer._credentials.access_key != own.access_key

@@ -17,6 +17,20 @@ CASES = [
         "account ID.",
     ),
     (
+        {"organizationReaderRoleArn": "arn:aws:iam::222222222222:user/reader"},
+        "central-logging:organizationReaderRoleArn is 'arn:aws:iam::222222222222:user/reader'; "
+        "it must be an IAM role ARN such as arn:aws:iam::111111111111:role/NAME.",
+    ),
+    (
+        {
+            "organizationId": None,
+            "memberAccounts": ["111111111111"],
+            "organizationReaderRoleArn": "arn:aws:iam::222222222222:role/reader",
+        },
+        "central-logging:organizationReaderRoleArn is 'arn:aws:iam::222222222222:role/reader'; "
+        "it is used only with central-logging:organizationId, which is not set.",
+    ),
+    (
         {"freshnessMetrics": "per-region"},
         "central-logging:freshnessMetrics is 'per-region'; allowed values are aggregate, "
         "per-account.",
