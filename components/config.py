@@ -19,6 +19,7 @@ import pulumi
 from components.filter_pattern import FilterPatternError, first_unmatched
 from components.policies import partition_for
 from handlers.core import delivery_log_group_name
+from handlers.freshness import DEFAULT_STATE_KEY as FRESHNESS_STATE_KEY
 from handlers.heartbeat import HEARTBEAT_LOG_GROUP
 
 NAMESPACE = "central-logging"
@@ -297,6 +298,9 @@ class LoggingSettings:
     archive_admin_role_arns: tuple[str, ...] = ()
     access_trail: str = SERVER_ACCESS_LOGS
     freshness_accounts: tuple[str, ...] = ()
+    freshness_metrics: str = "aggregate"
+    freshness_exclude_accounts: tuple[str, ...] = ()
+    organization_reader_role_arn: str | None = None
 
     @property
     def destination_scope(self) -> str:
@@ -333,6 +337,8 @@ class OrganizationSettings:
     call_as: str
     max_concurrent_percentage: int
     failure_tolerance_percentage: int
+    # Member accounts' CloudWatch alarms: off by default, as nobody there is notified.
+    member_alarms: bool = False
 
 
 def _require(value: T | None) -> T:
@@ -413,6 +419,11 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
             f"Firehose allows {FIREHOSE_EVALUATED_PREFIX_MAX} characters of prefix after "
             f"evaluation and the partitions add up to {room} here, so it must be at most "
             f"{FIREHOSE_EVALUATED_PREFIX_MAX - room} characters",
+        )
+    if FRESHNESS_STATE_KEY.startswith(s3_prefix):
+        # Only the delivery roles write under the prefix; the freshness state lives outside it.
+        raise _bad(
+            "s3Prefix", s3_prefix, f"it must not contain the freshness state, {FRESHNESS_STATE_KEY}"
         )
 
     partitioned = archive_format == "json"
@@ -527,7 +538,29 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         ),
         access_trail=access_trail,
         freshness_accounts=freshness_accounts,
+        freshness_metrics=raw.choice("freshnessMetrics", ("aggregate", "per-account"), "aggregate"),
+        freshness_exclude_accounts=raw.strings(
+            "freshnessExcludeAccounts", _matches(ACCOUNT_RE), "a 12-digit account ID"
+        ),
+        organization_reader_role_arn=_organization_reader(raw, organization_id),
     )
+
+
+def _organization_reader(raw: Raw, organization_id: str | None) -> str | None:
+    """The role in the management account through which the freshness check lists the
+    organisation's accounts; unset, the logging account lists them itself."""
+    name = "organizationReaderRoleArn"
+    role_arn = _one_of(
+        name,
+        raw.text(name),
+        ROLE_ARN_RE,
+        "it must be an IAM role ARN such as arn:aws:iam::111111111111:role/NAME",
+    )
+    if role_arn and not organization_id:
+        raise _bad(
+            name, role_arn, f"it is used only with {key('organizationId')}, which is not set"
+        )
+    return role_arn
 
 
 def account_policy_selection(excluded: Sequence[str]) -> str | None:
@@ -747,6 +780,7 @@ def parse_organization(
         failure_tolerance_percentage=_require(
             raw.integer("failureTolerancePercentage", 0, 100, 10)
         ),
+        member_alarms=raw.boolean("memberAlarms", False),
     )
 
 
@@ -755,6 +789,9 @@ LOGGING_KEYS = [
     "organizationId",
     "memberAccounts",
     "freshnessAccounts",
+    "freshnessMetrics",
+    "freshnessExcludeAccounts",
+    "organizationReaderRoleArn",
     "destinationName",
     "transport",
     "archiveFormat",
@@ -801,6 +838,7 @@ ORGANIZATION_KEYS = [
     "callAs",
     "maxConcurrentPercentage",
     "failureTolerancePercentage",
+    "memberAlarms",
 ]
 
 

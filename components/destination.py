@@ -26,11 +26,11 @@ from pulumi_aws.kinesis import (
 
 from components import policies
 from components.access_trail import declare_access_trail
-from components.alarms import AlarmNotifier
+from components.alarms import PERIOD_SECONDS, AlarmNotifier
 from components.athena import QueryLayer, declare_query_layer, declare_results_bucket
 from components.buckets import versioned_private_bucket
 from components.config import LoggingSettings
-from components.freshness import FreshnessCheck
+from components.freshness import FreshnessCheck, state_keys
 from components.redrive import RedriveRole
 from handlers.core import delivery_log_group_name
 
@@ -66,6 +66,26 @@ def archive_prefixes(settings: LoggingSettings, region: str) -> tuple[str, str]:
         return f"{base}account=!{{partitionKeyFromQuery:owner}}/region={region}/{day}", errors
     # raw: the seed's layout; Firehose appends YYYY/MM/DD/HH/ to a prefix without expressions.
     return base, errors
+
+
+# CloudWatch Logs' own health checks of a destination ("CONTROL_MESSAGE", owner
+# "CloudwatchLogs": https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/SubscriptionFilters.html)
+# would take an active partition of their own in every stream they reach; the logging account's
+# partition is active anyway wherever that account is covered, so they join it. Readers skip them.
+CONTROL_MESSAGE_TYPE = "CONTROL_MESSAGE"
+# Warn when a stream's active partitions reach this share of its quota (500 by default, up to
+# 5,000 on request); beyond the quota records go to errors/activePartitionExceeded/
+# ("Buffer data for dynamic partitioning", https://docs.aws.amazon.com/firehose/latest/dev/buffering.html).
+PARTITIONS_WARNING_SHARE = 0.9
+
+
+def partition_key_query(logging_account_id: str) -> str:
+    """The JQ query (Firehose runs JQ 1.6) that gives a record's account partition: the
+    envelope's owner, or for CloudWatch Logs' control messages the logging account."""
+    return (
+        f'{{owner: (if .messageType == "{CONTROL_MESSAGE_TYPE}" then "{logging_account_id}" '
+        "else .owner end)}"
+    )
 
 
 def _json_dumps(policy: Output[policies.Policy]) -> Output[str]:
@@ -177,6 +197,20 @@ class CentralDestination(pulumi.ComponentResource):
                 kms_key_arn=self.kms_key_arn,
                 opts=ResourceOptions(parent=self),
             )
+        # Before the bucket policy, which names the one role that writes the check's state.
+        self.freshness = FreshnessCheck(
+            f"{name}-freshness",
+            settings=settings,
+            bucket_name=self.bucket_name,
+            bucket_arn=self.bucket_arn,
+            kms_key_arn=self.kms_key_arn,
+            account_id=self.account_id,
+            delivery_stream_names={
+                region: p.delivery_stream.name for region, p in self.regions.items()
+            },
+            alarms=self.alarms,
+            opts=ResourceOptions(parent=self),
+        )
         if self.bucket and public_access:
             self._archive_policy(self.bucket, public_access)
         self.access_trail = declare_access_trail(
@@ -189,17 +223,6 @@ class CentralDestination(pulumi.ComponentResource):
             admin_arns=self.archive_admin_arns,
         )
         self.archive_prefix = Output.concat("s3://", self.bucket_name, "/", settings.s3_prefix)
-        self.freshness = FreshnessCheck(
-            f"{name}-freshness",
-            settings=settings,
-            bucket_name=self.bucket_name,
-            bucket_arn=self.bucket_arn,
-            delivery_stream_names={
-                region: p.delivery_stream.name for region, p in self.regions.items()
-            },
-            alarms=self.alarms,
-            opts=ResourceOptions(parent=self),
-        )
         self.register_outputs(
             {
                 "destinationArns": self.destination_arns,
@@ -298,7 +321,11 @@ class CentralDestination(pulumi.ComponentResource):
             bucket=bucket.id,
             policy=_json_dumps(
                 Output.all(
-                    bucket.arn, self.archive_admin_arns, Output.all(*writers), Output.all(*redrive)
+                    bucket.arn,
+                    self.archive_admin_arns,
+                    Output.all(*writers),
+                    Output.all(*redrive),
+                    self.freshness.role_arn,
                 ).apply(
                     lambda a: policies.bucket_policy(
                         a[0],
@@ -306,6 +333,7 @@ class CentralDestination(pulumi.ComponentResource):
                         admin_arns=a[1],
                         writer_arns=a[2],
                         redrive_arns=a[3],
+                        extra=[policies.freshness_state_guard(a[0], state_keys(), a[4])],
                     )
                 )
             ),
@@ -523,6 +551,8 @@ class CentralDestination(pulumi.ComponentResource):
             threshold=0,
             source_region=region,
         )
+        if self.settings.archive_format == "json":
+            self._partition_alarms(region, delivery_stream)
         if stream is None:
             return
         kinesis = {"StreamName": stream.name}
@@ -551,6 +581,67 @@ class CentralDestination(pulumi.ComponentResource):
             statistic="Sum",
             threshold=0,
             source_region=region,
+        )
+
+    def _partition_alarms(
+        self, region: str, delivery_stream: aws.kinesis.FirehoseDeliveryStream
+    ) -> None:
+        """Active partitions (one per account delivering in a buffer interval) near and over
+        the stream's quota. Firehose publishes PartitionCount, PartitionCountExceeded (1 or 0)
+        and ActivePartitionsLimit in AWS/Firehose when dynamic partitioning is on
+        (https://docs.aws.amazon.com/firehose/latest/dev/monitoring-with-cloudwatch-metrics.html)."""
+        home = self.settings.home_region
+        source = f"Logs of {region}: "
+        firehose = {"DeliveryStreamName": delivery_stream.name}
+        self.alarms.alarm(
+            "partitions-exceeded",
+            home,
+            source
+            + "More accounts delivered in one buffer interval than the stream's active partition "
+            "quota: records go to errors/activePartitionExceeded/. Ask AWS to raise the quota "
+            "(up to 5,000 per stream), then run central-logging redrive.",
+            namespace="AWS/Firehose",
+            metric="PartitionCountExceeded",
+            dimensions=firehose,
+            statistic="Maximum",
+            threshold=0,
+            source_region=region,
+        )
+
+        def metric(query_id: str, name: str) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
+            return aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                id=query_id,
+                metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                    namespace="AWS/Firehose",
+                    metric_name=name,
+                    dimensions=firehose,
+                    period=PERIOD_SECONDS,
+                    stat="Maximum",
+                ),
+                return_data=False,
+            )
+
+        actions = self.alarms.actions(home)
+        aws.cloudwatch.MetricAlarm(
+            f"{self.name}-{region}-partitions-near-limit",
+            region=home,
+            alarm_description=source
+            + f"Active partitions passed {PARTITIONS_WARNING_SHARE:.0%} of the stream's quota: "
+            "ask AWS to raise it (up to 5,000 per stream) before records are diverted.",
+            metric_queries=[
+                metric("partitions", "PartitionCount"),
+                metric("quota", "ActivePartitionsLimit"),
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                    id="share", expression="partitions / quota", return_data=True
+                ),
+            ],
+            evaluation_periods=1,
+            threshold=PARTITIONS_WARNING_SHARE,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=actions,
+            ok_actions=actions,
+            opts=ResourceOptions(parent=self),
         )
 
     def _delivery_stream(
@@ -601,7 +692,7 @@ class CentralDestination(pulumi.ComponentResource):
                         parameters=[
                             Parameter(
                                 parameter_name="MetadataExtractionQuery",
-                                parameter_value="{owner:.owner}",
+                                parameter_value=self.account_id.apply(partition_key_query),
                             ),
                             Parameter(parameter_name="JsonParsingEngine", parameter_value="JQ-1.6"),
                         ],

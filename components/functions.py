@@ -69,6 +69,7 @@ def scheduled_function(
     policy: Callable[[Output[str]], Output[policies.Policy]],
     environment: Mapping[str, pulumi.Input[str]] | None = None,
     timeout: int = SCHEDULED_TIMEOUT_SECONDS,
+    memory: int = SCHEDULED_MEMORY_MB,
 ) -> ScheduledFunction:
     """A function run on `schedule`, whose role holds only `policy(own log group ARN)`."""
     child = ResourceOptions(parent=parent)
@@ -101,7 +102,7 @@ def scheduled_function(
         handler=handler,
         code=handler_code(),
         architectures=[FUNCTION_ARCHITECTURE],
-        memory_size=SCHEDULED_MEMORY_MB,
+        memory_size=memory,
         timeout=timeout,
         environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment)
         if environment

@@ -622,6 +622,23 @@ def _subscriber_functions(
     return resources
 
 
+def without_member_alarms(template: Template) -> Template:
+    """`template` without what only serves alarms in member accounts: the alarms (no action
+    there, nobody notified), the metric filters that feed them (each a custom metric, billed
+    like any other) and the rules with no target (kept only for AWS/Events' MatchedEvents).
+    The logging account watches freshness centrally instead (components/freshness.py)."""
+    alarm_only = {"AWS::CloudWatch::Alarm", "AWS::Logs::MetricFilter"}
+    resources = {
+        name: resource
+        for name, resource in template["Resources"].items()
+        if resource["Type"] not in alarm_only
+        and not (
+            resource["Type"] == "AWS::Events::Rule" and "Targets" not in resource["Properties"]
+        )
+    }
+    return {**template, "Resources": resources}
+
+
 def render(template: Template) -> str:
     return json.dumps(template, sort_keys=True, separators=(",", ":"))
 
@@ -670,6 +687,9 @@ class OrganizationSubscriber(pulumi.ComponentResource):
         self.organizational_unit_ids = list(targets)
         child = ResourceOptions(parent=self)
 
+        def member_alarms(template: Template) -> Template:
+            return template if settings.member_alarms else without_member_alarms(template)
+
         logging_stack = pulumi.StackReference(
             f"{name}-logging-stack", stack_name=member.logging_stack, opts=child
         )
@@ -700,11 +720,15 @@ class OrganizationSubscriber(pulumi.ComponentResource):
             scope=scope,
         ).apply(
             lambda a: fitting_body(
-                regional_template(member, a["destinations"], a["buckets"], code_key, a["scope"]),
+                member_alarms(
+                    regional_template(member, a["destinations"], a["buckets"], code_key, a["scope"])
+                ),
                 "regional",
             )
         )
-        account_body = Output.from_input(fitting_body(account_template(member), "account"))
+        account_body = Output.from_input(
+            fitting_body(member_alarms(account_template(member)), "account")
+        )
 
         account_set = self._stack_set(
             "account",

@@ -19,6 +19,7 @@ LOGS_SERVICE = "logs.amazonaws.com"
 FIREHOSE_SERVICE = "firehose.amazonaws.com"
 LAMBDA_SERVICE = "lambda.amazonaws.com"
 EVENTS_SERVICE = "events.amazonaws.com"
+S3_SERVICE = "s3.amazonaws.com"
 
 # The actions a member account needs on a destination: a filter per log group, or one
 # account-level subscription filter policy.
@@ -293,6 +294,7 @@ def bucket_policy(
     admin_arns: Sequence[str],
     writer_arns: Sequence[str],
     redrive_arns: Sequence[str] = (),
+    extra: Sequence[Statement] = (),
 ) -> Policy:
     """The archive bucket: TLS only; only `admin_arns` may change its protections or destroy
     history; only `writer_arns` (the delivery roles) may write under the archive prefix, so
@@ -310,6 +312,7 @@ def bucket_policy(
             "Condition": _unless_principal([*writer_arns, *redrive_arns]),
         },
         *redrive_bucket_statements(bucket_arn, s3_prefix, redrive_arns),
+        *extra,
     )
 
 
@@ -585,18 +588,89 @@ def heartbeat_function_policy(
 
 
 def freshness_function_policy(
-    *, bucket_arn: str, archive_prefix: str, function_log_group_arn: str
+    *,
+    bucket_arn: str,
+    archive_prefix: str,
+    function_log_group_arn: str,
+    state_key: str,
+    report_key: str,
+    kms_key_arn: str,
+    queue_arn: str | None,
+    organization: bool,
+    organization_role_arn: str | None = None,
 ) -> Policy:
-    """The freshness check lists the archive's folders under its prefix (no object is read)
-    and publishes its metrics into its own namespace only."""
-    return document(
+    """The freshness check reads and writes its state and writes its report (no archived
+    object is read), lists the archive's folders under its prefix, consumes its queue of
+    object-created events (`queue_arn`, when the stack's own bucket sends them), reads the
+    organisation's accounts (`organization`), and publishes its metrics into its own
+    namespace only."""
+    statements: list[Statement] = [
         {
             "Sid": "ListArchive",
             "Effect": "Allow",
             "Action": "s3:ListBucket",
             "Resource": bucket_arn,
-            "Condition": {"StringLike": {"s3:prefix": [f"{archive_prefix}*"]}},
+            # The state's own key too: GetObject of a missing key answers 404 rather than
+            # 403 only with ListBucket (Amazon S3 API Reference, GetObject, "Permissions").
+            "Condition": {"StringLike": {"s3:prefix": [f"{archive_prefix}*", state_key]}},
         },
+        {
+            "Sid": "ReadState",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{bucket_arn}/{state_key}",
+        },
+        {
+            "Sid": "WriteStateAndReport",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": [f"{bucket_arn}/{state_key}", f"{bucket_arn}/{report_key}"],
+        },
+        {
+            # Through S3, for this bucket only, as the key policy allows (key_policy).
+            "Sid": "EncryptState",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": kms_key_arn,
+            "Condition": {
+                "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, f"{bucket_arn}/*"]}
+            },
+        },
+    ]
+    if queue_arn:
+        statements.append(
+            {
+                # What Lambda's event source mapping calls with the function's role
+                # (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
+                "Sid": "ConsumeDeliveries",
+                "Effect": "Allow",
+                "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+                "Resource": queue_arn,
+            }
+        )
+    if organization and organization_role_arn:
+        statements.append(
+            {
+                # The management account's role lists the accounts (its own policy says so).
+                "Sid": "AssumeOrganizationReader",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": organization_role_arn,
+            }
+        )
+    elif organization:
+        statements.append(
+            {
+                # ListAccounts has no resource type (Service Authorization Reference, AWS
+                # Organizations).
+                "Sid": "ReadOrganizationAccounts",
+                "Effect": "Allow",
+                "Action": "organizations:ListAccounts",
+                "Resource": "*",
+            }
+        )
+    return document(
+        *statements,
         {
             # PutMetricData has no resource type; the namespace is its condition key.
             "Sid": "PublishFreshness",
@@ -610,6 +684,51 @@ def freshness_function_policy(
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": f"{function_log_group_arn}:log-stream:*",
+        },
+    )
+
+
+def freshness_state_guard(bucket_arn: str, keys: Sequence[str], writer_arn: str) -> Statement:
+    """Only the freshness function writes (or deletes) its state and report: a signal the
+    check trusts is not one anyone with broad S3 rights can set. Old versions stay the archive
+    admins' to delete (DenyHistoryRewrites), not this role's."""
+    return {
+        "Sid": "OnlyFreshnessWritesItsState",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": ["s3:PutObject", "s3:DeleteObject"],
+        "Resource": [f"{bucket_arn}/{key}" for key in keys],
+        "Condition": _unless_principal([writer_arn]),
+    }
+
+
+def freshness_queue_policy(queue_arn: str, *, bucket_arn: str, account_id: str) -> Policy:
+    """The archive bucket's S3 event notifications may enter the queue, as AWS documents the
+    grant ("Granting permissions to publish event notification messages to a destination",
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html);
+    nothing else may, not even an IAM principal of this account allowed sqs:SendMessage: a
+    forged "object created" would make a silent account look fresh. The deny's ArnNotEquals
+    holds when the request carries no aws:SourceArn at all, as no IAM principal's does
+    (IAM User Guide, "Condition operators": a negated operator matches a missing key)."""
+    return document(
+        {
+            "Sid": "ArchiveNotifications",
+            "Effect": "Allow",
+            "Principal": {"Service": S3_SERVICE},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {
+                "ArnEquals": {"aws:SourceArn": bucket_arn},
+                "StringEquals": {"aws:SourceAccount": account_id},
+            },
+        },
+        {
+            "Sid": "DenyForgedDeliveries",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {"ArnNotEquals": {"aws:SourceArn": bucket_arn}},
         },
     )
 

@@ -82,6 +82,7 @@ LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
 SNS_TOPIC = "aws:sns/topic:Topic"
 SNS_TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
 SQS_QUEUE = "aws:sqs/queue:Queue"
+BUCKET_NOTIFICATION = "aws:s3/bucketNotification:BucketNotification"
 SQS_QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
 STACK_SET = "aws:cloudformation/stackSet:StackSet"
 SSM_PARAMETER = "aws:ssm/parameter:Parameter"
@@ -170,6 +171,11 @@ ALLOWED_TYPES: dict[str, frozenset[str]] = {
     | {
         "central-logging:destination:CentralDestination",
         "central-logging:freshness:FreshnessCheck",
+        "central-logging:redrive:RedriveRole",
+        SQS_QUEUE,
+        SQS_QUEUE_POLICY,
+        BUCKET_NOTIFICATION,
+        "aws:lambda/eventSourceMapping:EventSourceMapping",
         "aws:athena/namedQuery:NamedQuery",
         WORKGROUP,
         TRAIL,
@@ -1040,6 +1046,36 @@ def validate_no_replication_outside(
                 )
 
 
+# Where an S3 event notification names its target (BucketNotification's inputs).
+NOTIFICATION_TARGETS = (
+    ("queues", "queueArn"),
+    ("topics", "topicArn"),
+    ("lambdaFunctions", "lambdaFunctionArn"),
+)
+
+
+def validate_notifications_inside(
+    args: ResourceValidationArgs, report_violation: ReportViolation
+) -> None:
+    """An archive's object events go only to targets in the deployment's accounts: a queue of
+    another account would learn every object written, and could be made to drop them from the
+    freshness state."""
+    if args.resource_type != BUCKET_NOTIFICATION:
+        return
+    for key, arn_key in NOTIFICATION_TARGETS:
+        for target in _items(args.props.get(key)):
+            arn = target.get(arn_key)
+            if not isinstance(arn, str):
+                continue  # unknown until the target exists: checked when it is
+            account = arn.split(":")[4] if arn.count(":") >= 5 else None
+            if not _trusted_account(account):
+                report_violation(
+                    f"The bucket notification sends object events to {arn}, outside the "
+                    "deployment's accounts.",
+                    args.urn,
+                )
+
+
 # Processors that only decompress, extract the partition key and delimit records.
 FIREHOSE_PROCESSORS = frozenset(
     {"Decompression", "MetadataExtraction", "AppendDelimiterToRecord", "RecordDeAggregation"}
@@ -1443,6 +1479,12 @@ POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
             "bucket policy resource."
         ),
         validate=validate_buckets_fully_protected,
+    ),
+    ResourceValidationPolicy(
+        name="notifications-inside-the-deployment",
+        description="S3 event notifications go only to queues, topics and functions of the "
+        "deployment's accounts.",
+        validate=validate_notifications_inside,
     ),
     ResourceValidationPolicy(
         name="archive-bucket-no-inline-settings",

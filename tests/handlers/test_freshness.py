@@ -26,6 +26,8 @@ OTHER_REGION = "us-east-1"
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 FRESH, STALE, MISSING = "111111111111", "444444444444", "555555555555"
 SEEN_LATELY, SEEN_LONG_AGO = "666666666666", "777777777777"
+STATE_KEY = "central-logging-freshness/state.json"
+REPORT_KEY = "central-logging-freshness/report.json"
 
 
 @functools.cache
@@ -49,6 +51,11 @@ def freshness_policy(archive_format: str = "json") -> dict[str, Any]:
         .policy("policy")
     )
     return policy
+
+
+def listing_environment(archive_format: str = "json", **changes: str) -> dict[str, str]:
+    """The environment of a stack on an existing bucket: it lists the archive."""
+    return {**freshness_environment(archive_format), "FRESHNESS_SOURCE": "listing", **changes}
 
 
 def freshness_environment(archive_format: str = "json") -> dict[str, str]:
@@ -103,6 +110,26 @@ def clients(
     return s3, session.client("cloudwatch", region_name=REGION)
 
 
+def sqs_event(*bodies: str | dict[str, Any] | list[Any]) -> dict[str, Any]:
+    """An SQS batch as Lambda's event source mapping passes it (Lambda developer guide,
+    "Using Lambda with Amazon SQS": example standard queue message event)."""
+    return {
+        "Records": [
+            {
+                "messageId": f"message-{number}",
+                "receiptHandle": f"handle-{number}",
+                "body": body if isinstance(body, str) else json.dumps(body),
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{REGION}:{MEMBER_ACCOUNT}:deliveries",
+                "awsRegion": REGION,
+            }
+            for number, body in enumerate(bodies)
+        ]
+    }
+
+
 Datum = tuple[str, dict[str, str], float]
 
 
@@ -122,23 +149,46 @@ def published() -> list[Datum]:
     )
 
 
-def test_the_policy_lists_the_archive_prefix_and_publishes_its_namespace_only() -> None:
+def test_the_policy_keeps_the_state_lists_the_prefix_and_publishes_its_namespace_only() -> None:
     policy = freshness_policy()
+    run = rendered_logging_stack()
+    queue = run.one("aws:sqs/queue:Queue", "central-freshness-deliveries").state["arn"]
+    key = run.one("aws:kms/key:Key", "central-archive-key").state["arn"]
+    own_streams = (
+        f"arn:aws:logs:{REGION}:{MEMBER_ACCOUNT}:log-group:/aws/lambda/central-logging-freshness"
+        ":log-stream:*"
+    )
+    state = {f"arn:aws:s3:::{BUCKET}/{STATE_KEY}", f"arn:aws:s3:::{BUCKET}/{REPORT_KEY}"}
     assert resources_by_action(policy) == {
         "s3:ListBucket": {f"arn:aws:s3:::{BUCKET}"},
+        "s3:GetObject": {f"arn:aws:s3:::{BUCKET}/{STATE_KEY}"},
+        "s3:PutObject": state,
+        "kms:Decrypt": {key},
+        "kms:GenerateDataKey": {key},
+        "sqs:ReceiveMessage": {queue},
+        "sqs:DeleteMessage": {queue},
+        "sqs:GetQueueAttributes": {queue},
         "cloudwatch:PutMetricData": {"*"},
-        "logs:CreateLogStream": {
-            f"arn:aws:logs:{REGION}:{MEMBER_ACCOUNT}:log-group:/aws/lambda/central-logging-freshness:log-stream:*"
-        },
-        "logs:PutLogEvents": {
-            f"arn:aws:logs:{REGION}:{MEMBER_ACCOUNT}:log-group:/aws/lambda/central-logging-freshness:log-stream:*"
-        },
+        "logs:CreateLogStream": {own_streams},
+        "logs:PutLogEvents": {own_streams},
     }
     conditions = {s["Sid"]: s.get("Condition") for s in policy["Statement"]}
-    assert conditions["ListArchive"] == {"StringLike": {"s3:prefix": [f"{PREFIX}*"]}}
+    assert conditions["ListArchive"] == {"StringLike": {"s3:prefix": [f"{PREFIX}*", STATE_KEY]}}
     assert conditions["PublishFreshness"] == {
         "StringEquals": {"cloudwatch:namespace": "CentralLogging"}
     }
+
+
+def test_in_organisation_mode_the_role_may_list_the_organisations_accounts() -> None:
+    run = run_program(
+        {"role": "logging", "organizationId": "o-a1b2c3d4e5", "regions": [REGION]},
+        region=REGION,
+        account_id=MEMBER_ACCOUNT,
+    )
+    function = run.one("aws:lambda/function:Function", "central-freshness-function")
+    policy = run.one("aws:iam/rolePolicy:RolePolicy", "central-freshness-function").policy("policy")
+    assert function.inputs["environment"]["variables"]["EXPECTED_FROM_ORGANIZATIONS"] == "true"
+    assert resources_by_action(policy)["organizations:ListAccounts"] == {"*"}
 
 
 def test_the_stack_gives_the_function_the_documented_environment() -> None:
@@ -150,6 +200,13 @@ def test_the_stack_gives_the_function_the_documented_environment() -> None:
         # bufferIntervalSeconds 300 + two heartbeats
         "FRESHNESS_SECONDS": "900",
         "ARCHIVE_FORMAT": "json",
+        "STATE_KEY": STATE_KEY,
+        # The stack's own bucket tells the function what arrives.
+        "FRESHNESS_SOURCE": "events",
+        "FRESHNESS_METRICS": "aggregate",
+        "EXPECTED_FROM_ORGANIZATIONS": "false",
+        "EXCLUDED_ACCOUNTS": "[]",
+        "ORGANIZATION_ROLE_ARN": "",
     }
 
 
@@ -165,7 +222,7 @@ def test_fresh_stale_and_missing_account_regions_are_reported_and_published(
     archive.deliver(SEEN_LONG_AGO, REGION, NOW - timedelta(days=9))
     archive.deliver(FRESH, "ap-south-1", NOW)  # a region the stack does not cover
     archive.put(f"{PREFIX}errors/region={REGION}/processing-failed/x", NOW)
-    settings = FreshnessSettings.from_env(freshness_environment())
+    settings = FreshnessSettings.from_env(listing_environment(FRESHNESS_METRICS="per-account"))
     s3, cloudwatch = clients(aws, freshness_policy(), listings)
 
     with aws.iam.enforced():
@@ -190,7 +247,11 @@ def test_fresh_stale_and_missing_account_regions_are_reported_and_published(
             ("SecondsSinceLastDelivery", {"Account": FRESH, "Region": REGION}, 120.0),
             ("SecondsSinceLastDelivery", {"Account": SEEN_LATELY, "Region": REGION}, 840.0),
             ("SecondsSinceLastDelivery", {"Account": STALE, "Region": REGION}, 183600.0),
+            ("SecondsSinceLastDelivery", {"Region": REGION}, 183600.0),
+            ("SecondsSinceLastDelivery", {"Region": OTHER_REGION}, 3600.0),
             ("StaleAccountRegions", {}, 5.0),
+            ("StaleAccountRegions", {"Region": REGION}, 2.0),
+            ("StaleAccountRegions", {"Region": OTHER_REGION}, 3.0),
         ]
     )
 
@@ -225,7 +286,7 @@ def test_a_delivery_just_before_midnight_is_found_in_yesterdays_folder(
     for account in (FRESH, STALE, MISSING):
         for region in (REGION, OTHER_REGION):
             archive.deliver(account, region, just_after_midnight - timedelta(minutes=5))
-    settings = FreshnessSettings.from_env(freshness_environment())
+    settings = FreshnessSettings.from_env(listing_environment())
     s3, cloudwatch = clients(aws, freshness_policy(), listings)
 
     with aws.iam.enforced():
@@ -256,7 +317,7 @@ def test_raw_archives_are_checked_per_region_and_say_so(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     streams = {REGION: f"Central-{REGION}", OTHER_REGION: f"Central-{OTHER_REGION}"}
-    environment = {**freshness_environment("raw"), "DELIVERY_STREAMS": json.dumps(streams)}
+    environment = listing_environment("raw", DELIVERY_STREAMS=json.dumps(streams))
     at = NOW - timedelta(minutes=4)
     archive.put(f"{PREFIX}{at:%Y/%m/%d/%H}/{streams[REGION]}-1-{at:%Y-%m-%d-%H-%M-%S}-f00", at)
     # Another stream whose name starts like ours is not ours.
@@ -276,8 +337,10 @@ def test_raw_archives_are_checked_per_region_and_say_so(
     assert "checking per region" in capsys.readouterr().out
     assert published() == in_order(
         [
-            ("SecondsSinceLastDelivery", {"Account": "all", "Region": REGION}, 240.0),
+            ("SecondsSinceLastDelivery", {"Region": REGION}, 240.0),
             ("StaleAccountRegions", {}, 1.0),
+            ("StaleAccountRegions", {"Region": REGION}, 0.0),
+            ("StaleAccountRegions", {"Region": OTHER_REGION}, 1.0),
         ]
     )
     # Today's folder and the 7 days before it, for the silent region; nothing older.
@@ -296,6 +359,30 @@ def test_raw_archives_are_checked_per_region_and_say_so(
         ({"FRESHNESS_SECONDS": "-5"}, "FRESHNESS_SECONDS must be a number >= 60; got '-5'."),
         ({"FRESHNESS_SECONDS": "30"}, "FRESHNESS_SECONDS must be a number >= 60; got '30'."),
         ({"ARCHIVE_FORMAT": "parquet"}, "ARCHIVE_FORMAT must be json or raw; got 'parquet'."),
+        ({"EXCLUDED_ACCOUNTS": '["all"]'}, "EXCLUDED_ACCOUNTS must be a JSON array of account IDs"),
+        (
+            {"ORGANIZATION_ROLE_ARN": "arn:aws:iam::111111111111:user/me"},
+            "ORGANIZATION_ROLE_ARN must be empty or an IAM role ARN; got "
+            "'arn:aws:iam::111111111111:user/me'.",
+        ),
+        ({"FRESHNESS_SOURCE": "poll"}, "FRESHNESS_SOURCE must be listing or events; got 'poll'."),
+        (
+            {"FRESHNESS_METRICS": "all"},
+            "FRESHNESS_METRICS must be aggregate or per-account; got 'all'.",
+        ),
+        (
+            {"EXPECTED_FROM_ORGANIZATIONS": "yes"},
+            "EXPECTED_FROM_ORGANIZATIONS must be false or true; got 'yes'.",
+        ),
+        (
+            {"STATE_KEY": f"{PREFIX}state.json"},
+            "STATE_KEY must be an object key outside ARCHIVE_PREFIX ('CentralizedAccountsLog/'); "
+            "got 'CentralizedAccountsLog/state.json'.",
+        ),
+        (
+            {"STATE_KEY": "central-logging-freshness/"},
+            "STATE_KEY must be an object key outside ARCHIVE_PREFIX",
+        ),
         (
             {"ARCHIVE_FORMAT": "raw", "DELIVERY_STREAMS": '{"eu-west-1": "a"}'},
             "DELIVERY_STREAMS must be a JSON object naming the delivery stream of every region",
@@ -313,9 +400,34 @@ def test_bad_environment_is_refused_with_one_sentence(
     assert str(raised.value).startswith(message)
 
 
-def test_the_handler_reads_its_environment_and_runs_as_its_role(
+def test_the_handler_folds_real_notifications_and_judges_as_its_role(
     aws: FakeAws, archive: Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """End to end through moto: the bucket notifies a queue as the stack configures it, the
+    handler folds what the queue holds, then the scheduled run judges from the state."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue_url = sqs.create_queue(QueueName="deliveries")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    [notification] = rendered_logging_stack().of_type(
+        "aws:s3/bucketNotification:BucketNotification"
+    )
+    [queue] = notification.inputs["queues"]
+    archive.s3.put_bucket_notification_configuration(
+        Bucket=BUCKET,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": queue_arn,
+                    "Events": queue["events"],
+                    "Filter": {
+                        "Key": {"FilterRules": [{"Name": "prefix", "Value": queue["filterPrefix"]}]}
+                    },
+                }
+            ]
+        },
+    )
     credentials = aws.function_session(freshness_policy()).get_credentials()
     assert credentials is not None
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", credentials.access_key)
@@ -324,10 +436,15 @@ def test_the_handler_reads_its_environment_and_runs_as_its_role(
     for variable, value in freshness_environment().items():
         monkeypatch.setenv(variable, value)
     archive.deliver(FRESH, REGION, datetime.now(UTC))
+    archive.put(f"{PREFIX}errors/region={REGION}/processing-failed/x", datetime.now(UTC))
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == 3  # S3's test event, and one per object
 
     with aws.iam.enforced():
-        result = freshness.handler({"source": "aws.events"}, None)
+        folded = freshness.handler(sqs_event(*[m["Body"] for m in messages]), None)
+        result = freshness.handler({"source": "aws.events", "detail-type": "Scheduled Event"}, None)
 
+    assert folded == {"batchItemFailures": []}
     assert result["fresh"] == 1
     assert {(s["account"], s["region"]) for s in result["stale"]} == {
         (FRESH, OTHER_REGION),
@@ -336,4 +453,10 @@ def test_the_handler_reads_its_environment_and_runs_as_its_role(
         (MISSING, REGION),
         (MISSING, OTHER_REGION),
     }
-    assert sorted(set(aws.iam.actions)) == ["cloudwatch:PutMetricData", "s3:ListBucket"]
+    assert sorted(set(aws.iam.actions)) == [
+        "cloudwatch:PutMetricData",
+        "s3:GetObject",
+        "s3:PutObject",
+    ]
+    report = json.loads(archive.s3.get_object(Bucket=BUCKET, Key=REPORT_KEY)["Body"].read())
+    assert report["stale"] == result["stale"] and report["fresh"] == 1

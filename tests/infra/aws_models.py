@@ -137,11 +137,31 @@ def _queue_attributes(params: Mapping[str, Any]) -> list[str]:
     # (14 days)"; queue names "up to 80 characters: alphanumeric characters, hyphens (-),
     # and underscores (_)".
     found = []
+    # VisibilityTimeout "from 0 to 43,200 seconds (12 hours)".
+    visibility = params.get("Attributes", {}).get("VisibilityTimeout")
+    if visibility is not None and not 0 <= int(visibility) <= 43_200:
+        found.append(f"sqs.CreateQueue: VisibilityTimeout {visibility} is outside 0..43200")
     retention = params.get("Attributes", {}).get("MessageRetentionPeriod")
     if retention is not None and not 60 <= int(retention) <= 1_209_600:
         found.append(f"sqs.CreateQueue: MessageRetentionPeriod {retention} is outside 60..1209600")
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,80}", params["QueueName"]):
         found.append(f"sqs.CreateQueue: queue name {params['QueueName']!r} is not allowed")
+    return found
+
+
+def _sqs_event_source(params: Mapping[str, Any]) -> list[str]:
+    # CreateEventSourceMapping for SQS: BatchSize up to 10,000 for a standard queue, and over
+    # 10 only with MaximumBatchingWindowInSeconds of at least 1; MaximumConcurrency 2..1,000
+    # (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html,
+    # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
+    found = []
+    batch = params.get("BatchSize", 10)
+    window = params.get("MaximumBatchingWindowInSeconds", 0)
+    if not 1 <= batch <= 10_000 or (batch > 10 and window < 1):
+        found.append(f"lambda.CreateEventSourceMapping: BatchSize {batch} with window {window}")
+    concurrency = params.get("ScalingConfig", {}).get("MaximumConcurrency")
+    if concurrency is not None and not 2 <= concurrency <= 1000:
+        found.append(f"lambda.CreateEventSourceMapping: MaximumConcurrency {concurrency}")
     return found
 
 
@@ -207,6 +227,7 @@ EXTRA: dict[tuple[str, str], list[Callable[[Mapping[str, Any]], list[str]]]] = {
     ("logs", "PutRetentionPolicy"): [_log_retention],
     ("sqs", "CreateQueue"): [_queue_attributes],
     ("lambda", "CreateFunction"): [_function_name],
+    ("lambda", "CreateEventSourceMapping"): [_sqs_event_source],
     ("kinesis", "IncreaseStreamRetentionPeriod"): [_stream_retention],
     ("cloudwatch", "PutMetricAlarm"): [_alarm_period],
     ("firehose", "CreateDeliveryStream"): [_dynamic_partitioning_buffer],
@@ -727,8 +748,45 @@ REQUESTS: dict[str, Callable[[Resource], list[Request]]] = {
                 for key, pulumi_key in (
                     ("MessageRetentionPeriod", "messageRetentionSeconds"),
                     ("SqsManagedSseEnabled", "sqsManagedSseEnabled"),
+                    ("VisibilityTimeout", "visibilityTimeoutSeconds"),
+                    ("RedrivePolicy", "redrivePolicy"),
                 )
                 if pulumi_key in r.inputs
+            },
+        },
+    ),
+    "aws:lambda/eventSourceMapping:EventSourceMapping": _simple(
+        "lambda",
+        "CreateEventSourceMapping",
+        {
+            "EventSourceArn": "eventSourceArn",
+            "FunctionName": "functionName",
+            "BatchSize": "batchSize",
+            "MaximumBatchingWindowInSeconds": "maximumBatchingWindowInSeconds",
+            "FunctionResponseTypes": "functionResponseTypes",
+            "ScalingConfig": lambda r: {
+                "MaximumConcurrency": (r.inputs.get("scalingConfig") or {}).get(
+                    "maximumConcurrency"
+                )
+            },
+        },
+    ),
+    "aws:s3/bucketNotification:BucketNotification": _simple(
+        "s3",
+        "PutBucketNotificationConfiguration",
+        {
+            "Bucket": "bucket",
+            "NotificationConfiguration": lambda r: {
+                "QueueConfigurations": [
+                    {
+                        "QueueArn": q["queueArn"],
+                        "Events": q["events"],
+                        "Filter": {
+                            "Key": {"FilterRules": [{"Name": "prefix", "Value": q["filterPrefix"]}]}
+                        },
+                    }
+                    for q in r.inputs["queues"]
+                ]
             },
         },
     ),

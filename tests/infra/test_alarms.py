@@ -48,7 +48,14 @@ def test_logging_alarms_watch_each_regions_stream_in_the_home_region() -> None:
     for region in regions:
         found = alarms(run, region)
         found.pop("archive-stale", None)  # home region only: see its own test
-        assert set(found) == {"delivery-failing", "data-stale", "records-throttled"}
+        found.pop("freshness-dead-letters", None)  # likewise (tests/infra/test_freshness.py)
+        near_limit = found.pop("partitions-near-limit")
+        assert set(found) == {
+            "delivery-failing",
+            "data-stale",
+            "records-throttled",
+            "partitions-exceeded",
+        }
         stream_name = run.one(
             "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream",
             f"central-{region}-firehose",
@@ -68,6 +75,33 @@ def test_logging_alarms_watch_each_regions_stream_in_the_home_region() -> None:
         assert found["data-stale"]["metricName"] == "DeliveryToS3.DataFreshness"
         assert found["data-stale"]["threshold"] == 1200
         assert found["records-throttled"]["metricName"] == "ThrottledRecords"
+        exceeded = found["partitions-exceeded"]
+        assert (exceeded["metricName"], exceeded["statistic"], exceeded["threshold"]) == (
+            "PartitionCountExceeded",
+            "Maximum",
+            0,
+        )
+        assert "errors/activePartitionExceeded/" in exceeded["alarmDescription"]
+        # PartitionCount / ActivePartitionsLimit of this stream: right whatever quota AWS grants.
+        queries = {q["id"]: q for q in near_limit["metricQueries"]}
+        assert queries["share"] == {
+            "id": "share",
+            "expression": "partitions / quota",
+            "returnData": True,
+        }
+        for query_id, metric in (
+            ("partitions", "PartitionCount"),
+            ("quota", "ActivePartitionsLimit"),
+        ):
+            assert queries[query_id]["metric"]["metricName"] == metric
+            assert queries[query_id]["metric"]["dimensions"] == {"DeliveryStreamName": stream_name}
+            assert queries[query_id]["metric"]["namespace"] == "AWS/Firehose"
+        assert (near_limit["threshold"], near_limit["comparisonOperator"]) == (
+            0.9,
+            "GreaterThanOrEqualToThreshold",
+        )
+        assert near_limit["region"] == "eu-west-1"
+        assert near_limit["alarmActions"] == near_limit["okActions"] == [topic.state["arn"]]
 
 
 def test_a_multi_region_logging_stack_notifies_a_topic_in_its_home_region() -> None:

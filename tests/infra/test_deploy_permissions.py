@@ -5,6 +5,7 @@ resource type and provider function the program declares under the mocks, and pa
 from __future__ import annotations
 
 import json
+import re
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -266,6 +267,24 @@ ACTIONS: dict[str, list[str]] = {
     # internal/service/lambda/invocation.go
     "aws:lambda/invocation:Invocation": ["lambda:InvokeFunction"],
     # internal/service/sqs/queue.go
+    # The bridged provider's resource (terraform-provider-aws,
+    # internal/service/lambda/event_source_mapping.go): CreateEventSourceMapping with tags,
+    # then waits and reads with GetEventSourceMapping; Update and Delete by UUID.
+    "aws:lambda/eventSourceMapping:EventSourceMapping": [
+        "lambda:CreateEventSourceMapping",
+        "lambda:GetEventSourceMapping",
+        "lambda:UpdateEventSourceMapping",
+        "lambda:DeleteEventSourceMapping",
+        "lambda:ListTags",
+        "lambda:TagResource",
+        "lambda:UntagResource",
+    ],
+    # internal/service/s3/bucket_notification.go: Put/GetBucketNotificationConfiguration,
+    # which IAM authorises as s3:PutBucketNotification / s3:GetBucketNotification.
+    "aws:s3/bucketNotification:BucketNotification": [
+        "s3:PutBucketNotification",
+        "s3:GetBucketNotification",
+    ],
     "aws:sqs/queue:Queue": [
         "sqs:CreateQueue",
         "sqs:GetQueueAttributes",
@@ -456,7 +475,8 @@ CONFIGS: dict[str, list[dict[str, object]]] = {
         {"role": "member", "loggingStack": STACK, "subscriptionMode": "account-policy"},
     ],
     "organization": [
-        {"role": "organization", "loggingStack": STACK, "regions": REGIONS},
+        # The alarms' resource types are granted, for those who bring them back.
+        {"role": "organization", "loggingStack": STACK, "regions": REGIONS, "memberAlarms": True},
         {
             "role": "organization",
             "loggingStack": STACK,
@@ -495,9 +515,11 @@ def declared(stack: str, monkeypatch: pytest.MonkeyPatch) -> set[str]:
 
 
 def policy_files(stack: str) -> list[Path]:
-    """The policies to attach for a stack of this role: `<role>.json`, or its parts
-    `<role>-<part>.json` where one managed policy cannot hold it."""
-    return sorted(IAM_DIR.glob(f"{stack}.json")) + sorted(IAM_DIR.glob(f"{stack}-*.json"))
+    """The policies to attach to the deploy role of a stack of this role: `<role>.json`, or
+    its parts `<role>-<part>.json` where one managed policy cannot hold it
+    (`<role>-preview.json` is the preview role's, tests/infra/test_preview_permissions.py)."""
+    parts = [p for p in IAM_DIR.glob(f"{stack}-*.json") if p.stem != f"{stack}-preview"]
+    return sorted(IAM_DIR.glob(f"{stack}.json")) + sorted(parts)
 
 
 def policy(stack: str) -> dict[str, Any]:
@@ -515,9 +537,14 @@ def listed(value: str | list[str]) -> list[str]:
 
 
 def conditions_hold(statement: dict[str, Any], context: dict[str, str]) -> bool:
-    """IAM's StringEquals / StringLike on a request context: a key the request does not carry
-    fails the condition (the only operators the deploy policies use)."""
-    operators = {"StringEquals": lambda v, p: v == p, "StringLike": fnmatchcase}
+    """IAM's StringEquals / StringLike / ArnLike on a request context: a key the request does
+    not carry fails the condition (the only operators the deploy policies use; ArnLike matches
+    each ARN segment with wildcards, which fnmatch over the whole ARN approximates)."""
+    operators = {
+        "StringEquals": lambda v, p: v == p,
+        "StringLike": fnmatchcase,
+        "ArnLike": fnmatchcase,
+    }
     for operator, keys in statement.get("Condition", {}).items():
         match = operators[operator]
         for key, values in keys.items():
@@ -545,8 +572,21 @@ def allowed(
     )
 
 
+# Condition keys a request carries besides iam:PassedToService, as the program makes it:
+# CreateEventSourceMapping names the function it feeds (Service Authorization Reference,
+# AWS Lambda: lambda:FunctionArn), the logging stack's freshness function.
+REQUEST_CONTEXT = {
+    "lambda:CreateEventSourceMapping": {
+        "lambda:FunctionArn": "arn:aws:lambda:eu-west-1:111111111111:function:"
+        "central-logging-freshness"
+    },
+}
+
+
 def request_context(type_: str, action: str) -> dict[str, str]:
-    return {"iam:PassedToService": PASSED_TO[type_]} if action == "iam:PassRole" else {}
+    if action == "iam:PassRole":
+        return {"iam:PassedToService": PASSED_TO[type_]}
+    return REQUEST_CONTEXT.get(action, {})
 
 
 def action_patterns(document: dict[str, Any]) -> list[str]:
@@ -693,7 +733,10 @@ def accepted(finding: Any) -> bool:
     )
 
 
-POLICY_FILES = sorted(IAM_DIR.glob("*.json"))
+POLICY_FILES = sorted(p for stack in CONFIGS for p in policy_files(stack))
+# Besides the deploy policies: the preview roles' (test_preview_permissions.py), the roles'
+# trust policies (tests/workflows) and the archive reader's (test_reader_role.py).
+OTHER_FILES = re.compile(r"(\w+-preview|trust-\w+|reader)\.json")
 
 
 @pytest.mark.parametrize("path", POLICY_FILES, ids=[p.name for p in POLICY_FILES])
@@ -713,8 +756,9 @@ def test_each_deploy_policy_fits_a_managed_policy(path: Path) -> None:
     assert len("".join(path.read_text().split())) <= MANAGED_POLICY_CHARACTERS
 
 
-def test_every_policy_file_belongs_to_a_stack_role() -> None:
-    assert sorted(p for stack in CONFIGS for p in policy_files(stack)) == POLICY_FILES
+def test_every_policy_file_is_a_stack_roles_or_named_for_its_use() -> None:
+    others = [p for p in IAM_DIR.glob("*.json") if p not in POLICY_FILES]
+    assert [p.name for p in others if not OTHER_FILES.fullmatch(p.name)] == []
 
 
 ROOT = IAM_DIR.parents[1]

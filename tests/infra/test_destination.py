@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import fnmatch
+import json
+import shutil
+import subprocess
 from typing import Any
 
 import pytest
 
+from components.destination import partition_key_query
 from tests.infra.harness import LOGGING_ACCOUNT_ID, ORG_ID, Run, run_program
 
 BUCKET = "aws:s3/bucket:Bucket"
@@ -144,7 +148,7 @@ def test_json_archive_is_decompressed_partitioned_and_gzipped(
         "AppendDelimiterToRecord",
     ]
     query = {p["parameterName"]: p["parameterValue"] for p in processors[1]["parameters"]}
-    assert query["MetadataExtractionQuery"] == "{owner:.owner}"
+    assert query["MetadataExtractionQuery"] == partition_key_query(LOGGING_ACCOUNT_ID)
     assert s3["cloudwatchLoggingOptions"]["enabled"] is True
     assert s3["kmsKeyArn"] == run.one(KEY).state["arn"]
     assert run.one(FIREHOSE).inputs["serverSideEncryption"]["enabled"] is True
@@ -519,3 +523,26 @@ def test_stream_alarms_live_with_the_streams(org_config: dict[str, object]) -> N
     # One topic, where the alarms are.
     [topic] = run.of_type("aws:sns/topic:Topic")
     assert topic.inputs["region"] == "eu-west-1"
+
+
+def jq(query: str, record: dict[str, Any]) -> Any:
+    """`query` run by jq, as Firehose's MetadataExtraction runs it (JQ-1.6)."""
+    if shutil.which("jq") is None:
+        pytest.skip("jq is not installed")
+    out = subprocess.run(
+        ["jq", "-c", query], input=json.dumps(record), capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)
+
+
+def test_control_messages_join_the_logging_accounts_partition_not_one_of_their_own() -> None:
+    query = partition_key_query(LOGGING_ACCOUNT_ID)
+    data = {"messageType": "DATA_MESSAGE", "owner": "111111111111", "logEvents": []}
+    # As CloudWatch Logs sends it to check a destination: no account of its own.
+    control = {"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logEvents": []}
+    forged = {"messageType": "DATA_MESSAGE", "owner": "CloudwatchLogs", "logEvents": []}
+
+    assert jq(query, data) == {"owner": "111111111111"}
+    assert jq(query, control) == {"owner": LOGGING_ACCOUNT_ID}
+    # Only the message type CloudWatch Logs sets decides; any other record keeps its owner.
+    assert jq(query, forged) == {"owner": "CloudwatchLogs"}

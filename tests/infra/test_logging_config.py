@@ -11,6 +11,35 @@ BASE = {"role": "logging", "organizationId": ORG_ID}
 
 CASES = [
     ({"athena": "yes"}, "central-logging:athena is 'yes'; it must be true or false."),
+    (
+        {"freshnessExcludeAccounts": ["111111111111", "1234"]},
+        "central-logging:freshnessExcludeAccounts is '1234'; each entry must be a 12-digit "
+        "account ID.",
+    ),
+    (
+        {"organizationReaderRoleArn": "arn:aws:iam::222222222222:user/reader"},
+        "central-logging:organizationReaderRoleArn is 'arn:aws:iam::222222222222:user/reader'; "
+        "it must be an IAM role ARN such as arn:aws:iam::111111111111:role/NAME.",
+    ),
+    (
+        {
+            "organizationId": None,
+            "memberAccounts": ["111111111111"],
+            "organizationReaderRoleArn": "arn:aws:iam::222222222222:role/reader",
+        },
+        "central-logging:organizationReaderRoleArn is 'arn:aws:iam::222222222222:role/reader'; "
+        "it is used only with central-logging:organizationId, which is not set.",
+    ),
+    (
+        {"freshnessMetrics": "per-region"},
+        "central-logging:freshnessMetrics is 'per-region'; allowed values are aggregate, "
+        "per-account.",
+    ),
+    (
+        {"s3Prefix": "central-logging-freshness/"},
+        "central-logging:s3Prefix is 'central-logging-freshness/'; it must not contain the "
+        "freshness state, central-logging-freshness/state.json.",
+    ),
     ({"role": None}, "central-logging:role is not set; set it to logging, member or organization."),
     (
         {"role": "central"},

@@ -267,6 +267,7 @@ def test_lambda_mode_declares_the_member_stacks_functions_rules_and_parameters()
         excludeLogGroups=["/aws/lambda/noisy-*"],
         replaceFilterNames=["CentralLogDestination"],
         reconcileSchedule="rate(1 day)",
+        memberAlarms=True,
     )
     resources = template(run, "regional")["Resources"]
     parameters = {
@@ -340,3 +341,47 @@ def test_a_filter_pattern_with_dollar_braces_stays_literal_in_the_account_policy
     text, variables = document["Fn::Sub"]
     assert json.loads(text)["FilterPattern"] == '-"${!oops}"'
     assert list(variables) == ["DestinationArn"]
+
+
+def alarm_parts(resources: dict[str, Any]) -> set[str]:
+    """The alarms, metric filters and target-less rules of a template: what only alarms use."""
+    return {
+        name
+        for name, r in resources.items()
+        if r["Type"] in ("AWS::CloudWatch::Alarm", "AWS::Logs::MetricFilter")
+        or (r["Type"] == "AWS::Events::Rule" and "Targets" not in r["Properties"])
+    }
+
+
+@pytest.mark.parametrize("mode", ["lambda", "account-policy"])
+def test_member_accounts_get_no_alarms_unless_member_alarms_is_set(mode: str) -> None:
+    # 2,000 accounts x 17 regions x 7 alarms (lambda mode) with no action would be 238,000
+    # alarms nobody hears, about $23,800 a month at $0.10 an alarm
+    # (https://aws.amazon.com/cloudwatch/pricing/).
+    quiet = template(run_organization(subscriptionMode=mode), "regional")["Resources"]
+    loud = template(run_organization(subscriptionMode=mode, memberAlarms=True), "regional")[
+        "Resources"
+    ]
+
+    assert alarm_parts(quiet) == set()
+    assert {n for n, r in loud.items() if r["Type"] == "AWS::CloudWatch::Alarm"} == (
+        {
+            "SubscriberErrorsAlarm",
+            "ReconcilerErrorsAlarm",
+            "DeadLettersAlarm",
+            "UncoveredAlarm",
+            "HeartbeatMissingAlarm",
+            "DeliveryAlarm0",
+            "DeliveryAlarm1",
+        }
+        if mode == "lambda"
+        else {
+            "AccountPolicyChangedAlarm",
+            "HeartbeatMissingAlarm",
+            "DeliveryAlarm0",
+            "DeliveryAlarm1",
+        }
+    )
+    # Everything else an account-region runs is the same either way.
+    assert set(quiet) == set(loud) - alarm_parts(loud)
+    assert "Heartbeat" in quiet

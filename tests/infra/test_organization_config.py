@@ -70,6 +70,10 @@ CASES = [
         "to 100.",
     ),
     (
+        {"memberAlarms": "yes"},
+        "central-logging:memberAlarms is 'yes'; it must be true or false.",
+    ),
+    (
         {"alarmEmail": "ops@example.com"},
         "central-logging:alarmEmail is 'ops@example.com'; the organization role's alarms live "
         "in each member account, where no topic of this stack can be notified, so leave it "
@@ -134,6 +138,7 @@ def test_defaults_are_safe_for_a_large_organisation() -> None:
     assert settings.member.regions == ("eu-west-1",)
     assert settings.member.subscription_mode == "lambda"
     assert settings.member.alarms.topic_arn is None and settings.member.alarms.email is None
+    assert settings.member_alarms is False
 
 
 def test_values_are_read() -> None:
@@ -145,6 +150,7 @@ def test_values_are_read() -> None:
             "callAs": "DELEGATED_ADMIN",
             "maxConcurrentPercentage": "100",
             "failureTolerancePercentage": "0",
+            "memberAlarms": "true",
         },
         "eu-west-1",
     )
@@ -152,3 +158,4 @@ def test_values_are_read() -> None:
     assert settings.exclude_accounts == ("111111111111",)
     assert settings.call_as == "DELEGATED_ADMIN"
     assert (settings.max_concurrent_percentage, settings.failure_tolerance_percentage) == (100, 0)
+    assert settings.member_alarms is True

@@ -35,7 +35,7 @@ def member(mode: str) -> Run:
 @cache
 def regional(mode: str) -> dict[str, Any]:
     """The regional template as CloudFormation resolves it in MEMBER's REGION."""
-    rendered = template(run_organization(subscriptionMode=mode), "regional")
+    rendered = template(run_organization(subscriptionMode=mode, memberAlarms=True), "regional")
     return {
         name: {"Type": r["Type"], **resolve(r["Properties"], rendered, REGION, MEMBER)}
         for name, r in rendered["Resources"].items()

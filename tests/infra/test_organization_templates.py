@@ -53,7 +53,8 @@ ACCOUNT = "123456789012"  # moto's default account
 
 @cache
 def rendered(config: str) -> dict[str, dict[str, Any]]:
-    run = run_organization(**CONFIGS[config])
+    # With the member alarms: the fullest template is the one to lint and deploy.
+    run = run_organization(**CONFIGS[config], memberAlarms=True)
     return {
         purpose: json.loads(
             run.one("aws:cloudformation/stackSet:StackSet", f"central-{purpose}").inputs[

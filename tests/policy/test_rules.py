@@ -592,6 +592,13 @@ EXCLUSIVE_GROUP_ATTACHMENTS = rules.EXCLUSIVE_ATTACHMENTS[2]
 
 # Shapes that defeated the pack before: (rule, resource type, inputs, words in the violation).
 HOLES: dict[str, tuple[str, str, dict[str, Any], str]] = {
+    # The archive's object events.
+    "notification-to-an-outside-queue": (
+        "notifications-inside-the-deployment",
+        rules.BUCKET_NOTIFICATION,
+        {"queues": [{"queueArn": f"arn:aws:sqs:eu-west-1:{OUTSIDE}:events", "events": ["*"]}]},
+        "outside the deployment",
+    ),
     # Destination policies.
     "destination-allow-not-principal": (
         "destination-policy-org-scoped",
@@ -1592,6 +1599,15 @@ def test_an_acknowledged_change_passes() -> None:
 
 # Shapes AWS documents as equivalent to ours, which the rules must not reject.
 ACCEPTED: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "notification-to-our-queue": (
+        "notifications-inside-the-deployment",
+        rules.BUCKET_NOTIFICATION,
+        {
+            "queues": [
+                {"queueArn": f"arn:aws:sqs:eu-west-1:{LOGGING_ACCOUNT_ID}:q", "events": ["*"]}
+            ]
+        },
+    ),
     "destination-org-string-like-exact": (
         "destination-policy-org-scoped",
         rules.DESTINATION_POLICY,
