@@ -5,6 +5,9 @@
 - Cross-account destinations: moto has no model of a CloudWatch Logs destination as a filter
   target, so `CrossAccountDestinations` stands in for AWS on those puts.
 - Log classes: moto has none, so `LogClasses` keeps and refuses them as AWS does.
+- Filter fields: moto keeps only name, pattern, destination and role of a subscription filter,
+  so `FilterFields` keeps the others a put may set (distribution, applyOnTransformedLogs,
+  fieldSelectionCriteria, emitSystemFields).
 """
 
 from __future__ import annotations
@@ -495,6 +498,46 @@ class LogClasses:
         return refuse_other_classes
 
 
+class FilterFields:
+    """The optional fields of a subscription filter, which moto drops, kept as AWS describes
+    them (API_SubscriptionFilter: each "if it was specified when the subscription filter was
+    created"; distribution ByLogStream by default). A put over an existing filter that leaves a
+    field out keeps its value: AWS documents no reset, so the code under test must not rely on
+    one."""
+
+    FIELDS = (
+        "distribution",
+        "applyOnTransformedLogs",
+        "fieldSelectionCriteria",
+        "emitSystemFields",
+    )
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        put_subscription_filter = LogsResponse.put_subscription_filter
+        to_json = SubscriptionFilter.to_json
+
+        def put(response: LogsResponse) -> str:
+            answer = put_subscription_filter(response)
+            group = response.logs_backend.groups[response._get_param("logGroupName")]
+            stored = group.subscription_filters[response._get_param("filterName")]
+            fields = getattr(stored, "optional_fields", {})
+            for name in FilterFields.FIELDS:
+                value = response._get_param(name)
+                if value is not None:
+                    fields[name] = value
+            stored.optional_fields = fields  # type: ignore[attr-defined]
+            return str(answer)
+
+        def describe(subscription_filter: SubscriptionFilter) -> dict[str, Any]:
+            return {
+                **to_json(subscription_filter),
+                **getattr(subscription_filter, "optional_fields", {}),
+            }
+
+        monkeypatch.setattr(LogsResponse, "put_subscription_filter", put)
+        monkeypatch.setattr(SubscriptionFilter, "to_json", describe)
+
+
 @dataclass(frozen=True)
 class Invocation:
     function_name: str
@@ -509,6 +552,7 @@ class FakeAws:
         self.iam = IamEnforcement(monkeypatch)
         self.destinations = CrossAccountDestinations(monkeypatch)
         self.log_classes = LogClasses(monkeypatch)
+        FilterFields(monkeypatch)
         self.invocations: list[Invocation] = []
         self.logs = boto3.client("logs", region_name=REGION)
         invocations = self.invocations
@@ -599,12 +643,15 @@ class FakeAws:
         role_arn: str | None = None,
         *,
         pattern: str = "",
+        **fields: Any,
     ) -> None:
+        """Put a filter as a member admin would, with any optional `fields` of the request."""
         request: PutSubscriptionFilterRequestTypeDef = {
             "logGroupName": log_group,
             "filterName": filter_name,
             "filterPattern": pattern,
             "destinationArn": destination_arn,
+            **fields,  # type: ignore[typeddict-item]
         }
         if role_arn is not None:
             request["roleArn"] = role_arn
