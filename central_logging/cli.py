@@ -40,7 +40,9 @@ from handlers.core import (
     ALREADY_SUBSCRIBED,
     CLASSES_WITHOUT_FILTERS,
     DESTINATION_PARAMETER,
+    DRIFT_RULE_DESCRIPTION,
     FAILED,
+    FUNCTION_NAMES,
     LIMIT_EXCEEDED,
     NOT_SUBSCRIBED,
     SENDER_ROLE_PARAMETER,
@@ -627,6 +629,47 @@ class _Entries:
             return sorted(self._entries, key=lambda e: e.order)
 
 
+def _still_running(target: Target, profile: str | None) -> str | None:
+    """What of this project still runs in an account-region and would put a deleted filter
+    back (the subscriber on the drift rule's events, the sweep on its schedule), or None.
+    Raises UsageError if that cannot be read: unsubscribing blind could be undone unseen."""
+    session = _session(profile, target.credentials)
+    where = f"account {target.account} in {target.region}"
+    try:
+        functions = session.client("lambda", region_name=target.region)
+        for name in FUNCTION_NAMES:
+            try:
+                functions.get_function(FunctionName=name)
+            except functions.exceptions.ResourceNotFoundException:
+                continue
+            return f"{where} still runs this project's function {name}"
+        pages = session.client("events", region_name=target.region).get_paginator("list_rules")
+        for page in pages.paginate():
+            for rule in page.get("Rules", []):
+                if rule.get("Description") == DRIFT_RULE_DESCRIPTION:
+                    return f"{where} still has this project's drift rule {rule.get('Name')}"
+    except (ClientError, BotoCoreError) as error:
+        raise UsageError(
+            f"Could not check that this project's functions and drift rule are gone from "
+            f"{where} (unsubscribe needs lambda:GetFunction and events:ListRules): {error}"
+        ) from error
+    return None
+
+
+def _refuse_while_running(
+    targets: Sequence[Target], profile: str | None, pool: ThreadPoolExecutor
+) -> None:
+    """Unsubscribing where the project still runs is undone within seconds (drift repair) or
+    at the next sweep: refused, before any filter is deleted anywhere."""
+    found = [r for r in pool.map(lambda t: _still_running(t, profile), targets) if r]
+    if found:
+        more = f" (and {len(found) - 1} more account-regions)" if len(found) > 1 else ""
+        raise UsageError(
+            f"Not unsubscribing: {found[0]}{more}, which would put every filter back; "
+            "destroy the member stack (or its stack instances) first, then unsubscribe."
+        )
+
+
 def _sweep(args: argparse.Namespace, plan: Plan, entries: _Entries, stop: threading.Event) -> None:
     progress = Progress(sys.stderr if sys.stderr.isatty() else None)
     # Not a `with` block: after Ctrl-C, leaving must not wait for the calls in flight.
@@ -644,6 +687,8 @@ def _sweep(args: argparse.Namespace, plan: Plan, entries: _Entries, stop: thread
                     progress.done(f"{item.account}/{item.region}")
                 else:
                     targets.append(item)
+        if args.command == "unsubscribe":
+            _refuse_while_running(targets, args.profile, pool)
         runs = [pool.submit(_sweep_target, t, args, progress, entries.add, stop) for t in targets]
         for run in runs:
             run.result()
@@ -668,6 +713,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return INTERRUPTED
     try:
         _sweep(args, plan, entries, stop)
+    except UsageError as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         stop.set()
         _report(entries.sorted(), args, sys.stdout)

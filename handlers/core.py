@@ -87,6 +87,14 @@ _ONLY_STANDARD = "only supported on the Standard log class"
 DESTINATION_PARAMETER = "/central-logging/destination-arn"
 SENDER_ROLE_PARAMETER = "/central-logging/sender-role-arn"
 
+# This project's functions in every member account-region (member stack and organization
+# template alike, components/subscriber.py) and the description of its drift rule: while any
+# of them exists there, a deleted filter of ours is put back.
+FUNCTION_NAMES = ("central-logging-subscriber", "central-logging-reconciler")
+DRIFT_RULE_DESCRIPTION = (
+    "A subscription filter was put or deleted by another principal: check the log group"
+)
+
 # API quotas per account and region (design section 6); none of them is adjustable.
 QUOTAS_PER_SECOND: Mapping[str, int] = {
     "DescribeLogGroups": 10,
