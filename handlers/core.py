@@ -319,6 +319,64 @@ def _needs_fresh_put(subscription_filter: SubscriptionFilterTypeDef) -> bool:
     )
 
 
+# An account-level subscription filter policy (PutAccountPolicy, policyType
+# SUBSCRIPTION_FILTER_POLICY) holds these attributes; Distribution "is only applicable when the
+# destination is an Kinesis Data Streams data stream", not a logical destination, so it does
+# not change what reaches the archive (CloudWatch Logs API Reference, PutAccountPolicy,
+# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutAccountPolicy.html).
+_ACCOUNT_POLICY_FIELDS = {
+    "DestinationArn": "destinationArn",
+    "RoleArn": "roleArn",
+    "FilterPattern": "filterPattern",
+    "Distribution": None,
+}
+# Its selection criteria exclude log groups by exact name only (design section 6).
+_NOT_IN = "LogGroupName NOT IN "
+
+
+def account_policy_coverage(
+    log_group: str, policies: Sequence[Mapping[str, Any]], settings: Settings
+) -> Result | None:
+    """`already-subscribed` if an account-level subscription filter policy of
+    DescribeAccountPolicies delivers `log_group` to the archive as configured (by the same
+    definition as a filter), else None. A policy document or selection this code cannot read
+    covers nothing."""
+    for policy in policies:
+        try:
+            document = json.loads(policy.get("policyDocument") or "")
+        except ValueError:
+            continue
+        if not isinstance(document, dict) or not set(document) <= set(_ACCOUNT_POLICY_FIELDS):
+            continue
+        as_filter: Any = {
+            field: document[key]
+            for key, field in _ACCOUNT_POLICY_FIELDS.items()
+            if field is not None and key in document
+        }
+        if delivery_differences(as_filter, settings) or not _selects(policy, log_group):
+            continue
+        return Result(
+            log_group,
+            ALREADY_SUBSCRIBED,
+            f"account policy {policy.get('policyName')!r} delivers it to "
+            f"{settings.destination_arn} exactly as configured",
+        )
+    return None
+
+
+def _selects(policy: Mapping[str, Any], log_group: str) -> bool:
+    criteria = policy.get("selectionCriteria") or ""
+    if not criteria:
+        return True
+    if not criteria.startswith(_NOT_IN):
+        return False
+    try:
+        excluded = json.loads(criteria.removeprefix(_NOT_IN))
+    except ValueError:
+        return False
+    return isinstance(excluded, list) and log_group not in excluded
+
+
 def _writes_text(delete_names: Sequence[str], put_name: str | None, *, done: bool) -> str:
     delete_verb = "deleted" if done else "delete"
     steps = [f"{delete_verb} filter {name!r}" for name in delete_names]
