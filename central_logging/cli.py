@@ -757,7 +757,7 @@ def _report(entries: Sequence[Entry], args: argparse.Namespace, out: TextIO) -> 
             group = e.result.log_group or "(account-region)"
             out.write(f"{e.account} {e.region} {group}: {e.result.outcome}: {e.result.detail}\n")
     by_class = Counter(e.log_class for e in entries if e.result.outcome == UNSUPPORTED_CLASS)
-    if by_class:
+    if by_class and args.command != "unsubscribe":
         allowed = set(args.allow_class)
         out.write(
             "Not covered by log class: "

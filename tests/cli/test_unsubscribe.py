@@ -235,3 +235,14 @@ def test_one_running_account_stops_a_fan_out_before_any_delete(
             admin_session(account).client("logs").describe_subscription_filters(logGroupName=OURS)
         )
         assert [f["filterName"] for f in described["subscriptionFilters"]] == [FILTER_NAME]
+
+
+def test_log_groups_without_filters_by_class_are_no_problem_for_unsubscribe(
+    aws: FakeAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws.create_log_groups("/app/archive", log_class="INFREQUENT_ACCESS")
+
+    assert cli.main(["unsubscribe"]) == 0
+    out = capsys.readouterr().out
+    assert "Not covered by log class" not in out
+    assert out.splitlines()[-1] == "Summary: 1 unsupported-class in 1 account-region(s)."
