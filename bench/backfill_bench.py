@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import boto3
+import pytest
 from botocore.config import Config
 from moto.logs.exceptions import ResourceNotFoundException
 from moto.logs.models import LogsBackend, logs_backends
@@ -32,7 +33,7 @@ from werkzeug.serving import make_server
 
 from central_logging import cli
 from handlers.core import QUOTAS_PER_SECOND
-from tests.handlers.harness import put_in_slots
+from tests.handlers.harness import AccountPolicies, put_in_slots
 
 OWN_ACCOUNT = "123456789012"  # moto's account for the benchmark's own credentials
 LOGGING_ACCOUNT = "222222222222"
@@ -201,6 +202,7 @@ def main() -> None:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     LogsBackend.put_subscription_filter = _put_any_destination  # type: ignore[method-assign,assignment]
+    AccountPolicies(pytest.MonkeyPatch())  # moto has none; backfill reads them first
     layer = QuotaLayer(DomainDispatcherApplication(create_backend_app), args.latency)
     server = make_server("127.0.0.1", 0, layer, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()

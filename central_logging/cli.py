@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -21,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import boto3
 import botocore.session
@@ -42,7 +43,9 @@ from handlers.core import (
     ALREADY_SUBSCRIBED,
     CLASSES_WITHOUT_FILTERS,
     DESTINATION_PARAMETER,
+    DRIFT_RULE_DESCRIPTION,
     FAILED,
+    FUNCTION_NAMES,
     LIMIT_EXCEEDED,
     NO_SENDER_ROLE,
     NOT_SUBSCRIBED,
@@ -53,6 +56,7 @@ from handlers.core import (
     Result,
     Settings,
     SettingsError,
+    account_policy_coverage,
     apply,
     decide,
     delivery_log_groups,
@@ -64,6 +68,7 @@ from handlers.core import (
     unsubscribe,
     unsupported_class,
 )
+from handlers.trails import management_trail
 
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
@@ -86,6 +91,8 @@ PIPELINE_THREADS = 4
 MAX_PARALLEL_ACCOUNT_REGIONS = 64
 # Outcomes that leave a log group without delivery: backfill and audit exit 1 while any remain.
 GAPS = frozenset({NOT_SUBSCRIBED, LIMIT_EXCEEDED, FAILED})
+# A log class as DescribeLogGroups names it (STANDARD, INFREQUENT_ACCESS, DELIVERY, ...).
+_LOG_CLASS = re.compile(r"[A-Z][A-Z_]{0,63}")
 # Exit status after Ctrl-C, as shells report a process ended by SIGINT.
 INTERRUPTED = 130
 # Settings variables of the core, named as the CLI flags that set them.
@@ -120,6 +127,7 @@ class Entry:
     account: str
     region: str
     result: Result
+    log_class: str = STANDARD_CLASS
 
     def as_dict(self) -> dict[str, str | None]:
         return {"account": self.account, "region": self.region, **self.result.as_dict()}
@@ -164,6 +172,27 @@ def _parser() -> _Parser:
                 f"parameter {DESTINATION_PARAMETER} of each --region",
             )
             command.add_argument(
+                "--logging-outputs",
+                metavar="FILE|JSON",
+                help="the logging stack's outputs (`pulumi stack output --json`, a file or the "
+                "JSON itself): the destination of each region from its destinationArns",
+            )
+            command.add_argument(
+                "--logging-account",
+                metavar="ID",
+                help="the logging account: every destination must be in it; with neither "
+                "--destination-arn nor --logging-outputs, an SSM parameter naming another "
+                "account is reported as a finding",
+            )
+            command.add_argument(
+                "--allow-class",
+                action="append",
+                default=[],
+                metavar="CLASS",
+                help="a log class whose log groups may stay uncovered (repeatable), such as "
+                f"{' or '.join(sorted(CLASSES_WITHOUT_FILTERS))}",
+            )
+            command.add_argument(
                 "--role-arn",
                 help="role CloudWatch Logs assumes to deliver; with --accounts or "
                 "--organization, the role of the same name in each account; default: the SSM "
@@ -187,7 +216,14 @@ def _parser() -> _Parser:
         command.add_argument("--assume-role", metavar="NAME", help="role assumed in each account")
         # What a command has no flag for is not used by it.
         command.set_defaults(
-            destination_arn=[], role_arn=None, filter_pattern="", exclude=[], dry_run=False
+            destination_arn=[],
+            role_arn=None,
+            filter_pattern="",
+            exclude=[],
+            dry_run=False,
+            logging_outputs=None,
+            logging_account=None,
+            allow_class=[],
         )
     return parser
 
@@ -225,15 +261,64 @@ def _region_of(destination_arn: str) -> str:
     return destination_arn.split(":")[3]
 
 
+def _account_of(arn: str) -> str:
+    return arn.split(":")[4]
+
+
+def _output_destinations(args: argparse.Namespace) -> list[str]:
+    """The destination ARNs of --logging-outputs: its `destinationArns`, region -> ARN."""
+    raw: str = args.logging_outputs
+    if not raw.lstrip().startswith("{"):
+        try:
+            with open(raw, encoding="utf-8") as file:
+                raw = file.read()
+        except OSError as error:
+            raise UsageError(f"--logging-outputs could not be read: {error.strerror}.") from error
+    try:
+        outputs = json.loads(raw)
+    except ValueError:
+        outputs = None
+    arns = outputs.get("destinationArns") if isinstance(outputs, dict) else None
+    if not isinstance(arns, dict) or not arns or not all(isinstance(a, str) for a in arns.values()):
+        raise UsageError(
+            "--logging-outputs must be the logging stack's outputs as JSON (pulumi stack output "
+            "--json) with destinationArns, an object of region to destination ARN."
+        )
+    return list(arns.values())
+
+
 def _given_destinations(args: argparse.Namespace) -> dict[str, str]:
-    """--destination-arn by region, each validated: a usage error before any AWS call."""
+    """--destination-arn (or --logging-outputs) by region, each validated: a usage error before
+    any AWS call."""
+    if args.logging_account is not None and not (
+        len(args.logging_account) == 12 and args.logging_account.isdigit()
+    ):
+        raise UsageError(
+            f"--logging-account takes a 12-digit account ID; got {args.logging_account!r}."
+        )
+    if args.logging_outputs is not None and args.destination_arn:
+        raise UsageError("Give --destination-arn or --logging-outputs, not both.")
+    arns = _output_destinations(args) if args.logging_outputs is not None else args.destination_arn
     given: dict[str, str] = {}
-    for arn in args.destination_arn:
+    for arn in arns:
         _settings(args, arn, args.role_arn)
         region = _region_of(arn)
         if region in given:
             raise UsageError(f"Two --destination-arn values name region {region}; give one.")
         given[region] = arn
+    accounts = sorted({_account_of(arn) for arn in given.values()})
+    expected = args.logging_account or (accounts[0] if accounts else None)
+    strays = [a for a in accounts if a != expected]
+    if strays:
+        raise UsageError(
+            f"Destination account {strays[0]} is not the logging account {expected}: every "
+            "destination must be in the one logging account."
+        )
+    if args.command == "audit" and not given and args.logging_account is None:
+        raise UsageError(
+            "Audit trusts only the logging side: pass --destination-arn, --logging-outputs or "
+            "--logging-account (the audited account's own SSM parameter cannot vouch for itself)."
+        )
     return given
 
 
@@ -269,14 +354,16 @@ def _account_settings(
     account: str,
     regions: Sequence[str],
     fan_out: bool,
-) -> dict[str, Settings | None]:
+) -> dict[str, Settings | Result | None]:
     """Settings per region of one account: the destination and sender role the member stack
     wrote there unless given, and the exclusions of the stack (the delivery path's own log
-    groups, when this account owns a destination)."""
+    groups, when this account owns a destination). A region whose SSM parameter names a
+    destination outside --logging-account gets the finding instead."""
     if args.command == "unsubscribe":
         return dict.fromkeys(regions)
     given = _given_destinations(args)
     chosen: dict[str, tuple[str, str | None]] = {}
+    findings: dict[str, Settings | Result | None] = {}
     for region in regions:
         destination = given.get(region) or _parameter(session, region, DESTINATION_PARAMETER)
         if destination is None:
@@ -284,6 +371,15 @@ def _account_settings(
                 f"Region {region} has no destination: SSM parameter {DESTINATION_PARAMETER} is "
                 "missing there; pass --destination-arn."
             )
+        owner = destination.split(":")[4] if destination.count(":") >= 5 else None
+        if region not in given and args.logging_account not in (None, owner):
+            findings[region] = Result(
+                None,
+                FAILED,
+                f"SSM parameter {DESTINATION_PARAMETER} names {destination}, not a destination "
+                f"of the logging account {args.logging_account}: not audited against it",
+            )
+            continue
         if args.role_arn is None:
             role = _parameter(session, region, SENDER_ROLE_PARAMETER)
             # The member stack writes this where its destinations list accounts.
@@ -299,7 +395,7 @@ def _account_settings(
     delivery = dict.fromkeys(
         group for arn, _ in chosen.values() for group in delivery_log_groups(arn, account)
     )
-    return {
+    return findings | {
         region: _settings(args, destination, role, list(delivery))
         for region, (destination, role) in chosen.items()
     }
@@ -433,8 +529,26 @@ class Sweep:
         self._record_entry = record
         self._writes: list[Future[None]] = []
         self._lock = threading.Lock()
+        self.account_policies: list[Any] = []
+
+    def _read_account_policies(self) -> bool:
+        """The account-level subscription filter policy of the account-region (one at most,
+        design section 6), so that a log group it covers is reported as such and gets no second
+        filter (every event twice); False, with the failure recorded, if it cannot be read."""
+        try:
+            response = self.client.describe_account_policies(
+                policyType="SUBSCRIPTION_FILTER_POLICY"
+            )
+        except (ClientError, BotoCoreError) as error:
+            detail = error_result("", error).detail
+            self._record(Result(None, FAILED, f"could not read account policies: {detail}"))
+            return False
+        self.account_policies = list(response.get("accountPolicies", []))
+        return True
 
     def run(self) -> None:
+        if self.target.settings is not None and not self._read_account_policies():
+            return
         describes_done: list[Future[None]] = []
         with (
             ThreadPoolExecutor(PIPELINE_THREADS) as writes,
@@ -461,8 +575,8 @@ class Sweep:
         for future in [*describes_done, *self._writes]:
             future.result()  # re-raises a bug in a pipeline rather than losing a log group
 
-    def _record(self, result: Result) -> None:
-        self._record_entry(Entry(self.target.account, self.target.region, result))
+    def _record(self, result: Result, log_class: str = STANDARD_CLASS) -> None:
+        self._record_entry(Entry(self.target.account, self.target.region, result, log_class))
         self.progress.done(self.key)
 
     def _later(self, writes: ThreadPoolExecutor, write: Callable[[], Result]) -> None:
@@ -479,15 +593,21 @@ class Sweep:
             return
         settings = self.target.settings
         if log_class in CLASSES_WITHOUT_FILTERS:
-            self._record(unsupported_class(log_group, log_class))
+            self._record(unsupported_class(log_group, log_class), log_class)
             return
         filters: list[SubscriptionFilterTypeDef] = []
         # An excluded log group is never read nor written.
         if settings is None or not is_excluded(log_group, settings.exclude_patterns):
+            covered = settings and account_policy_coverage(
+                log_group, self.account_policies, settings
+            )
+            if covered:
+                self._record(covered)
+                return
             try:
                 filters = describe_filters(self.client, log_group)
             except (ClientError, BotoCoreError) as error:
-                self._record(error_result(log_group, error, log_class))
+                self._record(error_result(log_group, error, log_class), log_class)
                 return
         if settings is None:
             if self.dry_run or not any(f.get("filterName") in self.owned for f in filters):
@@ -531,6 +651,25 @@ class Sweep:
         return Result(result.log_group, result.outcome, f"{result.detail} ({named})")
 
 
+def _trail_finding(session: boto3.session.Session, region: str) -> Result | None:
+    """Drift repair and subscribing new log groups need a trail of management events (issue
+    17): its absence is a finding of `audit`."""
+    try:
+        trail = management_trail(session.client("cloudtrail", region_name=region), region)
+    except (ClientError, BotoCoreError) as error:
+        detail = error_result("", error).detail
+        return Result(None, FAILED, f"could not read the CloudTrail trails: {detail}")
+    if trail is not None:
+        return None
+    return Result(
+        None,
+        FAILED,
+        "no CloudTrail trail records this region's CloudWatch Logs management events: new log "
+        "groups wait for the scheduled sweep, and filters deleted or changed are not put back "
+        "until then",
+    )
+
+
 def _sweep_target(
     target: Target,
     args: argparse.Namespace,
@@ -539,13 +678,31 @@ def _sweep_target(
     stop: threading.Event,
 ) -> None:
     session = _session(args.profile, target.credentials)
+    if args.command == "audit":
+        finding = _trail_finding(session, target.region)
+        if finding is not None:
+            record(Entry(target.account, target.region, finding))
     client = make_logs_client(session, target.region, limiters=quota_limiters())
     Sweep(target, client, args, progress=progress, record=record, stop=stop).run()
 
 
+def _targets(
+    account: str,
+    by_region: dict[str, Settings | Result | None],
+    credentials: Credentials | None,
+) -> list[Target | Entry]:
+    """A target per region of one account, or the finding that stops a region being swept."""
+    return [
+        Entry(account, region, found)
+        if isinstance(found, Result)
+        else Target(account, region, found, credentials)
+        for region, found in by_region.items()
+    ]
+
+
 def _fan_out_account(
     args: argparse.Namespace, account: str, regions: Sequence[str]
-) -> list[Target] | list[Entry]:
+) -> list[Target | Entry]:
     """The targets of one account reached through --assume-role, or why it cannot be swept."""
     try:
         credentials = _assume_role(args.profile, account, regions[0], args.assume_role)
@@ -558,14 +715,14 @@ def _fan_out_account(
         )
     except UsageError as error:
         return [Entry(account, region, Result(None, FAILED, str(error))) for region in regions]
-    return [Target(account, r, settings, credentials) for r, settings in by_region.items()]
+    return _targets(account, by_region, credentials)
 
 
 @dataclass(frozen=True)
 class Plan:
     """What to sweep: targets ready now, and accounts still to reach with --assume-role."""
 
-    targets: list[Target]
+    targets: list[Target | Entry]
     fan_out_accounts: list[str]
     regions: list[str]
 
@@ -580,6 +737,11 @@ def _plan(args: argparse.Namespace) -> Plan:
         raise UsageError("--assume-role goes with --accounts or --organization, and they with it.")
     _owned_filter_names(args)  # malformed flags are usage errors before any AWS call
     _given_destinations(args)
+    bad_classes = [c for c in args.allow_class if not _LOG_CLASS.fullmatch(c)]
+    if bad_classes:
+        raise UsageError(
+            f"--allow-class takes a log class name such as INFREQUENT_ACCESS; got {bad_classes[0]!r}."
+        )
     try:
         caller = session.client("sts", region_name=session.region_name or "us-east-1")
         own_account = caller.get_caller_identity()["Account"]
@@ -593,8 +755,7 @@ def _plan(args: argparse.Namespace) -> Plan:
     if fan_out:
         return Plan([], _accounts(args, session), regions)
     by_region = _account_settings(args, session, own_account, regions, fan_out=False)
-    targets = [Target(own_account, r, settings, None) for r, settings in by_region.items()]
-    return Plan(targets, [], regions)
+    return Plan(_targets(own_account, by_region, None), [], regions)
 
 
 def _report(entries: Sequence[Entry], args: argparse.Namespace, out: TextIO) -> None:
@@ -607,9 +768,28 @@ def _report(entries: Sequence[Entry], args: argparse.Namespace, out: TextIO) -> 
         if e.result.outcome in _listed(args):
             group = e.result.log_group or "(account-region)"
             out.write(f"{e.account} {e.region} {group}: {e.result.outcome}: {e.result.detail}\n")
+    by_class = Counter(e.log_class for e in entries if e.result.outcome == UNSUPPORTED_CLASS)
+    if by_class and args.command != "unsubscribe":
+        allowed = set(args.allow_class)
+        out.write(
+            "Not covered by log class: "
+            + ", ".join(
+                f"{log_class} {count}" + (" (allowed)" if log_class in allowed else "")
+                for log_class, count in sorted(by_class.items())
+            )
+            + ".\n"
+        )
     counts = ", ".join(f"{count} {outcome}" for outcome, count in sorted(summary.items()))
     regions = len({(e.account, e.region) for e in entries})
     out.write(f"Summary: {counts or 'no log groups'} in {regions} account-region(s).\n")
+
+
+def _is_problem(entry: Entry, args: argparse.Namespace) -> bool:
+    """Whether an entry makes the run exit 1: a log group of a class that takes no filters is
+    not covered either, unless its class is accepted with --allow-class."""
+    if entry.result.outcome == UNSUPPORTED_CLASS and args.command != "unsubscribe":
+        return entry.log_class not in args.allow_class
+    return entry.result.outcome in _problems(args)
 
 
 def _problems(args: argparse.Namespace) -> frozenset[str]:
@@ -639,23 +819,66 @@ class _Entries:
             return sorted(self._entries, key=lambda e: e.order)
 
 
+def _still_running(target: Target, profile: str | None) -> str | None:
+    """What of this project still runs in an account-region and would put a deleted filter
+    back (the subscriber on the drift rule's events, the sweep on its schedule), or None.
+    Raises UsageError if that cannot be read: unsubscribing blind could be undone unseen."""
+    session = _session(profile, target.credentials)
+    where = f"account {target.account} in {target.region}"
+    try:
+        functions = session.client("lambda", region_name=target.region)
+        for name in FUNCTION_NAMES:
+            try:
+                functions.get_function(FunctionName=name)
+            except functions.exceptions.ResourceNotFoundException:
+                continue
+            return f"{where} still runs this project's function {name}"
+        pages = session.client("events", region_name=target.region).get_paginator("list_rules")
+        for page in pages.paginate():
+            for rule in page.get("Rules", []):
+                if rule.get("Description") == DRIFT_RULE_DESCRIPTION:
+                    return f"{where} still has this project's drift rule {rule.get('Name')}"
+    except (ClientError, BotoCoreError) as error:
+        raise UsageError(
+            f"Could not check that this project's functions and drift rule are gone from "
+            f"{where} (unsubscribe needs lambda:GetFunction and events:ListRules): {error}"
+        ) from error
+    return None
+
+
+def _refuse_while_running(
+    targets: Sequence[Target], profile: str | None, pool: ThreadPoolExecutor
+) -> None:
+    """Unsubscribing where the project still runs is undone within seconds (drift repair) or
+    at the next sweep: refused, before any filter is deleted anywhere."""
+    found = [r for r in pool.map(lambda t: _still_running(t, profile), targets) if r]
+    if found:
+        more = f" (and {len(found) - 1} more account-regions)" if len(found) > 1 else ""
+        raise UsageError(
+            f"Not unsubscribing: {found[0]}{more}, which would put every filter back; "
+            "destroy the member stack (or its stack instances) first, then unsubscribe."
+        )
+
+
 def _sweep(args: argparse.Namespace, plan: Plan, entries: _Entries, stop: threading.Event) -> None:
     progress = Progress(sys.stderr if sys.stderr.isatty() else None)
     # Not a `with` block: after Ctrl-C, leaving must not wait for the calls in flight.
     pool = ThreadPoolExecutor(MAX_PARALLEL_ACCOUNT_REGIONS)
     try:
-        targets = list(plan.targets)
+        targets: list[Target] = []
         reached = [
             pool.submit(_fan_out_account, args, account, plan.regions)
             for account in plan.fan_out_accounts
         ]
-        for future in reached:
-            for item in future.result():
+        for items in [plan.targets, *(future.result() for future in reached)]:
+            for item in items:
                 if isinstance(item, Entry):
                     entries.add(item)
                     progress.done(f"{item.account}/{item.region}")
                 else:
                     targets.append(item)
+        if args.command == "unsubscribe":
+            _refuse_while_running(targets, args.profile, pool)
         runs = [pool.submit(_sweep_target, t, args, progress, entries.add, stop) for t in targets]
         for run in runs:
             run.result()
@@ -680,6 +903,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return INTERRUPTED
     try:
         _sweep(args, plan, entries, stop)
+    except UsageError as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         stop.set()
         _report(entries.sorted(), args, sys.stdout)
@@ -695,4 +921,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         os._exit(INTERRUPTED)
     done = entries.sorted()
     _report(done, args, sys.stdout)
-    return 1 if any(e.result.outcome in _problems(args) for e in done) else 0
+    return 1 if any(_is_problem(e, args) for e in done) else 0

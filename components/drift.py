@@ -27,14 +27,13 @@ import pulumi_aws as aws
 from pulumi import ResourceOptions
 
 from components.alarms import AlarmNotifier, AlarmSpec
+from handlers.core import DRIFT_RULE_DESCRIPTION
 
 Pattern = dict[str, Any]
 
 FILTER_EVENTS = ["DeleteSubscriptionFilter", "PutSubscriptionFilter"]
 ACCOUNT_POLICY_EVENTS = ["DeleteAccountPolicy", "PutAccountPolicy"]
-FILTER_RULE_DESCRIPTION = (
-    "A subscription filter was put or deleted by another principal: check the log group"
-)
+FILTER_RULE_DESCRIPTION = DRIFT_RULE_DESCRIPTION
 ACCOUNT_POLICY_RULE_DESCRIPTION = "Our account-level subscription filter policy was put or deleted"
 
 

@@ -800,6 +800,14 @@ class OrganizationSubscriber(pulumi.ComponentResource):
         region: str,
         depends_on: list[pulumi.Resource],
     ) -> aws.cloudformation.StackSetInstance:
+        # Deleting a stack instance (destroying this stack, or an account leaving the OUs or
+        # joining `excludeAccounts`: stacks are not retained) deletes what its template
+        # declares there: the regional one the functions, rules, dead-letter queue, alarms,
+        # heartbeat, SSM parameters and account policy; the account one the sender role. It
+        # leaves the subscription filters the subscriber put (no CloudFormation resource):
+        # without the sender role they fail to deliver and hold a filter slot until
+        # `central-logging unsubscribe` removes them, which it does only once the functions
+        # and the drift rule are gone.
         excluded = list(self.settings.exclude_accounts)
         return aws.cloudformation.StackSetInstance(
             f"{self.name}-{purpose}-{region}",

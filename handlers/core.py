@@ -6,10 +6,13 @@ separate (`apply`), so a dry run or an audit reports exactly what a real run wou
 Rules (design section 4):
 - Only filters this project owns are ever changed or deleted: the one named FILTER_NAME and
   any named in REPLACE_FILTER_NAMES.
-- A log group that a filter of another owner already delivers to the destination, with our
-  filter pattern, counts as covered; one with another pattern (say, one that never matches)
-  does not. The project's own filter is always kept as configured, so a changed filter
-  pattern reaches every log group on the next sweep.
+- A filter delivers to the archive only if it is as configured in every field that decides
+  what arrives (`delivery_differences`): destination, pattern, role, distribution,
+  applyOnTransformedLogs, fieldSelectionCriteria, emitSystemFields. A filter of another owner
+  counts as covering a log group only then: one with another pattern (say, one that never
+  matches) or a role that cannot deliver does not. The project's own filter is always kept as
+  configured, so a changed setting reaches every log group on the next sweep; one set in a
+  field a put may not reset is deleted and put anew.
 - A log group whose filter slots are all taken is reported as `limit-exceeded`. How many slots
   a log group has is left to AWS, which has raised the limit before.
 - Only STANDARD log groups take subscription filters: one of a class known to take none is
@@ -34,6 +37,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import botocore
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -84,6 +88,14 @@ DESTINATION_PARAMETER = "/central-logging/destination-arn"
 SENDER_ROLE_PARAMETER = "/central-logging/sender-role-arn"
 # Its value where the destinations list accounts: their filters pass no roleArn.
 NO_SENDER_ROLE = "none"
+
+# This project's functions in every member account-region (member stack and organization
+# template alike, components/subscriber.py) and the description of its drift rule: while any
+# of them exists there, a deleted filter of ours is put back.
+FUNCTION_NAMES = ("central-logging-subscriber", "central-logging-reconciler")
+DRIFT_RULE_DESCRIPTION = (
+    "A subscription filter was put or deleted by another principal: check the log group"
+)
 
 # API quotas per account and region (design section 6); none of them is adjustable.
 QUOTAS_PER_SECOND: Mapping[str, int] = {
@@ -253,12 +265,118 @@ class Result:
         return {"logGroup": self.log_group, "outcome": self.outcome, "detail": self.detail}
 
 
+# What a subscription filter delivers is decided by these fields of DescribeSubscriptionFilters'
+# SubscriptionFilter besides the destination, pattern and role (CloudWatch Logs API Reference,
+# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_SubscriptionFilter.html
+# and API_PutSubscriptionFilter.html), each with the value of a filter put without it, as this
+# project puts its own: `distribution` defaults to ByLogStream; `applyOnTransformedLogs` to
+# false (true sends the transformed events, which a member admin's transformer can empty);
+# `fieldSelectionCriteria` (which events, by system fields) and `emitSystemFields` are absent.
+DELIVERY_FIELD_DEFAULTS: Mapping[str, object] = {
+    "distribution": "ByLogStream",
+    "applyOnTransformedLogs": False,
+    "fieldSelectionCriteria": "",
+    "emitSystemFields": [],
+}
+
+
+# How a filter's field reads when AWS leaves it out of a description.
+_ABSENT: Mapping[str, object] = {"filterPattern": "", "roleArn": None, **DELIVERY_FIELD_DEFAULTS}
+
+
+def _field(subscription_filter: SubscriptionFilterTypeDef, field: str) -> object:
+    found: Mapping[str, object] = subscription_filter
+    return found.get(field) or _ABSENT.get(field)
+
+
+def delivery_differences(
+    subscription_filter: SubscriptionFilterTypeDef, settings: Settings
+) -> list[str]:
+    """The fields in which a filter does not deliver to the archive as configured: the one
+    definition of "delivers to the archive" the sweep, the subscriber, drift repair and the CLI
+    all use. An empty list: it delivers every event the configured filter would, as sent."""
+    expected: Mapping[str, object] = {
+        "destinationArn": settings.destination_arn,
+        "filterPattern": settings.filter_pattern,
+        "roleArn": settings.sender_role_arn,
+        **DELIVERY_FIELD_DEFAULTS,
+    }
+    return [
+        field
+        for field, value in expected.items()
+        if _field(subscription_filter, field) != (value or _ABSENT.get(field))
+    ]
+
+
 def _is_as_configured(subscription_filter: SubscriptionFilterTypeDef, settings: Settings) -> bool:
-    return (
-        subscription_filter.get("destinationArn") == settings.destination_arn
-        and subscription_filter.get("filterPattern", "") == settings.filter_pattern
-        and (subscription_filter.get("roleArn") or None) == settings.sender_role_arn
+    return not delivery_differences(subscription_filter, settings)
+
+
+def _needs_fresh_put(subscription_filter: SubscriptionFilterTypeDef) -> bool:
+    """Whether a put over this filter may leave an optional field as it is: AWS documents no
+    reset of a field a put omits, so a filter set in any of them is deleted and put anew."""
+    return any(
+        _field(subscription_filter, field) != default
+        for field, default in DELIVERY_FIELD_DEFAULTS.items()
     )
+
+
+# An account-level subscription filter policy (PutAccountPolicy, policyType
+# SUBSCRIPTION_FILTER_POLICY) holds these attributes; Distribution "is only applicable when the
+# destination is an Kinesis Data Streams data stream", not a logical destination, so it does
+# not change what reaches the archive (CloudWatch Logs API Reference, PutAccountPolicy,
+# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutAccountPolicy.html).
+_ACCOUNT_POLICY_FIELDS = {
+    "DestinationArn": "destinationArn",
+    "RoleArn": "roleArn",
+    "FilterPattern": "filterPattern",
+    "Distribution": None,
+}
+# Its selection criteria exclude log groups by exact name only (design section 6).
+_NOT_IN = "LogGroupName NOT IN "
+
+
+def account_policy_coverage(
+    log_group: str, policies: Sequence[Mapping[str, Any]], settings: Settings
+) -> Result | None:
+    """`already-subscribed` if an account-level subscription filter policy of
+    DescribeAccountPolicies delivers `log_group` to the archive as configured (by the same
+    definition as a filter), else None. A policy document or selection this code cannot read
+    covers nothing."""
+    for policy in policies:
+        try:
+            document = json.loads(policy.get("policyDocument") or "")
+        except ValueError:
+            continue
+        if not isinstance(document, dict) or not set(document) <= set(_ACCOUNT_POLICY_FIELDS):
+            continue
+        as_filter: Any = {
+            field: document[key]
+            for key, field in _ACCOUNT_POLICY_FIELDS.items()
+            if field is not None and key in document
+        }
+        if delivery_differences(as_filter, settings) or not _selects(policy, log_group):
+            continue
+        return Result(
+            log_group,
+            ALREADY_SUBSCRIBED,
+            f"account policy {policy.get('policyName')!r} delivers it to "
+            f"{settings.destination_arn} exactly as configured",
+        )
+    return None
+
+
+def _selects(policy: Mapping[str, Any], log_group: str) -> bool:
+    criteria = policy.get("selectionCriteria") or ""
+    if not criteria:
+        return True
+    if not criteria.startswith(_NOT_IN):
+        return False
+    try:
+        excluded = json.loads(criteria.removeprefix(_NOT_IN))
+    except ValueError:
+        return False
+    return isinstance(excluded, list) and log_group not in excluded
 
 
 def _writes_text(delete_names: Sequence[str], put_name: str | None, *, done: bool) -> str:
@@ -301,16 +419,15 @@ def decide(
         )
     if ours is None and not retired:
         for f in foreign:
-            if (
-                f.get("destinationArn") == settings.destination_arn
-                and f.get("filterPattern", "") == settings.filter_pattern
-            ):
+            if _is_as_configured(f, settings):
                 return Decision(
                     log_group,
                     ALREADY_SUBSCRIBED,
                     f"filter {f.get('filterName')!r} of another owner already delivers to "
-                    f"{settings.destination_arn} with the same filter pattern",
+                    f"{settings.destination_arn} exactly as configured",
                 )
+    if ours is not None and _needs_fresh_put(ours):
+        retired = (settings.filter_name, *retired)
     put_name = None if ours_as_configured else settings.filter_name
     return Decision(
         log_group,
@@ -555,6 +672,12 @@ def _full_slots_are_final(client: CloudWatchLogsClient) -> Callable[..., None]:
     return raise_at_once
 
 
+def unseen_delivery_fields(client: CloudWatchLogsClient) -> list[str]:
+    """The fields of DELIVERY_FIELD_DEFAULTS this client's API model does not know."""
+    known = client.meta.service_model.shape_for("SubscriptionFilter").members  # type: ignore[attr-defined]
+    return [field for field in DELIVERY_FIELD_DEFAULTS if field not in known]
+
+
 def make_logs_client(
     session: boto3.session.Session | None,
     region: str | None,
@@ -568,6 +691,14 @@ def make_logs_client(
         region_name=region,
         config=Config(retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}),
     )
+    unseen = unseen_delivery_fields(client)
+    if unseen:
+        # botocore drops response fields its model lacks: such a client would take a filter
+        # set in one of them for one as configured.
+        raise RuntimeError(
+            f"This botocore {botocore.__version__} does not know the subscription filter "
+            f"field(s) {', '.join(unseen)}, so it cannot see them set; use a newer boto3."
+        )
     events = client.meta.events
     events.register_first(
         "needs-retry.cloudwatch-logs.PutSubscriptionFilter", _full_slots_are_final(client)

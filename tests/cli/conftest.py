@@ -19,9 +19,12 @@ from tests.handlers.harness import (
     REGION,
     FakeAws,
     FakeTime,
+    admin_session,
 )
 
 OTHER_ACCOUNTS = ("444444444444", "555555555555")
+# Where the organisation trail lives; AWS shows it in every member account.
+MANAGEMENT_ACCOUNT = "666666666666"
 
 
 @pytest.fixture
@@ -39,6 +42,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAws]:
         fake.create_destination(
             destination_access_policy(DESTINATION_ARN, None, [MEMBER_ACCOUNT, *OTHER_ACCOUNTS])
         )
+        fake.create_trail(admin_session(MANAGEMENT_ACCOUNT), "organization", organization=True)
         yield fake
 
 

@@ -37,6 +37,8 @@ LEGACY = "/app/legacy"
 FULL = "/app/full"
 EXCLUDED = "/firehose/delivery-errors"
 SELECTION = ["--exclude", "/firehose/*", "--replace-filter", LEGACY_FILTER_NAME]
+# What audit trusts when it reads the destination from the audited account's SSM parameter.
+TRUSTED = ["--logging-account", LOGGING_ACCOUNT]
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -144,7 +146,7 @@ def test_dry_run_writes_nothing_and_says_what_it_would_do(
 def test_audit_names_every_gap_and_writes_nothing(
     mix: FakeAws, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, document = report(capsys, "audit", *SELECTION)
+    code, document = report(capsys, "audit", *SELECTION, *TRUSTED)
 
     assert code == 1
     assert mix.destinations.put_attempts == []
@@ -167,7 +169,7 @@ def test_audit_exits_0_once_everything_is_covered(
     mix.logs.delete_log_group(logGroupName=FULL)
     report(capsys, "backfill", *SELECTION)
 
-    code, document = report(capsys, "audit", *SELECTION)
+    code, document = report(capsys, "audit", *SELECTION, *TRUSTED)
 
     assert code == 0
     assert document["summary"] == {"already-subscribed": 4, "excluded": 1}
@@ -177,7 +179,7 @@ def test_audit_exits_0_once_everything_is_covered(
 def test_human_output_lists_the_problem_groups_and_a_summary(
     mix: FakeAws, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run(capsys, "audit", *SELECTION)
+    code, out, err = run(capsys, "audit", *SELECTION, *TRUSTED)
 
     assert code == 1
     assert err == ""  # no progress when stderr is not a terminal
@@ -203,14 +205,14 @@ def test_progress_goes_to_a_terminal(
 
     terminal = Terminal()
     monkeypatch.setattr("sys.stderr", terminal)
-    main(["audit", *SELECTION])
+    main(["audit", *SELECTION, *TRUSTED])
     assert "6/6 log groups" in terminal.getvalue()
     assert f"{MEMBER_ACCOUNT}/{REGION} 6/6" in terminal.getvalue()
     assert "ETA" in terminal.getvalue()
 
 
 @pytest.mark.parametrize("command", ["backfill", "audit"])
-def test_log_groups_of_classes_without_filters_are_listed_but_no_gap(
+def test_log_groups_of_classes_without_filters_are_uncovered_by_class(
     aws: FakeAws, capsys: pytest.CaptureFixture[str], command: str
 ) -> None:
     aws.create_log_groups(COVERED)
@@ -230,7 +232,7 @@ def test_log_groups_of_classes_without_filters_are_listed_but_no_gap(
         patch.setattr(LogsBackend, "describe_subscription_filters", recorded)
         code, out, err = run(capsys, command, "--destination-arn", DESTINATION_ARN)
 
-    assert (code, err) == (0, "")
+    assert (code, err) == (1, "")
     assert out.splitlines() == [
         f"{MEMBER_ACCOUNT} {REGION} /app/archive: unsupported-class: log class "
         "INFREQUENT_ACCESS takes no subscription filters; only STANDARD does",
@@ -238,11 +240,31 @@ def test_log_groups_of_classes_without_filters_are_listed_but_no_gap(
         "ESSENTIALS takes no subscription filters; only STANDARD does",
         f"{MEMBER_ACCOUNT} {REGION} /aws/vendedlogs/delivery: unsupported-class: log class "
         "DELIVERY takes no subscription filters; only STANDARD does",
+        "Not covered by log class: DELIVERY 1, ESSENTIALS 1, INFREQUENT_ACCESS 1.",
         "Summary: 1 already-subscribed, 3 unsupported-class in 1 account-region(s).",
     ]
     # No filter call on a known class without filters; one on the class the CLI does not know.
     assert sorted(described) == [COVERED, "/app/essentials"]
     assert aws.destinations.put_attempts == []
+
+    # Classes accepted as uncovered by choice; one left out still makes the run exit 1.
+    allowed = ["--allow-class", "INFREQUENT_ACCESS", "--allow-class", "DELIVERY"]
+    code, out, _ = run(capsys, command, "--destination-arn", DESTINATION_ARN, *allowed)
+    assert code == 1
+    assert (
+        "Not covered by log class: DELIVERY 1 (allowed), ESSENTIALS 1, INFREQUENT_ACCESS 1 (allowed)."
+        in out
+    )
+    code, _, _ = run(
+        capsys,
+        command,
+        "--destination-arn",
+        DESTINATION_ARN,
+        *allowed,
+        "--allow-class",
+        "ESSENTIALS",
+    )
+    assert code == 0
 
 
 def test_an_unreadable_log_group_is_failed_and_the_others_still_done(
@@ -344,7 +366,7 @@ BAD_ARN = "arn:aws:logs:eu-west-1:222222222222:log-group:central"
             "No --destination-arn covers region us-east-1.",
         ),
         (
-            ["audit", "--region", "us-east-1"],
+            ["audit", "--region", "us-east-1", *TRUSTED],
             "Region us-east-1 has no destination: SSM parameter "
             "/central-logging/destination-arn is missing there; pass --destination-arn.",
         ),
@@ -353,6 +375,38 @@ BAD_ARN = "arn:aws:logs:eu-west-1:222222222222:log-group:central"
             "--assume-role goes with --accounts or --organization, and they with it.",
         ),
         (["audit", "--dry-run"], "Unrecognized arguments: --dry-run."),
+        (
+            ["audit", "--region", REGION],
+            "Audit trusts only the logging side: pass --destination-arn, --logging-outputs or "
+            "--logging-account (the audited account's own SSM parameter cannot vouch for itself).",
+        ),
+        (
+            ["audit", "--destination-arn", DESTINATION_ARN, "--logging-account", "111111111111"],
+            f"Destination account {LOGGING_ACCOUNT} is not the logging account 111111111111: "
+            "every destination must be in the one logging account.",
+        ),
+        (
+            ["audit", "--logging-account", "12345"],
+            "--logging-account takes a 12-digit account ID; got '12345'.",
+        ),
+        (
+            ["audit", *TRUSTED, "--allow-class", "infrequent access"],
+            "--allow-class takes a log class name such as INFREQUENT_ACCESS; "
+            "got 'infrequent access'.",
+        ),
+        (
+            ["audit", "--logging-outputs", '{"bucketName": "archive"}'],
+            "--logging-outputs must be the logging stack's outputs as JSON (pulumi stack output "
+            "--json) with destinationArns, an object of region to destination ARN.",
+        ),
+        (
+            ["audit", "--logging-outputs", "/nonexistent/outputs.json"],
+            "--logging-outputs could not be read: No such file or directory.",
+        ),
+        (
+            ["audit", "--logging-outputs", "{}", "--destination-arn", DESTINATION_ARN],
+            "Give --destination-arn or --logging-outputs, not both.",
+        ),
     ],
 )
 @pytest.mark.usefixtures("ssm_destination")

@@ -64,7 +64,7 @@ def test_audit_and_backfill_pass_the_sender_role_the_member_stack_wrote(
     aws.put_filter("/app/by-the-lambda", FILTER_NAME, DESTINATION_ARN, role_arn=SENDER_ROLE_ARN)
     aws.destinations.put_attempts.clear()
 
-    code, audit = run(capsys, "audit")
+    code, audit = run(capsys, "audit", "--logging-account", LOGGING_ACCOUNT)
 
     assert code == 1
     assert by_group(audit) == {
@@ -175,7 +175,7 @@ def test_dry_run_and_audit_say_the_same_about_full_slots(
     aws.create_foreign_filter("/app/full", "siem")
     aws.create_foreign_filter("/app/full", "metrics")
 
-    audit = by_group(run(capsys, "audit")[1])["/app/full"]
+    audit = by_group(run(capsys, "audit", "--logging-account", LOGGING_ACCOUNT)[1])["/app/full"]
     dry_run = by_group(run(capsys, "backfill", "--dry-run")[1])["/app/full"]
 
     assert audit == dry_run
@@ -249,7 +249,7 @@ def test_progress_shows_on_a_terminal_also_with_json(
     monkeypatch.setattr("sys.stderr", terminal)
     aws.create_log_groups("/app/a", "/app/b")
 
-    assert main(["audit", "--json"]) == 1
+    assert main(["audit", "--json", "--logging-account", LOGGING_ACCOUNT]) == 1
 
     assert "2/2 log groups" in terminal.getvalue()
     assert json.loads(capsys.readouterr().out)["summary"] == {"not-subscribed": 2}

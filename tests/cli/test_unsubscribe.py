@@ -5,18 +5,24 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import boto3
 import pytest
 from moto.logs.models import LogsBackend
 
 from central_logging import cli
+from components.drift import FILTER_RULE_DESCRIPTION
+from components.subscriber import RECONCILER, SUBSCRIBER
 from handlers import core
+from tests.cli.conftest import OTHER_ACCOUNTS
 from tests.handlers.harness import (
     DESTINATION_ARN,
     FILTER_NAME,
     LEGACY_FILTER_NAME,
+    MEMBER_ACCOUNT,
     REGION,
     FakeAws,
     FakeTime,
+    admin_session,
 )
 
 OURS = "/app/ours"
@@ -154,3 +160,89 @@ def test_unsubscribe_needs_no_destination(aws: FakeAws, capsys: pytest.CaptureFi
 
     assert run(capsys)[0] == 0
     assert aws.filters(OURS) == {}
+
+
+def create_function(session: boto3.session.Session, name: str) -> None:
+    role = session.client("iam").create_role(
+        RoleName=f"{name}-role", AssumeRolePolicyDocument="{}"
+    )["Role"]["Arn"]
+    session.client("lambda", region_name=REGION).create_function(
+        FunctionName=name,
+        Runtime="python3.13",
+        Role=role,
+        Handler="handlers.subscribe.handler",
+        Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+    )
+
+
+def test_the_project_s_function_names_are_the_ones_unsubscribe_looks_for() -> None:
+    assert {SUBSCRIBER.name, RECONCILER.name} == set(core.FUNCTION_NAMES)
+    assert FILTER_RULE_DESCRIPTION == core.DRIFT_RULE_DESCRIPTION
+
+
+@pytest.mark.parametrize("function", core.FUNCTION_NAMES)
+def test_unsubscribe_refuses_while_a_function_of_the_project_runs(
+    subscribed: FakeAws, capsys: pytest.CaptureFixture[str], function: str
+) -> None:
+    create_function(boto3.session.Session(region_name=REGION), function)
+
+    for dry_run in ([], ["--dry-run"]):
+        assert cli.main(["unsubscribe", "--region", REGION, *dry_run]) == 2
+        assert capsys.readouterr() == (
+            "",
+            f"central-logging: Not unsubscribing: account {MEMBER_ACCOUNT} in {REGION} still "
+            f"runs this project's function {function}, which would put every filter back; "
+            "destroy the member stack (or its stack instances) first, then unsubscribe.\n",
+        )
+    assert subscribed.filters(OURS) == {FILTER_NAME: DESTINATION_ARN}
+
+
+def test_unsubscribe_refuses_while_the_drift_rule_exists(
+    subscribed: FakeAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As the organization template names it; a member stack's has a generated name.
+    boto3.client("events", region_name=REGION).put_rule(
+        Name="central-logging-filter-changed",
+        EventPattern=json.dumps({"source": ["aws.logs"]}),
+        Description=core.DRIFT_RULE_DESCRIPTION,
+    )
+
+    assert cli.main(["unsubscribe"]) == 2
+    assert "drift rule central-logging-filter-changed" in capsys.readouterr().err
+    assert subscribed.filters(OURS) == {FILTER_NAME: DESTINATION_ARN}
+
+
+def test_one_running_account_stops_a_fan_out_before_any_delete(
+    aws: FakeAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for account in OTHER_ACCOUNTS:
+        logs = admin_session(account).client("logs")
+        logs.create_log_group(logGroupName=OURS)
+        logs.put_subscription_filter(
+            logGroupName=OURS,
+            filterName=FILTER_NAME,
+            filterPattern="",
+            destinationArn=DESTINATION_ARN,
+        )
+    create_function(admin_session(OTHER_ACCOUNTS[1]), "central-logging-reconciler")
+
+    code = cli.main(["unsubscribe", "--accounts", *OTHER_ACCOUNTS, "--assume-role", "ops"])
+
+    assert code == 2
+    assert f"account {OTHER_ACCOUNTS[1]} in {REGION} still runs" in capsys.readouterr().err
+    for account in OTHER_ACCOUNTS:
+        described = (
+            admin_session(account).client("logs").describe_subscription_filters(logGroupName=OURS)
+        )
+        assert [f["filterName"] for f in described["subscriptionFilters"]] == [FILTER_NAME]
+
+
+def test_log_groups_without_filters_by_class_are_no_problem_for_unsubscribe(
+    aws: FakeAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws.create_log_groups("/app/archive", log_class="INFREQUENT_ACCESS")
+
+    assert cli.main(["unsubscribe"]) == 0
+    out = capsys.readouterr().out
+    assert "Not covered by log class" not in out
+    assert out.splitlines()[-1] == "Summary: 1 unsupported-class in 1 account-region(s)."

@@ -5,6 +5,12 @@
 - Cross-account destinations: moto has no model of a CloudWatch Logs destination as a filter
   target, so `CrossAccountDestinations` stands in for AWS on those puts.
 - Log classes: moto has none, so `LogClasses` keeps and refuses them as AWS does.
+- Account policies: moto has none, so `AccountPolicies` keeps subscription filter policies
+  (PutAccountPolicy, DescribeAccountPolicies) per account and region.
+- Trails: `OrganizationTrails` shows an organisation trail in every account, as AWS does.
+- Filter fields: moto keeps only name, pattern, destination and role of a subscription filter,
+  so `FilterFields` keeps the others a put may set (distribution, applyOnTransformedLogs,
+  fieldSelectionCriteria, emitSystemFields).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 from moto import settings as moto_settings
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.cloudtrail.models import CloudTrailBackend, Trail, cloudtrail_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.iam.access_control import IAMRequestBase
 from moto.logs.exceptions import (
@@ -492,6 +499,136 @@ class LogClasses:
         return refuse_other_classes
 
 
+class FilterFields:
+    """The optional fields of a subscription filter, which moto drops, kept as AWS describes
+    them (API_SubscriptionFilter: each "if it was specified when the subscription filter was
+    created"; distribution ByLogStream by default). A put over an existing filter that leaves a
+    field out keeps its value: AWS documents no reset, so the code under test must not rely on
+    one."""
+
+    FIELDS = (
+        "distribution",
+        "applyOnTransformedLogs",
+        "fieldSelectionCriteria",
+        "emitSystemFields",
+    )
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        put_subscription_filter = LogsResponse.put_subscription_filter
+        to_json = SubscriptionFilter.to_json
+
+        def put(response: LogsResponse) -> str:
+            answer = put_subscription_filter(response)
+            group = response.logs_backend.groups[response._get_param("logGroupName")]
+            stored = group.subscription_filters[response._get_param("filterName")]
+            fields = getattr(stored, "optional_fields", {})
+            for name in FilterFields.FIELDS:
+                value = response._get_param(name)
+                if value is not None:
+                    fields[name] = value
+            stored.optional_fields = fields  # type: ignore[attr-defined]
+            return str(answer)
+
+        def describe(subscription_filter: SubscriptionFilter) -> dict[str, Any]:
+            return {
+                **to_json(subscription_filter),
+                **getattr(subscription_filter, "optional_fields", {}),
+            }
+
+        monkeypatch.setattr(LogsResponse, "put_subscription_filter", put)
+        monkeypatch.setattr(SubscriptionFilter, "to_json", describe)
+
+
+class AccountPolicies:
+    """Account-level subscription filter policies, which moto does not model, kept per account
+    and region as AWS keeps them: PutAccountPolicy replaces the policy of that name, and
+    DescribeAccountPolicies lists those of a type (CloudWatch Logs API Reference,
+    PutAccountPolicy, DescribeAccountPolicies)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.policies: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        policies = self.policies
+
+        def put_account_policy(response: LogsResponse) -> str:
+            name = response._get_param("policyName")
+            policy = {
+                "policyName": name,
+                "policyDocument": response._get_param("policyDocument"),
+                "policyType": response._get_param("policyType"),
+                "scope": response._get_param("scope") or "ALL",
+                "accountId": response.current_account,
+            }
+            criteria = response._get_param("selectionCriteria")
+            if criteria:
+                policy["selectionCriteria"] = criteria
+            policies.setdefault((response.current_account, response.region), {})[name] = policy
+            return json.dumps({"accountPolicy": policy})
+
+        def describe_account_policies(response: LogsResponse) -> str:
+            found = policies.get((response.current_account, response.region), {}).values()
+            kind = response._get_param("policyType")
+            return json.dumps({"accountPolicies": [p for p in found if p["policyType"] == kind]})
+
+        monkeypatch.setattr(LogsResponse, "put_account_policy", put_account_policy, raising=False)
+        monkeypatch.setattr(
+            LogsResponse, "describe_account_policies", describe_account_policies, raising=False
+        )
+
+
+# What GetEventSelectors reports for a trail created without selectors: every management
+# event is logged (AWS CloudTrail User Guide, "Logging management events"); moto reports none.
+DEFAULT_EVENT_SELECTORS = [
+    {"ReadWriteType": "All", "IncludeManagementEvents": True, "DataResources": []}
+]
+
+
+class OrganizationTrails:
+    """CloudTrail as member accounts see it. moto shows a trail in its own account only; AWS
+    also shows an organisation trail in every member account (DescribeTrails with
+    includeShadowTrails), where GetTrailStatus and GetEventSelectors take its ARN (AWS
+    CloudTrail API Reference, GetTrailStatus). A trail set with no selectors reports AWS's
+    default, and a multi-region trail answers by ARN in every region."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        describe_trails = CloudTrailBackend.describe_trails
+        get_trail_status = CloudTrailBackend.get_trail_status
+        get_event_selectors = CloudTrailBackend.get_event_selectors
+
+        def organization_trails(backend: CloudTrailBackend) -> list[Trail]:
+            return [
+                trail
+                for account, regions in list(cloudtrail_backends.items())
+                if account != backend.account_id
+                for regional in list(regions.values())
+                for trail in regional.trails.values()
+                if trail.is_org_trail
+                and (trail.is_multi_region or trail.region_name == backend.region_name)
+            ]
+
+        def describe(backend: CloudTrailBackend, include_shadow_trails: bool) -> list[Trail]:
+            own = list(describe_trails(backend, include_shadow_trails))
+            return own + (organization_trails(backend) if include_shadow_trails else [])
+
+        def visible(backend: CloudTrailBackend, name: str) -> Trail | None:
+            trails = describe(backend, True)
+            return next((t for t in trails if name in (t.arn, t.trail_name)), None)
+
+        def status(backend: CloudTrailBackend, name: str) -> Any:
+            trail = visible(backend, name)
+            return trail.status if trail is not None else get_trail_status(backend, name)
+
+        def selectors(backend: CloudTrailBackend, trail_name: str) -> Any:
+            trail = visible(backend, trail_name)
+            if trail is None:
+                return get_event_selectors(backend, trail_name)
+            basic, advanced = trail.get_event_selectors()
+            return trail.arn, basic or ([] if advanced else DEFAULT_EVENT_SELECTORS), advanced
+
+        monkeypatch.setattr(CloudTrailBackend, "describe_trails", describe)
+        monkeypatch.setattr(CloudTrailBackend, "get_trail_status", status)
+        monkeypatch.setattr(CloudTrailBackend, "get_event_selectors", selectors)
+
+
 @dataclass(frozen=True)
 class Invocation:
     function_name: str
@@ -506,6 +643,9 @@ class FakeAws:
         self.iam = IamEnforcement(monkeypatch)
         self.destinations = CrossAccountDestinations(monkeypatch)
         self.log_classes = LogClasses(monkeypatch)
+        FilterFields(monkeypatch)
+        self.account_policies = AccountPolicies(monkeypatch)
+        OrganizationTrails(monkeypatch)
         self.invocations: list[Invocation] = []
         self.logs = boto3.client("logs", region_name=REGION)
         invocations = self.invocations
@@ -580,6 +720,31 @@ class FakeAws:
             else:
                 self.logs.create_log_group(logGroupName=name, logGroupClass=log_class)  # type: ignore[arg-type]  # any class, known or not
 
+    def create_trail(
+        self,
+        session: boto3.session.Session,
+        name: str,
+        *,
+        organization: bool = False,
+        multi_region: bool = True,
+        logging: bool = True,
+    ) -> str:
+        """A trail in the account of `session` (its bucket in that account); returns its ARN."""
+        bucket = f"{name}-trail-bucket"
+        session.client("s3", region_name=REGION).create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        cloudtrail = session.client("cloudtrail", region_name=REGION)
+        arn = cloudtrail.create_trail(
+            Name=name,
+            S3BucketName=bucket,
+            IsMultiRegionTrail=multi_region,
+            IsOrganizationTrail=organization,
+        )["TrailARN"]
+        if logging:
+            cloudtrail.start_logging(Name=name)
+        return str(arn)
+
     def create_foreign_filter(self, log_group: str, filter_name: str) -> str:
         """A filter of another owner, to a Kinesis stream of its own; returns the stream ARN."""
         kinesis = boto3.client("kinesis", region_name=REGION)
@@ -596,12 +761,15 @@ class FakeAws:
         role_arn: str | None = None,
         *,
         pattern: str = "",
+        **fields: Any,
     ) -> None:
+        """Put a filter as a member admin would, with any optional `fields` of the request."""
         request: PutSubscriptionFilterRequestTypeDef = {
             "logGroupName": log_group,
             "filterName": filter_name,
             "filterPattern": pattern,
             "destinationArn": destination_arn,
+            **fields,  # type: ignore[typeddict-item]
         }
         if role_arn is not None:
             request["roleArn"] = role_arn

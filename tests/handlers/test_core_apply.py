@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import botocore
+import botocore.session
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import EndpointConnectionError
@@ -187,3 +190,28 @@ def test_an_unreachable_endpoint_is_reported_as_failed_after_retries(
         "detail": f'EndpointConnectionError: Could not connect to the endpoint URL: "{endpoint}"',
     }
     assert (len(sent), len(backoffs)) == (MAX_ATTEMPTS, MAX_ATTEMPTS - 1)
+
+
+def test_a_botocore_that_cannot_see_a_delivery_field_is_refused() -> None:
+    """botocore drops response fields its model lacks, so a client of an older one would take
+    a filter set in `emitSystemFields` for one as configured."""
+    core = botocore.session.Session()
+    loader = core.get_component("data_loader")
+    load_service_model = loader.load_service_model
+
+    def without_emit_system_fields(service: str, type_name: str, **kwargs: Any) -> Any:
+        model = copy.deepcopy(load_service_model(service, type_name, **kwargs))
+        if service == "logs" and type_name == "service-2":
+            del model["shapes"]["SubscriptionFilter"]["members"]["emitSystemFields"]
+        return model
+
+    loader.load_service_model = without_emit_system_fields
+    session = boto3.session.Session(botocore_session=core, region_name=REGION)
+
+    with pytest.raises(RuntimeError) as refused:
+        make_logs_client(session, REGION)
+
+    assert str(refused.value) == (
+        f"This botocore {botocore.__version__} does not know the subscription filter field(s) "
+        "emitSystemFields, so it cannot see them set; use a newer boto3."
+    )

@@ -109,12 +109,20 @@ FOREIGN = subscription_filter("security-tool", OTHER_ARN, role_arn=None)
             ),
         ),
         (
-            [subscription_filter("landing-zone", role_arn=None)],
+            [subscription_filter("landing-zone")],
             Decision(
                 "/app",
                 "already-subscribed",
                 f"filter 'landing-zone' of another owner already delivers to {DESTINATION_ARN} "
-                "with the same filter pattern",
+                "exactly as configured",
+            ),
+        ),
+        (
+            # Another owner's filter passing another role (one that may not deliver) is no
+            # cover: ours is added beside it.
+            [subscription_filter("decoy", role_arn="arn:aws:iam::111111111111:role/nothing")],
+            Decision(
+                "/app", "subscribed", "put filter 'central-logging'", (), FILTER_NAME, ("decoy",)
             ),
         ),
         (
@@ -142,6 +150,56 @@ FOREIGN = subscription_filter("security-tool", OTHER_ARN, role_arn=None)
 )
 def test_decide(filters: list[SubscriptionFilterTypeDef], expected: Decision) -> None:
     assert decide("/app", filters, SETTINGS) == expected
+
+
+# Each field a member admin can set on a filter to our destination, so that fewer or other
+# events arrive than configured, with such a value (API_PutSubscriptionFilter).
+ALTERED_FIELDS: list[dict[str, object]] = [
+    {"distribution": "Random"},
+    {"applyOnTransformedLogs": True},
+    {"fieldSelectionCriteria": '@aws.region NOT IN ["eu-west-1"]'},
+    {"emitSystemFields": ["@aws.account"]},
+]
+
+
+@pytest.mark.parametrize("altered", ALTERED_FIELDS)
+def test_our_filter_altered_in_any_delivery_field_is_deleted_and_put_anew(
+    altered: dict[str, object],
+) -> None:
+    ours = {**subscription_filter(FILTER_NAME), **altered}
+
+    decision = decide("/app", [ours], SETTINGS)  # type: ignore[list-item]
+
+    assert decision == Decision(
+        "/app",
+        "updated",
+        "delete filter 'central-logging', then put filter 'central-logging'",
+        (FILTER_NAME,),
+        FILTER_NAME,
+    )
+
+
+@pytest.mark.parametrize("altered", ALTERED_FIELDS)
+def test_a_foreign_filter_altered_in_any_delivery_field_is_no_cover(
+    altered: dict[str, object],
+) -> None:
+    theirs = {**subscription_filter("landing-zone"), **altered}
+
+    decision = decide("/app", [theirs], SETTINGS)  # type: ignore[list-item]
+
+    assert decision.outcome == "subscribed"
+    assert decision.put_filter_name == FILTER_NAME
+
+
+def test_fields_at_their_documented_defaults_change_nothing() -> None:
+    described = {
+        **subscription_filter(FILTER_NAME),
+        "distribution": "ByLogStream",
+        "applyOnTransformedLogs": False,
+        "creationTime": 1_700_000_000_000,
+    }
+
+    assert decide("/app", [described], SETTINGS).outcome == "already-subscribed"  # type: ignore[list-item]
 
 
 def test_an_excluded_log_group_loses_only_the_filters_this_project_owns() -> None:

@@ -146,3 +146,28 @@ def test_the_handler_sweeps_the_region_under_the_function_policy(
     assert (lines[-1]["counts"], lines[-1]["continued"]) == (counts, False)
     # The member stack's metric filter reads this number (SWEEP_SUMMARY_PATTERN).
     assert (lines[-1]["message"], lines[-1]["uncovered"]) == ("sweep finished", 1)
+
+
+def test_the_sweep_repairs_what_a_member_admin_did_to_make_delivery_fail_quietly(
+    aws: FakeAws, sweeper: Sweeper
+) -> None:
+    aws.create_log_groups("/app/decoyed", "/app/random", "/app/transformed", "/app/fine")
+    sweeper.sweep(SCHEDULED_EVENT, seconds=900)
+    powerless = SENDER_ROLE_ARN.replace("central-sender", "cannot-deliver")
+    aws.logs.delete_subscription_filter(logGroupName="/app/decoyed", filterName=FILTER_NAME)
+    aws.put_filter("/app/decoyed", "decoy", DESTINATION_ARN, powerless)
+    aws.put_filter(
+        "/app/random", FILTER_NAME, DESTINATION_ARN, SENDER_ROLE_ARN, distribution="Random"
+    )
+    aws.put_filter(
+        "/app/transformed",
+        FILTER_NAME,
+        DESTINATION_ARN,
+        SENDER_ROLE_ARN,
+        applyOnTransformedLogs=True,
+    )
+
+    counts = sweeper.sweep(SCHEDULED_EVENT, seconds=900)
+
+    assert counts == {"subscribed": 1, "updated": 2, "already-subscribed": 1}
+    assert sweeper.sweep(SCHEDULED_EVENT, seconds=900) == {"already-subscribed": 4}

@@ -282,3 +282,52 @@ def test_the_handler_logs_its_result_as_one_json_line(
         "/app/orders",
         "subscribed",
     )
+
+
+def test_a_second_filter_to_our_destination_with_a_role_that_cannot_deliver_is_no_cover(
+    aws: FakeAws,
+) -> None:
+    """A member admin's decoy: our destination and pattern, but a role that cannot deliver."""
+    aws.create_log_groups("/app/orders")
+    powerless = f"arn:aws:iam::{MEMBER_ACCOUNT}:role/cannot-deliver"
+    aws.put_filter("/app/orders", "decoy", DESTINATION_ARN, powerless)
+
+    result = run(aws, create_log_group_event("/app/orders"))
+
+    assert result["outcome"] == "subscribed"
+    assert aws.filter("/app/orders", FILTER_NAME)["roleArn"] == SENDER_ROLE_ARN
+    assert aws.filter("/app/orders", "decoy")["roleArn"] == powerless  # never touched
+
+
+@pytest.mark.parametrize(
+    "altered",
+    [
+        {"distribution": "Random"},
+        {"applyOnTransformedLogs": True},
+        {"fieldSelectionCriteria": '@aws.region NOT IN ["eu-west-1"]'},
+        {"emitSystemFields": ["@aws.account"]},
+    ],
+)
+def test_our_filter_re_put_with_another_delivery_field_is_repaired(
+    aws: FakeAws, altered: dict[str, Any]
+) -> None:
+    aws.create_log_groups("/app/orders")
+    run(aws, create_log_group_event("/app/orders"))
+    aws.put_filter("/app/orders", FILTER_NAME, DESTINATION_ARN, SENDER_ROLE_ARN, **altered)
+    drift = create_log_group_event(
+        "/app/orders",
+        eventName="PutSubscriptionFilter",
+        requestParameters={"logGroupName": "/app/orders", "filterName": FILTER_NAME, **altered},
+    )
+
+    result = run(aws, drift)
+
+    assert result == {
+        "logGroup": "/app/orders",
+        "outcome": "updated",
+        "detail": f"deleted filter {FILTER_NAME!r}, then put filter {FILTER_NAME!r}",
+    }
+    repaired = aws.filter("/app/orders", FILTER_NAME)
+    assert not set(altered) & set(repaired) - {"distribution"}
+    assert repaired.get("distribution") == "ByLogStream"
+    assert run(aws, drift)["outcome"] == "already-subscribed"
