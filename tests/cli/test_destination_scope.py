@@ -12,7 +12,13 @@ import pytest
 
 from central_logging.cli import main
 from handlers import core
-from tests.handlers.harness import DESTINATION_ARN, FILTER_NAME, REGION, FakeAws
+from tests.handlers.harness import (
+    DESTINATION_ARN,
+    FILTER_NAME,
+    LOGGING_ACCOUNT,
+    REGION,
+    FakeAws,
+)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
@@ -37,7 +43,7 @@ def test_no_role_is_passed_where_the_member_stack_wrote_none(
     aws.create_log_groups("/app/by-the-lambda", "/app/new")
     aws.put_filter("/app/by-the-lambda", FILTER_NAME, DESTINATION_ARN)
 
-    code, audit = run(capsys, "audit")
+    code, audit = run(capsys, "audit", "--logging-account", LOGGING_ACCOUNT)
     assert code == 1
     outcomes = {g["logGroup"]: g["outcome"] for g in audit["logGroups"]}
     assert outcomes == {"/app/by-the-lambda": "already-subscribed", "/app/new": "not-subscribed"}
