@@ -202,13 +202,18 @@ PROTECTION_ACTIONS = [
     "s3:DeleteBucket",
     "s3:DeleteBucketPolicy",
     "s3:PutBucketLogging",
+    "s3:PutBucketNotification",
     "s3:PutBucketObjectLockConfiguration",
     "s3:PutBucketOwnershipControls",
     "s3:PutBucketPolicy",
     "s3:PutBucketPublicAccessBlock",
     "s3:PutBucketVersioning",
     "s3:PutEncryptionConfiguration",
+    "s3:PutInventoryConfiguration",
     "s3:PutLifecycleConfiguration",
+    # Also DeleteBucketReplication's action (Amazon S3 API Reference, DeleteBucketReplication:
+    # https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteBucketReplication.html).
+    "s3:PutReplicationConfiguration",
 ]
 # Object actions that destroy history: a version, or a GOVERNANCE retention.
 HISTORY_ACTIONS = ["s3:BypassGovernanceRetention", "s3:DeleteObjectVersion"]
@@ -265,7 +270,8 @@ def _deny_insecure_transport(bucket_arn: str) -> Statement:
 
 
 def _deny_rewrites(bucket_arn: str, admin_arns: Sequence[str]) -> list[Statement]:
-    """Only `admin_arns` may change the bucket's protections or destroy history."""
+    """Only `admin_arns` may change the bucket's protections, destroy history, or reach the
+    bucket through an access point."""
     return [
         {
             "Sid": "DenyProtectionChanges",
@@ -283,18 +289,53 @@ def _deny_rewrites(bucket_arn: str, admin_arns: Sequence[str]) -> list[Statement
             "Resource": f"{bucket_arn}/*",
             "Condition": _unless_principal(admin_arns),
         },
+        {
+            # CreateAccessPoint is authorised on the access point, not on the bucket, so no
+            # bucket policy refuses it; instead nothing reaches the bucket through one. A
+            # request through an access point carries s3:DataAccessPointArn (Service
+            # Authorization Reference, Amazon S3 condition keys:
+            # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html).
+            "Sid": "DenyAccessPoints",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
+            "Condition": {
+                "Null": {"s3:DataAccessPointArn": "false"},
+                **_unless_principal(admin_arns),
+            },
+        },
     ]
+
+
+def _deny_deletes(objects_arn: str, admin_arns: Sequence[str]) -> Statement:
+    """On a versioned bucket DeleteObject leaves the data as a noncurrent version but puts a
+    delete marker over it, which hides it from every reader that lists current objects
+    (`read`, Athena); only `admin_arns` may (Amazon S3 User Guide, "Deleting object versions
+    from a versioning-enabled bucket":
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/DeletingObjectVersions.html).
+    DeleteObjects is authorised as s3:DeleteObject for every key it names."""
+    return {
+        "Sid": "DenyDeletes",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:DeleteObject",
+        "Resource": objects_arn,
+        "Condition": _unless_principal(admin_arns),
+    }
 
 
 def bucket_policy(
     bucket_arn: str, *, s3_prefix: str, admin_arns: Sequence[str], writer_arns: Sequence[str]
 ) -> Policy:
-    """The archive bucket: TLS only; only `admin_arns` may change its protections or destroy
-    history; only `writer_arns` (the delivery roles) may write under the archive prefix, so
-    no one forges a record in another account's partition."""
+    """The archive bucket: TLS only; only `admin_arns` may change its protections, destroy
+    history or delete under the archive prefix; only `writer_arns` (the delivery roles) may
+    write under the prefix, so only what Firehose delivers lands in an account's partition
+    (who may put records into Firehose is the logging account's IAM, or deploy/scp/)."""
     return document(
         _deny_insecure_transport(bucket_arn),
         *_deny_rewrites(bucket_arn, admin_arns),
+        _deny_deletes(f"{bucket_arn}/{s3_prefix}*", admin_arns),
         {
             "Sid": "DenyForgedRecords",
             "Effect": "Deny",
@@ -356,13 +397,41 @@ def cloudtrail_delivery(
 def log_bucket_policy(
     log_bucket_arn: str, *, admin_arns: Sequence[str], delivery: Sequence[Statement]
 ) -> Policy:
-    """The access trail's bucket: TLS only, written by its log service (`delivery`), and
-    protected like the archive."""
+    """The access trail's bucket: TLS only, written by its log service (`delivery`) alone,
+    and protected like the archive: no entry is forged or deleted but by `admin_arns`."""
     return document(
         _deny_insecure_transport(log_bucket_arn),
         *delivery,
         *_deny_rewrites(log_bucket_arn, admin_arns),
+        _deny_deletes(f"{log_bucket_arn}/*", admin_arns),
+        _deny_forged_entries(log_bucket_arn, delivery),
     )
+
+
+def _deny_forged_entries(log_bucket_arn: str, delivery: Sequence[Statement]) -> Statement:
+    """Only the log service writes: a request it makes for the source it serves carries that
+    source as aws:SourceArn, which no IAM principal's request carries (IAM User Guide, "AWS
+    global condition context keys", aws:SourceArn:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html);
+    a negated operator holds when the key is absent, so every other writer is denied."""
+    sources = sorted(
+        {
+            arn
+            for statement in delivery
+            if statement["Action"] == "s3:PutObject"
+            for condition in statement["Condition"].values()
+            for key, arn in condition.items()
+            if key == "aws:SourceArn"
+        }
+    )
+    return {
+        "Sid": "DenyForgedEntries",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:PutObject",
+        "Resource": f"{log_bucket_arn}/*",
+        "Condition": {"ArnNotEquals": {"aws:SourceArn": sources}},
+    }
 
 
 def key_policy(
