@@ -196,6 +196,11 @@ def _function(
         "Code": {
             "S3Bucket": {"Fn::FindInMap": [MAPPING, {"Ref": "AWS::Region"}, "ArtifactBucket"]},
             "S3Key": code_key,
+            # The version the stack uploaded, not whatever the key holds when an instance is
+            # created ("S3ObjectVersion: For versioned objects, the version of the deployment
+            # package object to use", AWS::Lambda::Function Code:
+            # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-lambda-function-code.html).
+            "S3ObjectVersion": {"Fn::FindInMap": [MAPPING, {"Ref": "AWS::Region"}, "CodeVersion"]},
         },
         "Architectures": [FUNCTION_ARCHITECTURE],
         "MemorySize": memory,
@@ -283,11 +288,17 @@ def regional_template(
     destinations: Mapping[str, str],
     artifact_buckets: Mapping[str, str],
     code_key: str,
+    code_versions: Mapping[str, str],
 ) -> Template:
     """The part of every account-region: what a member stack declares in a region (the
-    parameters, the heartbeat, the delivery alarms and the subscription itself)."""
+    parameters, the heartbeat, the delivery alarms and the subscription itself). The
+    functions' code is `code_key` at `code_versions[region]` in that region's artifact bucket."""
     mapping = {
-        region: {"DestinationArn": arn, "ArtifactBucket": artifact_buckets[region]}
+        region: {
+            "DestinationArn": arn,
+            "ArtifactBucket": artifact_buckets[region],
+            "CodeVersion": code_versions[region],
+        }
         for region, arn in destinations.items()
     }
     logging_accounts = {policies.arn_account(arn) for arn in destinations.values()}
@@ -629,16 +640,28 @@ class OrganizationSubscriber(pulumi.ComponentResource):
         # subscriber and the reconciler too): their code is read from a bucket in the region.
         code: list[pulumi.Resource] = []
         self.artifact_buckets: dict[str, Output[str]] = {}
+        code_versions: dict[str, Output[str]] = {}
         code_key = f"handlers/{handler_code_hash()}.zip"
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        caller = aws.get_caller_identity_output(opts=invoke)
+        # The IAM role behind this run's session, as aws:PrincipalArn holds it (with its path).
+        deployer = aws.iam.get_session_context_output(arn=caller.arn, opts=invoke).issuer_arn
         for region in member.regions:
-            bucket, ready = self._artifact_bucket(region, organization.id, code_key)
+            bucket, version, ready = self._artifact_bucket(
+                region, organization.id, code_key, deployer
+            )
             self.artifact_buckets[region] = bucket
+            code_versions[region] = version
             code += ready
 
         regional_body = Output.all(
-            destinations=self.destination_arns, buckets=Output.all(**self.artifact_buckets)
+            destinations=self.destination_arns,
+            buckets=Output.all(**self.artifact_buckets),
+            versions=Output.all(**code_versions),
         ).apply(
-            lambda a: render(regional_template(member, a["destinations"], a["buckets"], code_key))
+            lambda a: render(
+                regional_template(member, a["destinations"], a["buckets"], code_key, a["versions"])
+            )
         )
         account_body = Output.from_input(render(account_template(member)))
 
@@ -733,27 +756,36 @@ class OrganizationSubscriber(pulumi.ComponentResource):
         )
 
     def _artifact_bucket(
-        self, region: str, organization_id: str, code_key: str
-    ) -> tuple[Output[str], list[pulumi.Resource]]:
-        """A bucket in `region` holding the functions' code, readable by the organisation."""
+        self, region: str, organization_id: str, code_key: str, deployer: Output[str]
+    ) -> tuple[Output[str], Output[str], list[pulumi.Resource]]:
+        """A versioned bucket in `region` holding the functions' code, readable by the
+        organisation, written by the deploying role only; returns its name, the version of
+        the code object, and what the StackSet must wait for."""
         prefix = f"{self.name}-{region}-artifacts"
-        child = ResourceOptions(parent=self)
-        bucket = aws.s3.Bucket(
-            prefix,
+        # Versioned and without forceDestroy: `pulumi destroy` leaves the bucket, its settings
+        # and every version of the code (delete them by hand once no stack instance is left).
+        kept = ResourceOptions(parent=self, retain_on_delete=True)
+        bucket = aws.s3.Bucket(prefix, region=region, opts=kept)
+        blocks = private_bucket(prefix, bucket, region=region, opts=kept, suffixed=False)
+        versioning = aws.s3.BucketVersioning(
+            f"{prefix}-versioning",
             region=region,
-            # It holds build output only: `pulumi destroy` may empty it.
-            force_destroy=True,
-            opts=child,
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
+                status="Enabled"
+            ),
+            opts=kept,
         )
-        blocks = private_bucket(prefix, bucket, region=region, opts=child, suffixed=False)
         bucket_policy = aws.s3.BucketPolicy(
             prefix,
             region=region,
             bucket=bucket.id,
-            policy=bucket.arn.apply(
-                lambda arn: json.dumps(policies.artifact_bucket_policy(arn, organization_id))
+            policy=Output.all(bucket.arn, deployer).apply(
+                lambda a: json.dumps(
+                    policies.artifact_bucket_policy(a[0], organization_id, [a[1]]), sort_keys=True
+                )
             ),
-            opts=ResourceOptions(parent=self, depends_on=[blocks]),
+            opts=ResourceOptions(parent=self, depends_on=[blocks], retain_on_delete=True),
         )
         code = aws.s3.BucketObjectv2(
             f"{prefix}-code",
@@ -763,6 +795,9 @@ class OrganizationSubscriber(pulumi.ComponentResource):
             source=pulumi.AssetArchive(
                 {name: pulumi.FileAsset(str(path)) for name, path in handler_files().items()}
             ),
-            opts=child,
+            # Uploaded into the versioned bucket, so that it has a version ID to pin.
+            opts=ResourceOptions(parent=self, depends_on=[versioning]),
         )
-        return bucket.bucket, [bucket_policy, code]
+        # BucketObjectv2's versionId: "Unique version ID value for the object, if bucket
+        # versioning is enabled" (https://www.pulumi.com/registry/packages/aws/api-docs/s3/bucketobjectv2/).
+        return bucket.bucket, code.version_id, [bucket_policy, code]

@@ -656,18 +656,31 @@ def freshness_function_policy(
     )
 
 
-def artifact_bucket_policy(bucket_arn: str, organization_id: str) -> Policy:
+def artifact_bucket_policy(
+    bucket_arn: str, organization_id: str, writer_arns: Sequence[str]
+) -> Policy:
     """The organization stack's code bucket: every account of the organisation may read the
-    functions' code (CloudFormation creates them there with its own credentials), nobody
-    outside it, and only over TLS."""
+    functions' code, any version of it (CloudFormation creates them there with its own
+    credentials, from the version the template pins), nobody outside it, and only over TLS;
+    only `writer_arns` (the deploying role) may write, delete or change the bucket, so the code
+    every account runs is the code the stack uploaded."""
     return document(
         {
             "Sid": "OrganizationReadsCode",
             "Effect": "Allow",
             "Principal": "*",
-            "Action": "s3:GetObject",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
             "Resource": f"{bucket_arn}/*",
             "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}},
         },
         _deny_insecure_transport(bucket_arn),
+        *_deny_rewrites(bucket_arn, writer_arns),
+        {
+            "Sid": "DenyCodeChanges",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["s3:DeleteObject", "s3:PutObject"],
+            "Resource": f"{bucket_arn}/*",
+            "Condition": _unless_principal(writer_arns),
+        },
     )
