@@ -30,7 +30,9 @@ from components.alarms import AlarmNotifier
 from components.athena import QueryLayer, declare_query_layer
 from components.buckets import versioned_private_bucket
 from components.config import LoggingSettings
+from components.coverage import CoverageCheck
 from components.freshness import FreshnessCheck
+from components.organization import SENDER_ROLE_NAME
 from handlers.core import delivery_log_group_name
 
 # Colder storage for `transitionDays`: still readable at once, so Athena and `read` work.
@@ -177,6 +179,20 @@ class CentralDestination(pulumi.ComponentResource):
             alarms=self.alarms,
             opts=ResourceOptions(parent=self),
         )
+        if settings.coverage:
+            CoverageCheck(
+                f"{name}-coverage",
+                settings=settings,
+                coverage=settings.coverage,
+                sender_role_name=SENDER_ROLE_NAME,
+                account_id=self.account_id,
+                bucket_name=self.bucket_name,
+                bucket_arn=self.bucket_arn,
+                kms_key_arn=self.kms_key_arn,
+                destination_arns=self.destination_arns,
+                alarms=self.alarms,
+                opts=ResourceOptions(parent=self),
+            )
         self.register_outputs(
             {
                 "destinationArns": self.destination_arns,

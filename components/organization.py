@@ -40,6 +40,8 @@ from components.config import (
     account_policy_selection,
     key,
 )
+from components.coverage import READER_ROLE_NAME
+from components.coverage import ROLE_NAME as COVERAGE_ROLE_NAME
 from components.drift import (
     ACCOUNT_POLICY_RULE_DESCRIPTION,
     FILTER_RULE_DESCRIPTION,
@@ -232,9 +234,31 @@ def _function(
     }
 
 
-def account_template(member: MemberSettings) -> Template:
-    """The account-wide part, deployed once per account: IAM only."""
+def account_template(member: MemberSettings, logging_account_id: str) -> Template:
+    """The account-wide part, deployed once per account: IAM only (the sender role, and the
+    read-only role of the logging account's coverage check)."""
     resources: dict[str, Any] = {
+        "CoverageReaderRole": _resource(
+            "AWS::IAM::Role",
+            {
+                "RoleName": READER_ROLE_NAME,
+                "Description": (
+                    "The central-logging coverage check of the logging account reads this "
+                    "account's log groups, subscription filters and account policies"
+                ),
+                "AssumeRolePolicyDocument": sub(
+                    policies.coverage_reader_trust(
+                        PARTITION, logging_account_id, COVERAGE_ROLE_NAME
+                    )
+                ),
+                "Policies": [
+                    {
+                        "PolicyName": "describe",
+                        "PolicyDocument": sub(policies.coverage_reader_policy(PARTITION, ACCOUNT)),
+                    }
+                ],
+            },
+        ),
         "SenderRole": _resource(
             "AWS::IAM::Role",
             {
@@ -254,7 +278,7 @@ def account_template(member: MemberSettings) -> Template:
                     }
                 ],
             },
-        )
+        ),
     }
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -279,6 +303,14 @@ def _exclusions(
     return common, [*common, *(name for name in delivery if name not in common)]
 
 
+def logging_account_of(destinations: Mapping[str, str]) -> str:
+    """The one account that holds every destination."""
+    logging_accounts = {policies.arn_account(arn) for arn in destinations.values()}
+    if len(logging_accounts) != 1:
+        raise ValueError(f"destinations in several accounts: {sorted(logging_accounts)}")
+    return logging_accounts.pop()
+
+
 def _if_logging_account(in_logging: Any, elsewhere: Any) -> dict[str, Any]:
     return {"Fn::If": [IN_LOGGING_ACCOUNT, in_logging, elsewhere]}
 
@@ -301,9 +333,7 @@ def regional_template(
         }
         for region, arn in destinations.items()
     }
-    logging_accounts = {policies.arn_account(arn) for arn in destinations.values()}
-    if len(logging_accounts) != 1:
-        raise ValueError(f"destinations in several accounts: {sorted(logging_accounts)}")
+    logging_account = logging_account_of(destinations)
     resources: dict[str, Any] = {
         "DestinationParameter": _resource(
             "AWS::SSM::Parameter",
@@ -337,7 +367,7 @@ def regional_template(
         "Description": "central-logging: this region's subscription to the central destination",
         "Mappings": {MAPPING: mapping},
         "Conditions": {
-            IN_LOGGING_ACCOUNT: {"Fn::Equals": [{"Ref": "AWS::AccountId"}, logging_accounts.pop()]}
+            IN_LOGGING_ACCOUNT: {"Fn::Equals": [{"Ref": "AWS::AccountId"}, logging_account]}
         },
         "Resources": resources,
     }
@@ -663,7 +693,9 @@ class OrganizationSubscriber(pulumi.ComponentResource):
                 regional_template(member, a["destinations"], a["buckets"], code_key, a["versions"])
             )
         )
-        account_body = Output.from_input(render(account_template(member)))
+        account_body = self.destination_arns.apply(
+            lambda d: render(account_template(member, logging_account_of(d)))
+        )
 
         account_set = self._stack_set(
             "account",

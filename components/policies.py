@@ -684,3 +684,124 @@ def artifact_bucket_policy(
             "Condition": _unless_principal(writer_arns),
         },
     )
+
+
+def coverage_reader_trust(
+    partition: str, logging_account_id: str, coverage_role_name: str
+) -> Policy:
+    """Trust for the coverage check's roles in other accounts (the read-only role in every
+    member account, the listing role in the management account): the logging account's
+    coverage function role only. The account is the principal and aws:PrincipalArn names the role, so
+    the trust holds whether or not that role exists yet (a role ARN as Principal must exist
+    when the policy is saved; IAM User Guide, "AWS JSON policy elements: Principal")."""
+    return document(
+        {
+            "Sid": "CoverageCheck",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{partition}:iam::{logging_account_id}:root"},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "ArnEquals": {
+                    "aws:PrincipalArn": (
+                        f"arn:{partition}:iam::{logging_account_id}:role/{coverage_role_name}"
+                    )
+                }
+            },
+        }
+    )
+
+
+def coverage_reader_policy(partition: str, account_id: str) -> Policy:
+    """What the coverage check may read in a member account: its log groups, their
+    subscription filters and its account policies; nothing else (no log events)."""
+    return document(
+        {
+            "Sid": "DescribeSubscriptions",
+            "Effect": "Allow",
+            "Action": ["logs:DescribeLogGroups", "logs:DescribeSubscriptionFilters"],
+            "Resource": f"arn:{partition}:logs:*:{account_id}:log-group:*",
+        },
+        {
+            # DescribeAccountPolicies has no resource type (Service Authorization Reference,
+            # Amazon CloudWatch Logs).
+            "Sid": "DescribeAccountPolicies",
+            "Effect": "Allow",
+            "Action": "logs:DescribeAccountPolicies",
+            "Resource": "*",
+        },
+    )
+
+
+def coverage_organization_policy() -> Policy:
+    """What the coverage check may do in the management account: list the accounts."""
+    return document(
+        {
+            # ListAccounts has no resource type (Service Authorization Reference, AWS
+            # Organizations).
+            "Sid": "ListAccounts",
+            "Effect": "Allow",
+            "Action": "organizations:ListAccounts",
+            "Resource": "*",
+        }
+    )
+
+
+def coverage_function_policy(
+    *,
+    partition: str,
+    organization_role_arn: str,
+    reader_role_name: str,
+    bucket_arn: str,
+    bucket_region: str,
+    report_prefix: str,
+    kms_key_arn: str,
+    function_arn: str,
+    function_log_group_arn: str,
+) -> Policy:
+    """The coverage function: assume the organisation's listing role and the reader role of
+    any account, write its report under `report_prefix` (through S3 with the archive key),
+    publish into its own namespace, continue itself, and write its own logs."""
+    reports = f"{bucket_arn}/{report_prefix}*"
+    return document(
+        {
+            "Sid": "AssumeReaders",
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Resource": [organization_role_arn, f"arn:{partition}:iam::*:role/{reader_role_name}"],
+        },
+        {
+            "Sid": "WriteReport",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": reports,
+        },
+        {
+            "Sid": "KeyThroughS3",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": kms_key_arn,
+            "Condition": {
+                "StringEquals": {"kms:ViaService": f"s3.{bucket_region}.amazonaws.com"},
+                "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, reports]},
+            },
+        },
+        {
+            "Sid": "PublishCoverage",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": FRESHNESS_NAMESPACE}},
+        },
+        {
+            "Sid": "ContinueCheck",
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": function_arn,
+        },
+        {
+            "Sid": "OwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{function_log_group_arn}:log-stream:*",
+        },
+    )

@@ -260,7 +260,7 @@ def test_account_policy_mode_declares_the_policy_and_no_subscriber_function() ->
 def test_the_sender_role_is_declared_once_per_account_with_the_member_stacks_policies() -> None:
     run = run_organization()
     account = template(run, "account")["Resources"]
-    assert list(account) == ["SenderRole"]
+    assert sorted(account) == ["CoverageReaderRole", "SenderRole"]
     role = account["SenderRole"]["Properties"]
     assert role["RoleName"] == "central-logging-sender"
     [deliver] = role["Policies"]
@@ -371,3 +371,36 @@ def test_a_filter_pattern_with_dollar_braces_stays_literal_in_the_account_policy
     text, variables = document["Fn::Sub"]
     assert json.loads(text)["FilterPattern"] == '"${!oops}"'
     assert list(variables) == ["DestinationArn"]
+
+
+def test_the_coverage_reader_role_only_describes_and_trusts_only_the_coverage_function() -> None:
+    run = run_organization()
+    role = template(run, "account")["Resources"]["CoverageReaderRole"]["Properties"]
+    assert role["RoleName"] == "central-logging-coverage-reader"
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    logging_account = destination(REGIONS[0]).split(":")[4]
+    assert trust["Principal"] == {
+        "AWS": {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::{logging_account}:root"}
+    }
+    assert trust["Condition"] == {
+        "ArnEquals": {
+            "aws:PrincipalArn": {
+                "Fn::Sub": (
+                    f"arn:${{AWS::Partition}}:iam::{logging_account}:role/central-logging-coverage"
+                )
+            }
+        }
+    }
+    [policy] = role["Policies"]
+    actions = {
+        action
+        for statement in policy["PolicyDocument"]["Statement"]
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+    }
+    assert actions == {
+        "logs:DescribeLogGroups",
+        "logs:DescribeSubscriptionFilters",
+        "logs:DescribeAccountPolicies",
+    }
