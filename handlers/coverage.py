@@ -435,10 +435,20 @@ def list_accounts(organizations: OrganizationsClient) -> list[str]:
 class Sessions:
     """An assumed-role session per account, made once per invocation, thread-safe."""
 
-    def __init__(self, base: boto3.session.Session, role_name: str, partition: str) -> None:
+    def __init__(
+        self,
+        base: boto3.session.Session,
+        role_name: str,
+        partition: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._base = base
         self._role_name = role_name
         self._partition = partition
+        self._clock = clock
+        self._sleep = sleep
         self._lock = threading.Lock()
         self._account_locks: dict[str, threading.Lock] = {}
         self._sessions: dict[str, boto3.session.Session | str] = {}
@@ -473,7 +483,10 @@ class Sessions:
             return make_logs_client(
                 session,
                 region,
-                limiters={op: RateLimiter(rate) for op, rate in RATES_PER_SECOND.items()},
+                limiters={
+                    operation: RateLimiter(rate, clock=self._clock, sleep=self._sleep)
+                    for operation, rate in RATES_PER_SECOND.items()
+                },
             )
 
 
