@@ -445,6 +445,8 @@ class Sessions:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._base = base
+        # Clients are thread-safe, sessions are not: one STS client for every AssumeRole.
+        self._sts = base.client("sts")
         self._role_name = role_name
         self._partition = partition
         self._clock = clock
@@ -466,7 +468,7 @@ class Sessions:
     def _assume(self, account: str) -> boto3.session.Session | str:
         role = f"arn:{self._partition}:iam::{account}:role/{self._role_name}"
         try:
-            credentials = self._base.client("sts").assume_role(
+            credentials = self._sts.assume_role(
                 RoleArn=role, RoleSessionName="central-logging-coverage"
             )["Credentials"]
         except (ClientError, BotoCoreError) as error:
