@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Any
 
 import parliament
@@ -194,3 +196,20 @@ def test_the_listing_and_reader_policies_pass_parliament() -> None:
     ):
         findings = parliament.analyze_policy_string(json.dumps(document)).findings
         assert [(f.issue, f.detail) for f in findings if not known(ROLE_POLICY, f)] == []
+
+
+def test_the_logging_deployer_may_pass_the_function_roles_to_lambda() -> None:
+    """Creating a function passes its role to Lambda: the deploy policy must allow that for
+    the coverage (and freshness) function roles, not only for Firehose and CloudWatch Logs."""
+    document = json.loads(
+        (Path(__file__).resolve().parents[2] / "deploy/iam/logging.json").read_text()
+    )
+    role = logging_stack().one(ROLE, "central-coverage-function").state["arn"]
+    assert any(
+        statement["Effect"] == "Allow"
+        and statement["Action"] == "iam:PassRole"
+        and fnmatchcase(role, statement["Resource"])
+        and "lambda.amazonaws.com"
+        in statement.get("Condition", {}).get("StringEquals", {}).get("iam:PassedToService", [])
+        for statement in document["Statement"]
+    )
