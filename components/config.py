@@ -233,6 +233,8 @@ class CoverageConfig:
     exclude_accounts: tuple[str, ...] = ()
 
 
+# Where the coverage check writes its report in the archive bucket (outside s3Prefix).
+COVERAGE_REPORT_PREFIX = "coverage/"
 COVERAGE_KEYS = (
     "coverageOrganizationRoleArn",
     "coverageFilterPattern",
@@ -241,7 +243,7 @@ COVERAGE_KEYS = (
 )
 
 
-def _coverage(raw: Raw, organization_id: str | None) -> CoverageConfig | None:
+def _coverage(raw: Raw, organization_id: str | None, s3_prefix: str) -> CoverageConfig | None:
     role_arn = _one_of(
         "coverageOrganizationRoleArn",
         raw.text("coverageOrganizationRoleArn"),
@@ -277,6 +279,13 @@ def _coverage(raw: Raw, organization_id: str | None) -> CoverageConfig | None:
             "coverageOrganizationRoleArn",
             role_arn,
             "the coverage check covers the accounts of an organisation: set organizationId too",
+        )
+    if s3_prefix.startswith(COVERAGE_REPORT_PREFIX):
+        raise _bad(
+            "s3Prefix",
+            s3_prefix,
+            f"the coverage check writes its report under {COVERAGE_REPORT_PREFIX}, so the "
+            "archive prefix must not start with it",
         )
     return CoverageConfig(role_arn, filter_pattern, excludes, accounts)
 
@@ -521,7 +530,7 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         ),
         access_trail=access_trail,
         freshness_accounts=freshness_accounts,
-        coverage=_coverage(raw, organization_id),
+        coverage=_coverage(raw, organization_id, s3_prefix),
     )
 
 

@@ -20,7 +20,7 @@ from pulumi import Output, ResourceOptions
 
 from components import policies
 from components.alarms import AlarmNotifier
-from components.config import CoverageConfig, LoggingSettings
+from components.config import COVERAGE_REPORT_PREFIX, CoverageConfig, LoggingSettings
 from components.functions import scheduled_function
 from handlers.coverage import UNCHECKED_METRIC, UNCOVERED_METRIC
 from handlers.freshness import METRIC_NAMESPACE
@@ -30,7 +30,7 @@ FUNCTION_NAME = "central-logging-coverage"
 ROLE_NAME = FUNCTION_NAME
 # The read-only role the organization stack deploys in every account.
 READER_ROLE_NAME = "central-logging-coverage-reader"
-REPORT_PREFIX = "coverage/"
+REPORT_PREFIX = COVERAGE_REPORT_PREFIX
 SCHEDULE = "rate(1 day)"
 TIMEOUT_SECONDS = 900  # Lambda's longest; the check continues itself before it
 MEMORY_MB = 512

@@ -30,6 +30,8 @@ from components.alarms import AlarmNotifier
 from components.athena import QueryLayer, declare_query_layer
 from components.buckets import versioned_private_bucket
 from components.config import LoggingSettings
+from components.coverage import REPORT_PREFIX as COVERAGE_REPORT_PREFIX
+from components.coverage import ROLE_NAME as COVERAGE_ROLE_NAME
 from components.coverage import CoverageCheck
 from components.freshness import FreshnessCheck
 from components.organization import SENDER_ROLE_NAME
@@ -274,14 +276,28 @@ class CentralDestination(pulumi.ComponentResource):
         self, bucket: aws.s3.Bucket, public_access: aws.s3.BucketPublicAccessBlock
     ) -> None:
         writers = [p.delivery_role.arn for p in self.regions.values()]
+        coverage = self.settings.coverage
         aws.s3.BucketPolicy(
             f"{self.name}-archive-policy",
             region=self.settings.home_region,
             bucket=bucket.id,
             policy=_json_dumps(
-                Output.all(bucket.arn, self.archive_admin_arns, Output.all(*writers)).apply(
+                Output.all(
+                    bucket.arn, self.archive_admin_arns, Output.all(*writers), self.account_id
+                ).apply(
                     lambda a: policies.bucket_policy(
-                        a[0], s3_prefix=self.settings.s3_prefix, admin_arns=a[1], writer_arns=a[2]
+                        a[0],
+                        s3_prefix=self.settings.s3_prefix,
+                        admin_arns=a[1],
+                        writer_arns=a[2],
+                        # The coverage report: only the coverage function writes it.
+                        report_writers={
+                            COVERAGE_REPORT_PREFIX: (
+                                f"arn:{self.partition}:iam::{a[3]}:role/{COVERAGE_ROLE_NAME}"
+                            )
+                        }
+                        if coverage
+                        else None,
                     )
                 )
             ),

@@ -6,7 +6,7 @@ own. Components resolve ARNs first (``Output.apply``) and pass plain strings in.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from handlers.freshness import METRIC_NAMESPACE as FRESHNESS_NAMESPACE
@@ -308,7 +308,7 @@ def _deny_rewrites(bucket_arn: str, admin_arns: Sequence[str]) -> list[Statement
     ]
 
 
-def _deny_deletes(objects_arn: str, admin_arns: Sequence[str]) -> Statement:
+def _deny_deletes(objects_arns: str | list[str], admin_arns: Sequence[str]) -> Statement:
     """On a versioned bucket DeleteObject leaves the data as a noncurrent version but puts a
     delete marker over it, which hides it from every reader that lists current objects
     (`read`, Athena); only `admin_arns` may (Amazon S3 User Guide, "Deleting object versions
@@ -320,22 +320,46 @@ def _deny_deletes(objects_arn: str, admin_arns: Sequence[str]) -> Statement:
         "Effect": "Deny",
         "Principal": "*",
         "Action": "s3:DeleteObject",
-        "Resource": objects_arn,
+        "Resource": objects_arns,
         "Condition": _unless_principal(admin_arns),
     }
 
 
 def bucket_policy(
-    bucket_arn: str, *, s3_prefix: str, admin_arns: Sequence[str], writer_arns: Sequence[str]
+    bucket_arn: str,
+    *,
+    s3_prefix: str,
+    admin_arns: Sequence[str],
+    writer_arns: Sequence[str],
+    report_writers: Mapping[str, str] | None = None,
 ) -> Policy:
     """The archive bucket: TLS only; only `admin_arns` may change its protections, destroy
     history or delete under the archive prefix; only `writer_arns` (the delivery roles) may
     write under the prefix, so only what Firehose delivers lands in an account's partition
-    (who may put records into Firehose is the logging account's IAM, or deploy/scp/)."""
+    (who may put records into Firehose is the logging account's IAM, or deploy/scp/).
+    `report_writers` (key prefix -> role ARN) reserves a prefix for the reports of one
+    function, which only admins delete."""
+    reports = dict(report_writers or {})
+    statements = [
+        {
+            "Sid": f"DenyForgedReports{number}",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": f"{bucket_arn}/{prefix}*",
+            "Condition": _unless_principal([writer]),
+        }
+        for number, (prefix, writer) in enumerate(sorted(reports.items()))
+    ]
     return document(
         _deny_insecure_transport(bucket_arn),
         *_deny_rewrites(bucket_arn, admin_arns),
-        _deny_deletes(f"{bucket_arn}/{s3_prefix}*", admin_arns),
+        _deny_deletes(
+            [f"{bucket_arn}/{prefix}*" for prefix in [s3_prefix, *sorted(reports)]]
+            if reports
+            else f"{bucket_arn}/{s3_prefix}*",
+            admin_arns,
+        ),
         {
             "Sid": "DenyForgedRecords",
             "Effect": "Deny",
@@ -344,6 +368,7 @@ def bucket_policy(
             "Resource": f"{bucket_arn}/{s3_prefix}*",
             "Condition": _unless_principal(writer_arns),
         },
+        *statements,
     )
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from components import policies
 from tests.infra.harness import LOGGING_ACCOUNT_ID, ORG_ID, Run, config_error, run_program
+from tests.infra.test_archive_protection import DEPLOYER, MEMBER_ROLE, denied
 from tests.infra.test_policies_lint import known
 
 ORGANIZATION_ROLE = "arn:aws:iam::222222222222:role/central-logging-list-accounts"
@@ -164,6 +165,11 @@ CASES: list[tuple[dict[str, Any], str]] = [
         "or glob pattern.",
     ),
     (
+        {"coverageOrganizationRoleArn": ORGANIZATION_ROLE, "s3Prefix": "coverage/logs/"},
+        "central-logging:s3Prefix is 'coverage/logs/'; the coverage check writes its report "
+        "under coverage/, so the archive prefix must not start with it.",
+    ),
+    (
         {"coverageOrganizationRoleArn": ORGANIZATION_ROLE, "coverageFilterPattern": "x" * 1025},
         f"central-logging:coverageFilterPattern is '{'x' * 40}...'; it must be at most 1024 "
         "characters.",
@@ -213,3 +219,20 @@ def test_the_logging_deployer_may_pass_the_function_roles_to_lambda() -> None:
         in statement.get("Condition", {}).get("StringEquals", {}).get("iam:PassedToService", [])
         for statement in document["Statement"]
     )
+
+
+def test_only_the_coverage_function_writes_the_report_and_only_admins_delete_it() -> None:
+    run = logging_stack()
+    bucket = run.one("aws:s3/bucket:Bucket", "central-archive").state["arn"]
+    policy = run.one("aws:s3/bucketPolicy:BucketPolicy", "central-archive-policy").policy("policy")
+    coverage_role = run.one(ROLE, "central-coverage-function").state["arn"]
+    latest = f"{bucket}/coverage/latest.json"
+    assert not denied(policy, coverage_role, "s3:PutObject", latest)
+    for forger in (MEMBER_ROLE, DEPLOYER):
+        assert denied(policy, forger, "s3:PutObject", latest), forger
+    assert denied(policy, MEMBER_ROLE, "s3:DeleteObject", latest)
+    assert denied(policy, coverage_role, "s3:DeleteObject", latest)
+    assert not denied(policy, DEPLOYER, "s3:DeleteObject", latest)
+    # Records stay the delivery roles' alone.
+    record = f"{bucket}/CentralizedAccountsLog/account=111111111111/x.json.gz"
+    assert denied(policy, coverage_role, "s3:PutObject", record)
