@@ -99,6 +99,7 @@ class AlarmNotifier:
         periods: int = 1,
         source_region: str | None = None,
         missing_data: str = "notBreaching",
+        period: int = PERIOD_SECONDS,
     ) -> aws.cloudwatch.MetricAlarm:
         """An alarm on one metric, in `region`, named after `source_region` (the region
         whose logs it watches) when that is another one. By default no data means nothing
@@ -112,7 +113,7 @@ class AlarmNotifier:
             metric_name=metric,
             dimensions=dimensions,
             statistic=statistic,
-            period=PERIOD_SECONDS,
+            period=period,
             evaluation_periods=periods,
             threshold=threshold,
             comparison_operator=comparison,

@@ -269,6 +269,74 @@ def _alarms(raw: Raw, regions: tuple[str, ...], logging_home: str | None) -> Ala
 
 
 @dataclass(frozen=True)
+class CoverageConfig:
+    """The central coverage check (components/coverage.py): the role that lists the
+    organisation's accounts, and the members' settings it judges their filters by."""
+
+    organization_role_arn: str
+    filter_pattern: str = ""
+    exclude_log_groups: tuple[str, ...] = ()
+    exclude_accounts: tuple[str, ...] = ()
+
+
+# Where the coverage check writes its report in the archive bucket (outside s3Prefix).
+COVERAGE_REPORT_PREFIX = "coverage/"
+COVERAGE_KEYS = (
+    "coverageOrganizationRoleArn",
+    "coverageFilterPattern",
+    "coverageExcludeLogGroups",
+    "coverageExcludeAccounts",
+)
+
+
+def _coverage(raw: Raw, organization_id: str | None, s3_prefix: str) -> CoverageConfig | None:
+    role_arn = _one_of(
+        "coverageOrganizationRoleArn",
+        raw.text("coverageOrganizationRoleArn"),
+        ROLE_ARN_RE,
+        "it must be the ARN of an IAM role in the management account or a delegated "
+        "administrator, such as arn:aws:iam::111111111111:role/NAME",
+    )
+    filter_pattern = raw.values.get("coverageFilterPattern") or ""
+    if len(filter_pattern) > FILTER_PATTERN_MAX:
+        raise _bad(
+            "coverageFilterPattern",
+            filter_pattern[:40] + "...",
+            f"it must be at most {FILTER_PATTERN_MAX} characters",
+        )
+    excludes = raw.strings(
+        "coverageExcludeLogGroups", _matches(LOG_GROUP_GLOB_RE), "a log group name or glob pattern"
+    )
+    accounts = raw.strings("coverageExcludeAccounts", _matches(ACCOUNT_RE), "a 12-digit account ID")
+    if role_arn is None:
+        for name, value in zip(
+            COVERAGE_KEYS[1:], (filter_pattern, excludes, accounts), strict=True
+        ):
+            if value:
+                raise _bad(
+                    name,
+                    value if isinstance(value, str) else list(value),
+                    "it only applies to the coverage check, which coverageOrganizationRoleArn "
+                    "turns on: set that too, or leave this unset",
+                )
+        return None
+    if not organization_id:
+        raise _bad(
+            "coverageOrganizationRoleArn",
+            role_arn,
+            "the coverage check covers the accounts of an organisation: set organizationId too",
+        )
+    if s3_prefix.startswith(COVERAGE_REPORT_PREFIX):
+        raise _bad(
+            "s3Prefix",
+            s3_prefix,
+            f"the coverage check writes its report under {COVERAGE_REPORT_PREFIX}, so the "
+            "archive prefix must not start with it",
+        )
+    return CoverageConfig(role_arn, filter_pattern, excludes, accounts)
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     """The logging account: destinations, transport and archive."""
 
@@ -301,6 +369,7 @@ class LoggingSettings:
     freshness_metrics: str = "aggregate"
     freshness_exclude_accounts: tuple[str, ...] = ()
     organization_reader_role_arn: str | None = None
+    coverage: CoverageConfig | None = None
 
     @property
     def destination_scope(self) -> str:
@@ -543,6 +612,7 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
             "freshnessExcludeAccounts", _matches(ACCOUNT_RE), "a 12-digit account ID"
         ),
         organization_reader_role_arn=_organization_reader(raw, organization_id),
+        coverage=_coverage(raw, organization_id, s3_prefix),
     )
 
 
@@ -816,6 +886,7 @@ LOGGING_KEYS = [
     "athenaResultsDays",
     "archiveAdminRoleArns",
     "accessTrail",
+    *COVERAGE_KEYS,
 ]
 MEMBER_KEYS = [
     "regions",

@@ -30,7 +30,11 @@ from components.alarms import PERIOD_SECONDS, AlarmNotifier
 from components.athena import QueryLayer, declare_query_layer, declare_results_bucket
 from components.buckets import versioned_private_bucket
 from components.config import LoggingSettings
+from components.coverage import REPORT_PREFIX as COVERAGE_REPORT_PREFIX
+from components.coverage import ROLE_NAME as COVERAGE_ROLE_NAME
+from components.coverage import CoverageCheck
 from components.freshness import FreshnessCheck, state_keys
+from components.organization import SENDER_ROLE_NAME
 from components.redrive import RedriveRole
 from handlers.core import delivery_log_group_name
 
@@ -223,6 +227,20 @@ class CentralDestination(pulumi.ComponentResource):
             admin_arns=self.archive_admin_arns,
         )
         self.archive_prefix = Output.concat("s3://", self.bucket_name, "/", settings.s3_prefix)
+        if settings.coverage:
+            CoverageCheck(
+                f"{name}-coverage",
+                settings=settings,
+                coverage=settings.coverage,
+                sender_role_name=SENDER_ROLE_NAME,
+                account_id=self.account_id,
+                bucket_name=self.bucket_name,
+                bucket_arn=self.bucket_arn,
+                kms_key_arn=self.kms_key_arn,
+                destination_arns=self.destination_arns,
+                alarms=self.alarms,
+                opts=ResourceOptions(parent=self),
+            )
         self.register_outputs(
             {
                 "destinationArns": self.destination_arns,
@@ -315,6 +333,7 @@ class CentralDestination(pulumi.ComponentResource):
     ) -> None:
         writers = [p.delivery_role.arn for p in self.regions.values()]
         redrive = [self.redrive.role_arn] if self.redrive else []
+        coverage = self.settings.coverage
         aws.s3.BucketPolicy(
             f"{self.name}-archive-policy",
             region=self.settings.home_region,
@@ -326,6 +345,7 @@ class CentralDestination(pulumi.ComponentResource):
                     Output.all(*writers),
                     Output.all(*redrive),
                     self.freshness.role_arn,
+                    self.account_id,
                 ).apply(
                     lambda a: policies.bucket_policy(
                         a[0],
@@ -334,6 +354,14 @@ class CentralDestination(pulumi.ComponentResource):
                         writer_arns=a[2],
                         redrive_arns=a[3],
                         extra=[policies.freshness_state_guard(a[0], state_keys(), a[4])],
+                        # The coverage report: only the coverage function writes it.
+                        report_writers={
+                            COVERAGE_REPORT_PREFIX: (
+                                f"arn:{self.partition}:iam::{a[5]}:role/{COVERAGE_ROLE_NAME}"
+                            )
+                        }
+                        if coverage
+                        else None,
                     )
                 )
             ),

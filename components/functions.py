@@ -70,8 +70,10 @@ def scheduled_function(
     environment: Mapping[str, pulumi.Input[str]] | None = None,
     timeout: int = SCHEDULED_TIMEOUT_SECONDS,
     memory: int = SCHEDULED_MEMORY_MB,
+    role_name: str | None = None,
 ) -> ScheduledFunction:
-    """A function run on `schedule`, whose role holds only `policy(own log group ARN)`."""
+    """A function run on `schedule`, whose role holds only `policy(own log group ARN)`; the
+    role is named `role_name` where other accounts' policies name it."""
     child = ResourceOptions(parent=parent)
     log_group = aws.cloudwatch.LogGroup(
         f"{prefix}-logs",
@@ -82,6 +84,7 @@ def scheduled_function(
     )
     role = aws.iam.Role(
         prefix,
+        name=role_name,
         description=description,
         assume_role_policy=json.dumps(policies.lambda_trust(), sort_keys=True),
         opts=child,

@@ -41,6 +41,8 @@ from components.config import (
     account_policy_selection,
     key,
 )
+from components.coverage import READER_ROLE_NAME
+from components.coverage import ROLE_NAME as COVERAGE_ROLE_NAME
 from components.drift import (
     ACCOUNT_POLICY_RULE_DESCRIPTION,
     FILTER_RULE_DESCRIPTION,
@@ -203,6 +205,11 @@ def _function(
         "Code": {
             "S3Bucket": {"Fn::FindInMap": [MAPPING, {"Ref": "AWS::Region"}, "ArtifactBucket"]},
             "S3Key": code_key,
+            # The version the stack uploaded, not whatever the key holds when an instance is
+            # created ("S3ObjectVersion: For versioned objects, the version of the deployment
+            # package object to use", AWS::Lambda::Function Code:
+            # https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-lambda-function-code.html).
+            "S3ObjectVersion": {"Fn::FindInMap": [MAPPING, {"Ref": "AWS::Region"}, "CodeVersion"]},
         },
         "Architectures": [FUNCTION_ARCHITECTURE],
         "MemorySize": memory,
@@ -234,9 +241,31 @@ def _function(
     }
 
 
-def account_template(member: MemberSettings) -> Template:
-    """The account-wide part, deployed once per account: IAM only."""
+def account_template(member: MemberSettings, logging_account_id: str) -> Template:
+    """The account-wide part, deployed once per account: IAM only (the sender role, and the
+    read-only role of the logging account's coverage check)."""
     resources: dict[str, Any] = {
+        "CoverageReaderRole": _resource(
+            "AWS::IAM::Role",
+            {
+                "RoleName": READER_ROLE_NAME,
+                "Description": (
+                    "The central-logging coverage check of the logging account reads this "
+                    "account's log groups, subscription filters and account policies"
+                ),
+                "AssumeRolePolicyDocument": sub(
+                    policies.coverage_reader_trust(
+                        PARTITION, logging_account_id, COVERAGE_ROLE_NAME
+                    )
+                ),
+                "Policies": [
+                    {
+                        "PolicyName": "describe",
+                        "PolicyDocument": sub(policies.coverage_reader_policy(PARTITION, ACCOUNT)),
+                    }
+                ],
+            },
+        ),
         "SenderRole": _resource(
             "AWS::IAM::Role",
             {
@@ -256,7 +285,7 @@ def account_template(member: MemberSettings) -> Template:
                     }
                 ],
             },
-        )
+        ),
     }
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -281,6 +310,14 @@ def _exclusions(
     return common, [*common, *(name for name in delivery if name not in common)]
 
 
+def logging_account_of(destinations: Mapping[str, str]) -> str:
+    """The one account that holds every destination."""
+    logging_accounts = {policies.arn_account(arn) for arn in destinations.values()}
+    if len(logging_accounts) != 1:
+        raise ValueError(f"destinations in several accounts: {sorted(logging_accounts)}")
+    return logging_accounts.pop()
+
+
 def _if_logging_account(in_logging: Any, elsewhere: Any) -> dict[str, Any]:
     return {"Fn::If": [IN_LOGGING_ACCOUNT, in_logging, elsewhere]}
 
@@ -290,20 +327,24 @@ def regional_template(
     destinations: Mapping[str, str],
     artifact_buckets: Mapping[str, str],
     code_key: str,
+    code_versions: Mapping[str, str],
     scope: str = ORGANIZATION_SCOPE,
 ) -> Template:
     """The part of every account-region: what a member stack declares in a region (the
     parameters, the heartbeat, the delivery alarms and the subscription itself). The
-    filters pass the sender role only where the destinations' `scope` is an organisation,
+    functions' code is `code_key` at `code_versions[region]` in that region's artifact bucket.
+    The filters pass the sender role only where the destinations' `scope` is an organisation,
     as in a member stack."""
     sender_role = SENDER_ROLE_ARN if scope == ORGANIZATION_SCOPE else None
     mapping = {
-        region: {"DestinationArn": arn, "ArtifactBucket": artifact_buckets[region]}
+        region: {
+            "DestinationArn": arn,
+            "ArtifactBucket": artifact_buckets[region],
+            "CodeVersion": code_versions[region],
+        }
         for region, arn in destinations.items()
     }
-    logging_accounts = {policies.arn_account(arn) for arn in destinations.values()}
-    if len(logging_accounts) != 1:
-        raise ValueError(f"destinations in several accounts: {sorted(logging_accounts)}")
+    logging_account = logging_account_of(destinations)
     resources: dict[str, Any] = {
         "DestinationParameter": _resource(
             "AWS::SSM::Parameter",
@@ -337,7 +378,7 @@ def regional_template(
         "Description": "central-logging: this region's subscription to the central destination",
         "Mappings": {MAPPING: mapping},
         "Conditions": {
-            IN_LOGGING_ACCOUNT: {"Fn::Equals": [{"Ref": "AWS::AccountId"}, logging_accounts.pop()]}
+            IN_LOGGING_ACCOUNT: {"Fn::Equals": [{"Ref": "AWS::AccountId"}, logging_account]}
         },
         "Resources": resources,
     }
@@ -705,10 +746,18 @@ class OrganizationSubscriber(pulumi.ComponentResource):
         # subscriber and the reconciler too): their code is read from a bucket in the region.
         code: list[pulumi.Resource] = []
         self.artifact_buckets: dict[str, Output[str]] = {}
+        code_versions: dict[str, Output[str]] = {}
         code_key = f"handlers/{handler_code_hash()}.zip"
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        caller = aws.get_caller_identity_output(opts=invoke)
+        # The IAM role behind this run's session, as aws:PrincipalArn holds it (with its path).
+        deployer = aws.iam.get_session_context_output(arn=caller.arn, opts=invoke).issuer_arn
         for region in member.regions:
-            bucket, ready = self._artifact_bucket(region, organization.id, code_key)
+            bucket, version, ready = self._artifact_bucket(
+                region, organization.id, code_key, deployer
+            )
             self.artifact_buckets[region] = bucket
+            code_versions[region] = version
             code += ready
 
         scope = logging_stack.get_output("destinationScope").apply(
@@ -717,17 +766,27 @@ class OrganizationSubscriber(pulumi.ComponentResource):
         regional_body = Output.all(
             destinations=self.destination_arns,
             buckets=Output.all(**self.artifact_buckets),
+            versions=Output.all(**code_versions),
             scope=scope,
         ).apply(
             lambda a: fitting_body(
                 member_alarms(
-                    regional_template(member, a["destinations"], a["buckets"], code_key, a["scope"])
+                    regional_template(
+                        member,
+                        a["destinations"],
+                        a["buckets"],
+                        code_key,
+                        a["versions"],
+                        a["scope"],
+                    )
                 ),
                 "regional",
             )
         )
-        account_body = Output.from_input(
-            fitting_body(member_alarms(account_template(member)), "account")
+        account_body = self.destination_arns.apply(
+            lambda d: fitting_body(
+                member_alarms(account_template(member, logging_account_of(d))), "account"
+            )
         )
 
         account_set = self._stack_set(
@@ -829,23 +888,29 @@ class OrganizationSubscriber(pulumi.ComponentResource):
         )
 
     def _artifact_bucket(
-        self, region: str, organization_id: str, code_key: str
-    ) -> tuple[Output[str], list[pulumi.Resource]]:
-        """A bucket in `region` holding the functions' code, readable by the organisation."""
+        self, region: str, organization_id: str, code_key: str, deployer: Output[str]
+    ) -> tuple[Output[str], Output[str], list[pulumi.Resource]]:
+        """A versioned bucket in `region` holding the functions' code, readable by the
+        organisation, written by the deploying role only; returns its name, the version of
+        the code object, and what the StackSet must wait for."""
         prefix = f"{self.name}-{region}-artifacts"
-        child = ResourceOptions(parent=self)
-        bucket = aws.s3.Bucket(
-            prefix,
+        # Versioned and without forceDestroy: `pulumi destroy` leaves the bucket, its settings
+        # and every version of the code (delete them by hand once no stack instance is left).
+        kept = ResourceOptions(parent=self, retain_on_delete=True)
+        bucket = aws.s3.Bucket(prefix, region=region, opts=kept)
+        blocks = private_bucket(prefix, bucket, region=region, opts=kept, suffixed=False)
+        versioning = aws.s3.BucketVersioning(
+            f"{prefix}-versioning",
             region=region,
-            # It holds build output only: `pulumi destroy` may empty it.
-            force_destroy=True,
-            opts=child,
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
+                status="Enabled"
+            ),
+            opts=kept,
         )
-        blocks = private_bucket(prefix, bucket, region=region, opts=child, suffixed=False)
         # Encrypted by default like every bucket the pack admits (policy/rules.py); SSE-S3,
         # since every account of the organisation reads the code with its own credentials
-        # and an SSE-KMS object would need each of them granted the key. Unversioned: it
-        # keeps no record, only code each deployment uploads again.
+        # and an SSE-KMS object would need each of them granted the key.
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{prefix}-encryption",
             region=region,
@@ -857,16 +922,18 @@ class OrganizationSubscriber(pulumi.ComponentResource):
                     )
                 )
             ],
-            opts=child,
+            opts=kept,
         )
         bucket_policy = aws.s3.BucketPolicy(
             prefix,
             region=region,
             bucket=bucket.id,
-            policy=bucket.arn.apply(
-                lambda arn: json.dumps(policies.artifact_bucket_policy(arn, organization_id))
+            policy=Output.all(bucket.arn, deployer).apply(
+                lambda a: json.dumps(
+                    policies.artifact_bucket_policy(a[0], organization_id, [a[1]]), sort_keys=True
+                )
             ),
-            opts=ResourceOptions(parent=self, depends_on=[blocks]),
+            opts=ResourceOptions(parent=self, depends_on=[blocks], retain_on_delete=True),
         )
         code = aws.s3.BucketObjectv2(
             f"{prefix}-code",
@@ -876,6 +943,9 @@ class OrganizationSubscriber(pulumi.ComponentResource):
             source=pulumi.AssetArchive(
                 {name: pulumi.FileAsset(str(path)) for name, path in handler_files().items()}
             ),
-            opts=child,
+            # Uploaded into the versioned bucket, so that it has a version ID to pin.
+            opts=ResourceOptions(parent=self, depends_on=[versioning]),
         )
-        return bucket.bucket, [bucket_policy, code]
+        # BucketObjectv2's versionId: "Unique version ID value for the object, if bucket
+        # versioning is enabled" (https://www.pulumi.com/registry/packages/aws/api-docs/s3/bucketobjectv2/).
+        return bucket.bucket, code.version_id, [bucket_policy, code]

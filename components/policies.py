@@ -6,7 +6,7 @@ own. Components resolve ARNs first (``Output.apply``) and pass plain strings in.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from handlers.freshness import METRIC_NAMESPACE as FRESHNESS_NAMESPACE
@@ -203,13 +203,18 @@ PROTECTION_ACTIONS = [
     "s3:DeleteBucket",
     "s3:DeleteBucketPolicy",
     "s3:PutBucketLogging",
+    "s3:PutBucketNotification",
     "s3:PutBucketObjectLockConfiguration",
     "s3:PutBucketOwnershipControls",
     "s3:PutBucketPolicy",
     "s3:PutBucketPublicAccessBlock",
     "s3:PutBucketVersioning",
     "s3:PutEncryptionConfiguration",
+    "s3:PutInventoryConfiguration",
     "s3:PutLifecycleConfiguration",
+    # Also DeleteBucketReplication's action (Amazon S3 API Reference, DeleteBucketReplication:
+    # https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteBucketReplication.html).
+    "s3:PutReplicationConfiguration",
 ]
 # Object actions that destroy history: a version, or a GOVERNANCE retention.
 HISTORY_ACTIONS = ["s3:BypassGovernanceRetention", "s3:DeleteObjectVersion"]
@@ -266,7 +271,8 @@ def _deny_insecure_transport(bucket_arn: str) -> Statement:
 
 
 def _deny_rewrites(bucket_arn: str, admin_arns: Sequence[str]) -> list[Statement]:
-    """Only `admin_arns` may change the bucket's protections or destroy history."""
+    """Only `admin_arns` may change the bucket's protections, destroy history, or reach the
+    bucket through an access point."""
     return [
         {
             "Sid": "DenyProtectionChanges",
@@ -284,7 +290,40 @@ def _deny_rewrites(bucket_arn: str, admin_arns: Sequence[str]) -> list[Statement
             "Resource": f"{bucket_arn}/*",
             "Condition": _unless_principal(admin_arns),
         },
+        {
+            # CreateAccessPoint is authorised on the access point, not on the bucket, so no
+            # bucket policy refuses it; instead nothing reaches the bucket through one. A
+            # request through an access point carries s3:DataAccessPointArn (Service
+            # Authorization Reference, Amazon S3 condition keys:
+            # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html).
+            "Sid": "DenyAccessPoints",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"],
+            "Condition": {
+                "Null": {"s3:DataAccessPointArn": "false"},
+                **_unless_principal(admin_arns),
+            },
+        },
     ]
+
+
+def _deny_deletes(objects_arns: str | list[str], admin_arns: Sequence[str]) -> Statement:
+    """On a versioned bucket DeleteObject leaves the data as a noncurrent version but puts a
+    delete marker over it, which hides it from every reader that lists current objects
+    (`read`, Athena); only `admin_arns` may (Amazon S3 User Guide, "Deleting object versions
+    from a versioning-enabled bucket":
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/DeletingObjectVersions.html).
+    DeleteObjects is authorised as s3:DeleteObject for every key it names."""
+    return {
+        "Sid": "DenyDeletes",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:DeleteObject",
+        "Resource": objects_arns,
+        "Condition": _unless_principal(admin_arns),
+    }
 
 
 def bucket_policy(
@@ -295,14 +334,36 @@ def bucket_policy(
     writer_arns: Sequence[str],
     redrive_arns: Sequence[str] = (),
     extra: Sequence[Statement] = (),
+    report_writers: Mapping[str, str] | None = None,
 ) -> Policy:
-    """The archive bucket: TLS only; only `admin_arns` may change its protections or destroy
-    history; only `writer_arns` (the delivery roles) may write under the archive prefix, so
-    no one forges a record in another account's partition; `redrive_arns` only new
-    `redrive-*.json.gz` objects (see `redrive_bucket_statements`)."""
+    """The archive bucket: TLS only; only `admin_arns` may change its protections, destroy
+    history or delete under the archive prefix; only `writer_arns` (the delivery roles) may
+    write under the prefix, so only what Firehose delivers lands in an account's partition
+    (who may put records into Firehose is the logging account's IAM, or deploy/scp/);
+    `redrive_arns` only new `redrive-*.json.gz` objects, and delete only the diverted records
+    they moved (see `redrive_bucket_statements`). `report_writers` (key prefix -> role ARN)
+    reserves a prefix for the reports of one function, which only admins delete."""
+    reports = dict(report_writers or {})
+    statements = [
+        {
+            "Sid": f"DenyForgedReports{number}",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": f"{bucket_arn}/{prefix}*",
+            "Condition": _unless_principal([writer]),
+        }
+        for number, (prefix, writer) in enumerate(sorted(reports.items()))
+    ]
     return document(
         _deny_insecure_transport(bucket_arn),
         *_deny_rewrites(bucket_arn, admin_arns),
+        _deny_deletes(
+            [f"{bucket_arn}/{prefix}*" for prefix in [s3_prefix, *sorted(reports)]]
+            if reports
+            else f"{bucket_arn}/{s3_prefix}*",
+            [*admin_arns, *redrive_arns],
+        ),
         {
             "Sid": "DenyForgedRecords",
             "Effect": "Deny",
@@ -313,6 +374,7 @@ def bucket_policy(
         },
         *redrive_bucket_statements(bucket_arn, s3_prefix, redrive_arns),
         *extra,
+        *statements,
     )
 
 
@@ -366,13 +428,41 @@ def cloudtrail_delivery(
 def log_bucket_policy(
     log_bucket_arn: str, *, admin_arns: Sequence[str], delivery: Sequence[Statement]
 ) -> Policy:
-    """The access trail's bucket: TLS only, written by its log service (`delivery`), and
-    protected like the archive."""
+    """The access trail's bucket: TLS only, written by its log service (`delivery`) alone,
+    and protected like the archive: no entry is forged or deleted but by `admin_arns`."""
     return document(
         _deny_insecure_transport(log_bucket_arn),
         *delivery,
         *_deny_rewrites(log_bucket_arn, admin_arns),
+        _deny_deletes(f"{log_bucket_arn}/*", admin_arns),
+        _deny_forged_entries(log_bucket_arn, delivery),
     )
+
+
+def _deny_forged_entries(log_bucket_arn: str, delivery: Sequence[Statement]) -> Statement:
+    """Only the log service writes: a request it makes for the source it serves carries that
+    source as aws:SourceArn, which no IAM principal's request carries (IAM User Guide, "AWS
+    global condition context keys", aws:SourceArn:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html);
+    a negated operator holds when the key is absent, so every other writer is denied."""
+    sources = sorted(
+        {
+            arn
+            for statement in delivery
+            if statement["Action"] == "s3:PutObject"
+            for condition in statement["Condition"].values()
+            for key, arn in condition.items()
+            if key == "aws:SourceArn"
+        }
+    )
+    return {
+        "Sid": "DenyForgedEntries",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:PutObject",
+        "Resource": f"{log_bucket_arn}/*",
+        "Condition": {"ArnNotEquals": {"aws:SourceArn": sources}},
+    }
 
 
 def key_policy(
@@ -733,20 +823,154 @@ def freshness_queue_policy(queue_arn: str, *, bucket_arn: str, account_id: str) 
     )
 
 
-def artifact_bucket_policy(bucket_arn: str, organization_id: str) -> Policy:
+def artifact_bucket_policy(
+    bucket_arn: str, organization_id: str, writer_arns: Sequence[str]
+) -> Policy:
     """The organization stack's code bucket: every account of the organisation may read the
-    functions' code (CloudFormation creates them there with its own credentials), nobody
-    outside it, and only over TLS."""
+    functions' code, any version of it (CloudFormation creates them there with its own
+    credentials, from the version the template pins), nobody outside it, and only over TLS;
+    only `writer_arns` (the deploying role) may write, delete or change the bucket, so the code
+    every account runs is the code the stack uploaded."""
     return document(
         {
             "Sid": "OrganizationReadsCode",
             "Effect": "Allow",
             "Principal": "*",
-            "Action": "s3:GetObject",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
             "Resource": f"{bucket_arn}/*",
             "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}},
         },
         _deny_insecure_transport(bucket_arn),
+        *_deny_rewrites(bucket_arn, writer_arns),
+        {
+            "Sid": "DenyCodeChanges",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["s3:DeleteObject", "s3:PutObject"],
+            "Resource": f"{bucket_arn}/*",
+            "Condition": _unless_principal(writer_arns),
+        },
+    )
+
+
+def coverage_reader_trust(
+    partition: str, logging_account_id: str, coverage_role_name: str
+) -> Policy:
+    """Trust for the coverage check's roles in other accounts (the read-only role in every
+    member account, the listing role in the management account): the logging account's
+    coverage function role only. The account is the principal and aws:PrincipalArn names the role, so
+    the trust holds whether or not that role exists yet (a role ARN as Principal must exist
+    when the policy is saved; IAM User Guide, "AWS JSON policy elements: Principal")."""
+    return document(
+        {
+            "Sid": "CoverageCheck",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{partition}:iam::{logging_account_id}:root"},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "ArnEquals": {
+                    "aws:PrincipalArn": (
+                        f"arn:{partition}:iam::{logging_account_id}:role/{coverage_role_name}"
+                    )
+                }
+            },
+        }
+    )
+
+
+def coverage_reader_policy(partition: str, account_id: str) -> Policy:
+    """What the coverage check may read in a member account: its log groups, their
+    subscription filters and its account policies; nothing else (no log events)."""
+    return document(
+        {
+            "Sid": "DescribeSubscriptions",
+            "Effect": "Allow",
+            "Action": ["logs:DescribeLogGroups", "logs:DescribeSubscriptionFilters"],
+            "Resource": f"arn:{partition}:logs:*:{account_id}:log-group:*",
+        },
+        {
+            # DescribeAccountPolicies has no resource type (Service Authorization Reference,
+            # Amazon CloudWatch Logs).
+            "Sid": "DescribeAccountPolicies",
+            "Effect": "Allow",
+            "Action": "logs:DescribeAccountPolicies",
+            "Resource": "*",
+        },
+    )
+
+
+def coverage_organization_policy() -> Policy:
+    """What the coverage check may do in the management account: list the accounts."""
+    return document(
+        {
+            # ListAccounts has no resource type (Service Authorization Reference, AWS
+            # Organizations).
+            "Sid": "ListAccounts",
+            "Effect": "Allow",
+            "Action": "organizations:ListAccounts",
+            "Resource": "*",
+        }
+    )
+
+
+def coverage_function_policy(
+    *,
+    partition: str,
+    organization_role_arn: str,
+    reader_role_name: str,
+    bucket_arn: str,
+    bucket_region: str,
+    report_prefix: str,
+    kms_key_arn: str,
+    function_arn: str,
+    function_log_group_arn: str,
+) -> Policy:
+    """The coverage function: assume the organisation's listing role and the reader role of
+    any account, write its report under `report_prefix` (through S3 with the archive key),
+    publish into its own namespace, continue itself, and write its own logs."""
+    reports = f"{bucket_arn}/{report_prefix}*"
+    return document(
+        {
+            "Sid": "AssumeReaders",
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Resource": [organization_role_arn, f"arn:{partition}:iam::*:role/{reader_role_name}"],
+        },
+        {
+            "Sid": "WriteReport",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": reports,
+        },
+        {
+            "Sid": "KeyThroughS3",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": kms_key_arn,
+            "Condition": {
+                "StringEquals": {"kms:ViaService": f"s3.{bucket_region}.amazonaws.com"},
+                "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, reports]},
+            },
+        },
+        {
+            "Sid": "PublishCoverage",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": FRESHNESS_NAMESPACE}},
+        },
+        {
+            "Sid": "ContinueCheck",
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": function_arn,
+        },
+        {
+            "Sid": "OwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{function_log_group_arn}:log-stream:*",
+        },
     )
 
 
@@ -781,6 +1005,15 @@ def redrive_bucket_statements(
             "Action": "s3:PutObject",
             "Resource": f"{bucket_arn}/{s3_prefix}*",
             "Condition": {**redrive, "Null": {"s3:if-none-match": "true"}},
+        },
+        {
+            # DenyDeletes lets redrive remove what it moved, and nothing else.
+            "Sid": "DenyRedriveDeletesBesideDiverted",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:DeleteObject",
+            "NotResource": f"{bucket_arn}/{s3_prefix}errors/*",
+            "Condition": redrive,
         },
     ]
 

@@ -220,6 +220,7 @@ ALLOWED_TYPES: dict[str, frozenset[str]] = {
             BUCKET,
             "aws:s3/bucketObjectv2:BucketObjectv2",
             "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+            BUCKET_VERSIONING,
             BUCKET_POLICY,
             PUBLIC_ACCESS_BLOCK,
             BUCKET_ENCRYPTION,
@@ -461,14 +462,16 @@ def validate_tls_only(args: ResourceValidationArgs, report_violation: ReportViol
 
 def _organization_reads_code(statement: Mapping[str, Any]) -> bool:
     """The organization stack's code buckets: every account of the organisation reads the
-    functions' code, as CloudFormation creates them there with that account's credentials."""
+    functions' code (the version the templates pin), as CloudFormation creates them there with
+    that account's credentials."""
     organization = deployment().organization_id
     return (
         stack_role() == "organization"
         and "NotPrincipal" not in statement
         and organization is not None
         and _organizations(statement) == {organization}
-        and [str(a) for a in _items(statement.get("Action"))] == ["s3:GetObject"]
+        and {str(a) for a in _items(statement.get("Action"))}
+        <= {"s3:GetObject", "s3:GetObjectVersion"}
     )
 
 

@@ -153,6 +153,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             )
         if args.typ == "aws:kms/key:Key":
             state["keyId"] = state["arn"].rsplit("/", 1)[1]
+        if args.typ == "aws:s3/bucketObjectv2:BucketObjectv2":
+            state["versionId"] = f"{args.name}-version"
         if args.typ == "aws:sqs/queue:Queue":
             state["url"] = (
                 f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{state['name']}"

@@ -3,11 +3,11 @@ and the bucket and key policies an auditor reads."""
 
 from __future__ import annotations
 
-import fnmatch
 from typing import Any
 
 from components import policies
 from policy import rules
+from tests.iam_deny import denies
 from tests.infra.harness import (
     LOGGING_ACCOUNT_ID,
     ORG_ID,
@@ -64,44 +64,27 @@ DEPLOYER = deploy_role_arn(LOGGING_ACCOUNT_ID)
 MEMBER_ROLE = "arn:aws:iam::999999999999:role/ops/some-admin"
 
 
-def _listed(value: str | list[str]) -> list[str]:
-    return value if isinstance(value, list) else [value]
-
-
 def denied(
     policy: dict[str, Any],
     principal_arn: str | None,
     action: str,
     resource: str,
     if_none_match: bool = False,
+    **context: str,
 ) -> bool:
-    """Whether an explicit Deny of `policy` applies to this request (IAM's evaluation of the
-    elements our denies use: Principal "*", Action, Resource or NotResource, ArnNotEquals on
-    aws:PrincipalArn, which holds for a request without the key too, ArnEquals on it, and Null
-    on s3:if-none-match, which the request has when `if_none_match`)."""
-    for statement in policy["Statement"]:
-        if statement["Effect"] != "Deny" or statement["Principal"] != "*":
-            continue
-        if not any(fnmatch.fnmatchcase(action, a) for a in _listed(statement["Action"])):
-            continue
-        if "NotResource" in statement:
-            if any(fnmatch.fnmatchcase(resource, r) for r in _listed(statement["NotResource"])):
-                continue
-        elif not any(fnmatch.fnmatchcase(resource, r) for r in _listed(statement["Resource"])):
-            continue
-        conditions = dict(statement.get("Condition", {}))
-        exempt = conditions.pop("ArnNotEquals", {}).get("aws:PrincipalArn")
-        only = conditions.pop("ArnEquals", {}).get("aws:PrincipalArn")
-        absent = conditions.pop("Null", {}).get("s3:if-none-match")
-        if conditions:  # the TLS deny: these requests use TLS
-            continue
-        if only is not None and principal_arn not in only:
-            continue
-        if absent == "true" and if_none_match:
-            continue
-        if exempt is None or principal_arn not in exempt:
-            return True
-    return False
+    """Whether an explicit Deny of `policy` applies to this request, made over TLS by
+    `principal_arn` (None: a service principal, whose request has no aws:PrincipalArn), with
+    an If-None-Match header when `if_none_match`, and the further condition keys `context`
+    (e.g. aws_SourceArn for aws:SourceArn)."""
+    keys = {
+        "aws:SecureTransport": "true",
+        **{k.replace("_", ":", 1): v for k, v in context.items()},
+    }
+    if principal_arn is not None:
+        keys["aws:PrincipalArn"] = principal_arn
+    if if_none_match:
+        keys["s3:if-none-match"] = "*"
+    return denies(policy, action, resource, keys)
 
 
 def archive_policies(config: dict[str, object]) -> tuple[Run, dict[str, Any], dict[str, Any], str]:
@@ -342,3 +325,70 @@ def test_access_trail_values() -> None:
             "cloudtrail, or the ARN of an existing trail that records the archive's data "
             "events, arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME."
         )
+
+
+def test_no_one_but_admins_hides_records_behind_delete_markers() -> None:
+    _, policy, _, bucket = archive_policies(
+        {"role": "logging", "organizationId": ORG_ID, "archiveAdminRoleArns": [ADMIN]}
+    )
+    record = f"{bucket}/CentralizedAccountsLog/account=111111111111/region=eu-west-1/x.json.gz"
+    assert denied(policy, MEMBER_ROLE, "s3:DeleteObject", record)
+    assert denied(policy, None, "s3:DeleteObject", record)
+    assert not denied(policy, ADMIN, "s3:DeleteObject", record)
+    assert not denied(policy, DEPLOYER, "s3:DeleteObject", record)
+    # Outside the archive prefix the bucket's owner decides.
+    assert not denied(policy, MEMBER_ROLE, "s3:DeleteObject", f"{bucket}/scratch/x")
+
+
+def test_replication_inventory_and_notifications_stay_as_the_admins_set_them() -> None:
+    _, policy, _, bucket = archive_policies(
+        {"role": "logging", "organizationId": ORG_ID, "archiveAdminRoleArns": [ADMIN]}
+    )
+    # DeleteBucketReplication, DeleteBucketInventoryConfiguration are authorised as these.
+    for action in (
+        "s3:PutReplicationConfiguration",
+        "s3:PutInventoryConfiguration",
+        "s3:PutBucketNotification",
+    ):
+        assert denied(policy, MEMBER_ROLE, action, bucket), action
+        assert not denied(policy, ADMIN, action, bucket), action
+
+
+def test_nothing_reaches_the_archive_through_an_access_point_but_admins() -> None:
+    _, policy, _, bucket = archive_policies(
+        {"role": "logging", "organizationId": ORG_ID, "archiveAdminRoleArns": [ADMIN]}
+    )
+    access_point = f"arn:aws:s3:eu-west-1:{LOGGING_ACCOUNT_ID}:accesspoint/side-door"
+    record = f"{bucket}/CentralizedAccountsLog/account=111111111111/x.json.gz"
+    for action in ("s3:GetObject", "s3:PutObject", "s3:ListBucket"):
+        resource = bucket if action == "s3:ListBucket" else record
+        assert denied(policy, MEMBER_ROLE, action, resource, s3_DataAccessPointArn=access_point)
+    assert not denied(policy, ADMIN, "s3:GetObject", record, s3_DataAccessPointArn=access_point)
+    assert not denied(policy, MEMBER_ROLE, "s3:GetObject", record)
+
+
+def test_only_the_log_service_writes_access_log_entries_and_only_admins_delete_them() -> None:
+    run = run_program({**FULL_ARCHIVE, "archiveAdminRoleArns": [ADMIN]})
+    archive_arn = run.one(BUCKET, "central-archive").state["arn"]
+    log_arn = run.one(BUCKET, "central-access-logs").state["arn"]
+    policy = run.one(BUCKET_POLICY, "central-access-logs-policy").policy("policy")
+    entry = f"{log_arn}/s3-access-logs/2026-12-06-01-00-00-ABCDEF"
+    assert not denied(policy, None, "s3:PutObject", entry, aws_SourceArn=archive_arn)
+    # Another bucket's logs, or anyone's own request, forge entries.
+    other = "arn:aws:s3:::someone-elses-bucket"
+    assert denied(policy, None, "s3:PutObject", entry, aws_SourceArn=other)
+    for writer in (MEMBER_ROLE, DEPLOYER, ADMIN):
+        assert denied(policy, writer, "s3:PutObject", entry), writer
+    assert denied(policy, MEMBER_ROLE, "s3:DeleteObject", entry)
+    assert not denied(policy, ADMIN, "s3:DeleteObject", entry)
+
+
+def test_only_cloudtrail_for_its_trail_writes_the_trail_s_log_files() -> None:
+    run = run_program({"role": "logging", "organizationId": ORG_ID, "accessTrail": "cloudtrail"})
+    trail_arn = run.one(TRAIL).state["arn"]
+    log_arn = run.one(BUCKET, "central-access-logs").state["arn"]
+    policy = run.one(BUCKET_POLICY, "central-access-logs-policy").policy("policy")
+    log_file = f"{log_arn}/cloudtrail/AWSLogs/{LOGGING_ACCOUNT_ID}/x.json.gz"
+    assert not denied(policy, None, "s3:PutObject", log_file, aws_SourceArn=trail_arn)
+    assert denied(policy, MEMBER_ROLE, "s3:PutObject", log_file)
+    assert not denied(policy, DEPLOYER, "s3:DeleteObject", f"{log_arn}/x")

@@ -122,9 +122,11 @@ def organization_templates(
     }
     buckets = {r: f"central-{r}-artifacts-0123456" for r in regions}
     code_key = f"handlers/{'0' * 64}.zip"
+    # S3 version IDs are 32 characters.
+    versions = {r: "v" * 32 for r in regions}
     return [
-        account_template(settings.member),
-        regional_template(settings.member, destinations, buckets, code_key),
+        account_template(settings.member, LOGGING_ACCOUNT_ID),
+        regional_template(settings.member, destinations, buckets, code_key, versions),
     ]
 
 

@@ -13,7 +13,16 @@ from components.config import ConfigError
 from components.functions import handler_code_hash
 from components.organization import ACCOUNT_STACK_SET, REGIONAL_STACK_SET
 from components.subscriber import CREATE_LOG_GROUP_PATTERN
-from tests.infra.harness import ORG_ID, ROOT_ID, Resource, Run, config_error, run_program
+from tests.infra.harness import (
+    ORG_ID,
+    ROOT_ID,
+    Resource,
+    Run,
+    config_error,
+    deploy_role_arn,
+    run_program,
+)
+from tests.infra.test_archive_protection import denied
 from tests.infra.test_subscriber import LOGGING_OUTPUTS, MEMBER, STACK, destination
 
 MANAGEMENT = "222222222222"
@@ -21,6 +30,8 @@ REGIONS = ["eu-west-1", "us-east-1", "ap-northeast-1"]
 STACK_SET = "aws:cloudformation/stackSet:StackSet"
 INSTANCE = "aws:cloudformation/stackSetInstance:StackSetInstance"
 BUCKET = "aws:s3/bucket:Bucket"
+DEPLOYER = deploy_role_arn(MANAGEMENT)
+OTHER_ADMIN = f"arn:aws:iam::{MANAGEMENT}:role/OrganizationAccountAccessRole"
 
 
 def run_organization(roots: tuple[str, ...] = (ROOT_ID,), **config: object) -> Run:
@@ -171,12 +182,15 @@ def test_artifact_buckets_hold_the_code_and_are_readable_by_the_organisation_onl
         )
         policy = run.one("aws:s3/bucketPolicy:BucketPolicy", bucket.name).policy("policy")
         arn = f"arn:aws:s3:::{name}"
-        assert policy == policies.artifact_bucket_policy(arn, ORG_ID)
+        assert policy == policies.artifact_bucket_policy(arn, ORG_ID, [DEPLOYER])
         read = policy["Statement"][0]
-        assert read["Action"] == "s3:GetObject" and read["Resource"] == f"{arn}/*"
+        assert read["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+        assert read["Resource"] == f"{arn}/*"
         assert read["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": ORG_ID}}
         code = run.one("aws:s3/bucketObjectv2:BucketObjectv2", f"{bucket.name}-code")
         assert code.inputs["region"] == region and code.inputs["key"] == key
+        # The template pins the version this stack uploaded.
+        assert mapping[region]["CodeVersion"] == code.state["versionId"]
     resources = template(run, "regional")["Resources"]
     functions = [n for n, r in resources.items() if r["Type"] == "AWS::Lambda::Function"]
     assert sorted(functions) == (
@@ -187,7 +201,34 @@ def test_artifact_buckets_hold_the_code_and_are_readable_by_the_organisation_onl
         assert code_ref == {
             "S3Bucket": {"Fn::FindInMap": ["Regions", {"Ref": "AWS::Region"}, "ArtifactBucket"]},
             "S3Key": key,
+            "S3ObjectVersion": {
+                "Fn::FindInMap": ["Regions", {"Ref": "AWS::Region"}, "CodeVersion"]
+            },
         }
+
+
+def test_artifact_buckets_are_versioned_kept_and_written_by_the_deploying_role_only() -> None:
+    run = run_organization()
+    for bucket in run.of_type(BUCKET):
+        assert "forceDestroy" not in bucket.inputs
+        versioning = run.one(
+            "aws:s3/bucketVersioning:BucketVersioning", f"{bucket.name}-versioning"
+        )
+        assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
+        # Destroy leaves the code every stack instance may still roll back to.
+        assert bucket.retain_on_delete and versioning.retain_on_delete
+        arn = bucket.state["arn"]
+        policy = run.one("aws:s3/bucketPolicy:BucketPolicy", bucket.name).policy("policy")
+        code = f"{arn}/handlers/{handler_code_hash()}.zip"
+        for writer in (OTHER_ADMIN, f"arn:aws:iam::{MEMBER}:role/admin"):
+            for action in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"):
+                assert denied(policy, writer, action, code), (writer, action)
+            for action in ("s3:PutBucketPolicy", "s3:PutBucketVersioning"):
+                assert denied(policy, writer, action, arn), (writer, action)
+        for action in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"):
+            assert not denied(policy, DEPLOYER, action, code), action
+        assert not denied(policy, DEPLOYER, "s3:PutBucketPolicy", arn)
+        assert not denied(policy, f"arn:aws:iam::{MEMBER}:role/any", "s3:GetObjectVersion", code)
 
 
 def test_account_policy_mode_declares_the_policy_and_no_subscriber_function() -> None:
@@ -229,7 +270,7 @@ def test_account_policy_mode_declares_the_policy_and_no_subscriber_function() ->
 def test_the_sender_role_is_declared_once_per_account_with_the_member_stacks_policies() -> None:
     run = run_organization()
     account = template(run, "account")["Resources"]
-    assert list(account) == ["SenderRole"]
+    assert sorted(account) == ["CoverageReaderRole", "SenderRole"]
     role = account["SenderRole"]["Properties"]
     assert role["RoleName"] == "central-logging-sender"
     [deliver] = role["Policies"]
@@ -385,3 +426,36 @@ def test_member_accounts_get_no_alarms_unless_member_alarms_is_set(mode: str) ->
     # Everything else an account-region runs is the same either way.
     assert set(quiet) == set(loud) - alarm_parts(loud)
     assert "Heartbeat" in quiet
+
+
+def test_the_coverage_reader_role_only_describes_and_trusts_only_the_coverage_function() -> None:
+    run = run_organization()
+    role = template(run, "account")["Resources"]["CoverageReaderRole"]["Properties"]
+    assert role["RoleName"] == "central-logging-coverage-reader"
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    logging_account = destination(REGIONS[0]).split(":")[4]
+    assert trust["Principal"] == {
+        "AWS": {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::{logging_account}:root"}
+    }
+    assert trust["Condition"] == {
+        "ArnEquals": {
+            "aws:PrincipalArn": {
+                "Fn::Sub": (
+                    f"arn:${{AWS::Partition}}:iam::{logging_account}:role/central-logging-coverage"
+                )
+            }
+        }
+    }
+    [policy] = role["Policies"]
+    actions = {
+        action
+        for statement in policy["PolicyDocument"]["Statement"]
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+    }
+    assert actions == {
+        "logs:DescribeLogGroups",
+        "logs:DescribeSubscriptionFilters",
+        "logs:DescribeAccountPolicies",
+    }

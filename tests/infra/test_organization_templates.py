@@ -324,7 +324,7 @@ def test_moto_deploys_the_templates_into_an_account(config: str) -> None:
     iam = boto3.client("iam")
     roles = {r["RoleName"] for r in iam.list_roles()["Roles"]}
     # IAM is global: the regions' stacks created their roles side by side.
-    assert roles == {"central-logging-sender"} | {
+    assert roles == {"central-logging-sender", "central-logging-coverage-reader"} | {
         f"central-logging-{k}-{r}" for k in FUNCTIONS | MODE_FUNCTIONS[mode] for r in REGIONS
     }
     expected = {
@@ -349,8 +349,15 @@ def test_every_region_aws_offers_fits_in_one_template_body(mode: str) -> None:
     buckets = {r: f"central-{r}-artifacts-0123456" for r in regions}
     code_key = f"handlers/{'0' * 64}.zip"
     for template in (
-        account_template(settings.member),
-        regional_template(settings.member, destinations, buckets, code_key),
+        account_template(settings.member, "999999999999"),
+        regional_template(
+            settings.member,
+            destinations,
+            buckets,
+            code_key,
+            # S3 version IDs are up to 1,024 characters; observed ones are 32.
+            {r: "v" * 32 for r in regions},
+        ),
     ):
         # CloudFormation quotas: "Template body size in a request: 51,200 bytes".
         assert len(render(template).encode()) <= 51_200

@@ -68,6 +68,11 @@ CONFIGS = {
         "accessTrail": "cloudtrail",
         "archiveAdminRoleArns": ["arn:aws:iam::999999999999:role/break-glass"],
     },
+    "organization-coverage": {
+        "role": "logging",
+        "organizationId": ORG_ID,
+        "coverageOrganizationRoleArn": "arn:aws:iam::222222222222:role/list-accounts",
+    },
 }
 
 
