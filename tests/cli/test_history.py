@@ -1,0 +1,395 @@
+"""`central-logging history` against moto: the boundary, the layout, exactly once (rerun and a
+run killed half way), --verify, --dry-run, --since, bad input; `read` and `query` see it."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import json
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto.logs.models import LogStream
+
+from central_logging import history
+from central_logging.cli import main
+from handlers import core
+from tests.handlers.harness import (
+    DESTINATION_ARN,
+    FILTER_NAME,
+    MEMBER_ACCOUNT,
+    REGION,
+    FakeAws,
+    FakeTime,
+    throttle,
+)
+
+BUCKET = "central-archive"
+PREFIX = "CentralizedAccountsLog/"
+ARCHIVE = f"s3://{BUCKET}/{PREFIX}"
+GROUP = "/app/orders"
+# What Firehose delivered live, so that the bucket is recognisably the archive.
+LIVE_KEY = (
+    f"{PREFIX}account={MEMBER_ACCOUNT}/region={REGION}/year=2026/month=01/day=01/live.json.gz"
+)
+HISTORY = ["history", ARCHIVE, "--destination-arn", DESTINATION_ARN]
+
+
+@pytest.fixture
+def archive(aws: FakeAws, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The archive bucket, FilterLogEvents paced on fake time, and live events of subscribed
+    groups dropped (moto cannot send them through a cross-account destination; the live
+    pipeline is not what these tests are about)."""
+    monkeypatch.setattr(LogStream, "_send_log_events", lambda self, **_: None)
+    monkeypatch.setattr(
+        history,
+        "limiters",
+        lambda: {
+            "FilterLogEvents": core.RateLimiter(5, clock=(t := FakeTime()).clock, sleep=t.sleep),
+            **core.quota_limiters(clock=t.clock, sleep=t.sleep),
+        },
+    )
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    control = {"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logEvents": []}
+    s3.put_object(Bucket=BUCKET, Key=LIVE_KEY, Body=gzip.compress(json.dumps(control).encode()))
+    return s3
+
+
+def put_events(aws: FakeAws, stream: str, stamps: list[datetime], text: str) -> None:
+    with contextlib.suppress(aws.logs.exceptions.ResourceAlreadyExistsException):
+        aws.logs.create_log_stream(logGroupName=GROUP, logStreamName=stream)
+    aws.logs.put_log_events(
+        logGroupName=GROUP,
+        logStreamName=stream,
+        logEvents=[
+            {"timestamp": int(s.timestamp() * 1000), "message": f"{text} {i}"}
+            for i, s in enumerate(stamps)
+        ],
+    )
+    time.sleep(0.005)  # the next step is ingested (or created) a few ms later
+
+
+def before_and_after(aws: FakeAws) -> tuple[list[str], list[str]]:
+    """Events of two streams over three days, then the subscription, then live events;
+    returns the messages before and after it."""
+    now = datetime.now(UTC)
+    aws.create_log_groups(GROUP)
+    days = [now - timedelta(days=2), now - timedelta(days=1, hours=1), now - timedelta(hours=1)]
+    put_events(aws, "web-1", days, "old web-1")
+    put_events(aws, "web-2", days[1:], "old web-2")
+    aws.put_filter(GROUP, FILTER_NAME, DESTINATION_ARN)
+    time.sleep(0.005)
+    put_events(aws, "web-1", [now], "live web-1")
+    before = [f"old web-1 {i}" for i in range(3)] + [f"old web-2 {i}" for i in range(2)]
+    return before, ["live web-1 0"]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def copy(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict[str, Any]]:
+    code, out, err = run(capsys, *HISTORY, *extra, "--json")
+    assert err == ""
+    return code, json.loads(out)
+
+
+def archived(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    """The events `read` finds in the archive."""
+    code, out, _ = run(capsys, "read", ARCHIVE, "--json")
+    assert code == 0
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def history_keys(s3: Any) -> list[str]:
+    versions = s3.list_object_versions(Bucket=BUCKET, Prefix=PREFIX).get("Versions", [])
+    return sorted(v["Key"] for v in versions if "/history-" in v["Key"])
+
+
+def test_copies_what_came_before_the_subscription_in_the_archive_layout(
+    aws: FakeAws, archive: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before, _ = before_and_after(aws)
+
+    code, report = copy(capsys)
+
+    assert code == 0
+    (group,) = report["logGroups"]
+    created = aws.filter(GROUP, FILTER_NAME)["creationTime"]
+    assert group["outcome"] == "copied"
+    assert group["boundary"] == history.format_millis(created)
+    assert group["events"] == len(before)
+    assert group["firstTimestamp"] < group["lastTimestamp"]
+    # One object per stream and event day, in the day partition of the event.
+    keys = history_keys(archive)
+    assert len(keys) == 5
+    for key in keys:
+        assert key.startswith(f"{PREFIX}account={MEMBER_ACCOUNT}/region={REGION}/year=")
+        assert key.rsplit("/", 1)[1].startswith("history-") and key.endswith(".json.gz")
+    body = archive.get_object(Bucket=BUCKET, Key=keys[0])["Body"].read()
+    envelope = json.loads(gzip.decompress(body).splitlines()[0])
+    assert envelope["messageType"] == "DATA_MESSAGE"
+    assert envelope["owner"] == MEMBER_ACCOUNT
+    assert envelope["logGroup"] == GROUP
+    assert envelope["subscriptionFilters"] == ["history"]
+    assert set(envelope["logEvents"][0]) == {"id", "timestamp", "message"}
+    # `read` sees history, and not the live event (the subscription delivers that one).
+    assert sorted(e["message"] for e in archived(capsys)) == sorted(before)
+
+
+def test_query_sees_history_objects(
+    aws: FakeAws,
+    archive: Any,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before_and_after(aws)
+    copy(capsys)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+
+    sql = "SELECT log_stream, count(*) AS n FROM events GROUP BY log_stream ORDER BY 1"
+    code, out, _ = run(capsys, "query", sql, ARCHIVE, "--format", "json")
+
+    assert code == 0
+    assert [json.loads(line) for line in out.splitlines()] == [
+        {"log_stream": "web-1", "n": 3},
+        {"log_stream": "web-2", "n": 2},
+    ]
+
+
+def test_a_rerun_writes_nothing_new(
+    aws: FakeAws, archive: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before_and_after(aws)
+    copy(capsys)
+    versions = history_keys(archive)
+
+    code, report = copy(capsys)
+
+    assert code == 0
+    assert report["totals"]["objectsWritten"] == 0
+    assert report["logGroups"][0]["objectsAlreadyThere"] == 5
+    assert history_keys(archive) == versions  # not even a new version
+
+
+class Killed(BaseException):
+    """The process dies: nothing after this point runs."""
+
+
+def test_a_run_killed_half_way_and_run_again_leaves_each_event_once(
+    aws: FakeAws, archive: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before, _ = before_and_after(aws)
+    put = history.Archive.put
+    puts = 0
+
+    def dies_after_two(self: history.Archive, key: str, body: bytes) -> bool:
+        nonlocal puts
+        puts += 1
+        if puts > 2:
+            raise Killed
+        return put(self, key, body)
+
+    monkeypatch.setattr(history.Archive, "put", dies_after_two)
+    with pytest.raises(Killed):
+        main([*HISTORY, "--json"])
+    capsys.readouterr()
+    assert len(history_keys(archive)) == 2
+    monkeypatch.setattr(history.Archive, "put", put)
+
+    code, report = copy(capsys)
+
+    assert code == 0
+    assert report["logGroups"][0]["objectsWritten"] == 3
+    events = archived(capsys)
+    assert Counter(e["id"] for e in events).most_common(1)[0][1] == 1
+    assert sorted(e["message"] for e in events) == sorted(before)
+
+
+def test_a_group_not_subscribed_is_copied_to_a_watermark_and_later_only_the_rest(
+    aws: FakeAws, archive: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(history, "SETTLE", timedelta(0))
+    now = datetime.now(UTC)
+    aws.create_log_groups(GROUP)
+    put_events(aws, "web-1", [now - timedelta(days=1), now - timedelta(minutes=5)], "early")
+
+    code, report = copy(capsys)
+
+    assert code == 0
+    (group,) = report["logGroups"]
+    assert group["outcome"] == "not-subscribed"
+    assert group["watermark"] is not None and group["boundary"] is None
+    assert group["events"] == 2
+    time.sleep(0.005)
+    put_events(aws, "web-1", [now - timedelta(minutes=4)], "later")
+    aws.put_filter(GROUP, FILTER_NAME, DESTINATION_ARN)
+    time.sleep(0.005)
+    put_events(aws, "web-1", [now], "live")
+
+    code, report = copy(capsys)
+
+    assert report["logGroups"][0]["outcome"] == "copied"
+    assert report["logGroups"][0]["events"] == 1
+    messages = sorted(e["message"] for e in archived(capsys))
+    assert messages == ["early 0", "early 1", "later 0"]
+
+
+def test_verify_compares_event_ids_with_the_source(
+    aws: FakeAws, archive: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before, _ = before_and_after(aws)
+    copy(capsys)
+
+    code, report = copy(capsys, "--verify")
+
+    assert code == 0
+    (group,) = report["logGroups"]
+    assert group["outcome"] == "verified"
+    assert group["detail"] == f"each of the {len(before)} events is in the archive once"
+    # An object lost (say, deleted by someone with rights on the bucket) is found missing.
+    archive.delete_object(Bucket=BUCKET, Key=history_keys(archive)[0])
+
+    code, report = copy(capsys, "--verify")
+
+    assert code == 1
+    assert report["logGroups"][0]["outcome"] == "mismatch"
+    assert " missing, 0 duplicated, 0 not in the source" in report["logGroups"][0]["detail"]
+    assert not report["logGroups"][0]["detail"].startswith(
+        f"{len(before)} events in the source, 0 "
+    )
+
+
+def test_dry_run_estimates_from_stored_bytes_and_writes_nothing(
+    aws: FakeAws, archive: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before_and_after(aws)
+    stored = aws.logs.describe_log_groups()["logGroups"][0]["storedBytes"]
+
+    code, report = copy(capsys, "--dry-run")
+
+    assert code == 0
+    (group,) = report["logGroups"]
+    assert group["outcome"] == "copied"
+    assert group["bytes"] == stored
+    assert group["events"] == stored // history.ESTIMATED_EVENT_BYTES
+    assert report["totals"]["estimatedSeconds"] == 1
+    assert history_keys(archive) == []
+
+
+def test_since_limits_how_far_back_by_whole_days(
+    aws: FakeAws, archive: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before_and_after(aws)
+
+    code, report = copy(capsys, "--since", "1d")
+
+    assert code == 0
+    # Events of yesterday (from its start) and today: the three-days-old one stays behind.
+    assert report["logGroups"][0]["events"] == 4
+    assert "old web-1 0" not in [e["message"] for e in archived(capsys)]
+
+
+def test_throttling_is_retried(
+    aws: FakeAws, archive: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before, _ = before_and_after(aws)
+    calls = throttle(monkeypatch, "filter_log_events", 2)
+
+    code, report = copy(capsys)
+
+    assert code == 0
+    assert report["logGroups"][0]["events"] == len(before)
+    assert calls() == 3
+
+
+def test_excluded_groups_are_not_read(
+    aws: FakeAws, archive: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before_and_after(aws)
+
+    code, report = copy(capsys, "--exclude", "/app/*")
+
+    assert code == 0
+    assert report["logGroups"][0]["outcome"] == "excluded"
+    assert history_keys(archive) == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "sentence"),
+    [
+        (
+            [*HISTORY, "--region", "mars-north-1"],
+            "--region mars-north-1 is not an AWS region CloudWatch Logs serves.",
+        ),
+        (
+            [*HISTORY, "--since", "2999-01-01"],
+            "--since 2999-01-01 is in the future; history ends now.",
+        ),
+        (
+            [*HISTORY, "--dry-run", "--verify"],
+            "--dry-run and --verify exclude each other; give one.",
+        ),
+        (
+            ["history", "s3://no-such-bucket/x/", "--destination-arn", DESTINATION_ARN],
+            "The bucket of s3://no-such-bucket/x/ does not exist.",
+        ),
+        (
+            ["history", f"s3://{BUCKET}/elsewhere/", "--destination-arn", DESTINATION_ARN],
+            f"s3://{BUCKET}/elsewhere/ holds no account= partitions, so it is not a "
+            "central-logging archive in the json format (or nothing was delivered to it yet).",
+        ),
+        (
+            ["history", f"s3://{BUCKET}/raw/", "--destination-arn", DESTINATION_ARN],
+            f"s3://{BUCKET}/raw/ holds the raw format (YYYY/MM/DD/HH folders); history is "
+            "written only into an archive in the json format.",
+        ),
+    ],
+)
+def test_bad_input_is_one_sentence_and_exit_2(
+    aws: FakeAws,
+    archive: Any,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    sentence: str,
+) -> None:
+    archive.put_object(Bucket=BUCKET, Key="raw/2026/01/01/00/records.gz", Body=b"")
+    archive.put_object(Bucket=BUCKET, Key="elsewhere/notes.txt", Body=b"")
+
+    code, out, err = run(capsys, *argv)
+
+    assert (code, out, err) == (2, "", f"central-logging: {sentence}\n")
+
+
+def test_progress_shows_events_bytes_and_eta() -> None:
+    screen = io.StringIO()
+    progress = history.Progress(screen)
+    progress.listed(groups=2, stored_bytes=4_000_000)
+    progress.add(events=1000, size=2_000_000)
+    progress.group_done()
+    progress.finish()
+
+    line = screen.getvalue().rsplit("\r\x1b[K", 1)[1]
+    assert line.startswith("1/2 log groups, 1000 events, 2.0 MB, ")
+    assert "ETA " in line and line.endswith("(at most)\n")
+
+
+def test_names_are_deterministic_in_their_content() -> None:
+    chunk = history.Chunk(MEMBER_ACCOUNT, REGION, GROUP, "web-1", datetime(2026, 1, 2).date())
+    other = history.Chunk(MEMBER_ACCOUNT, REGION, GROUP, "web-2", datetime(2026, 1, 2).date())
+    events: list[Any] = [{"eventId": "1", "timestamp": 5, "message": "m", "ingestionTime": 6}]
+
+    assert chunk.key(PREFIX, 0, 10) == chunk.key(PREFIX, 0, 10)
+    assert chunk.key(PREFIX, 0, 10) != other.key(PREFIX, 0, 10)
+    assert chunk.key(PREFIX, 0, 10) != chunk.key(PREFIX, 10, 20)
+    assert history.encode(chunk, events) == history.encode(chunk, events)
