@@ -251,6 +251,8 @@ class LoggingSettings:
     archive_admin_role_arns: tuple[str, ...] = ()
     access_trail: str = SERVER_ACCESS_LOGS
     freshness_accounts: tuple[str, ...] = ()
+    # Accounts or role ARNs that may assume the history writer role (`central-logging history`).
+    history_writer_principals: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -461,7 +463,22 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         ),
         access_trail=access_trail,
         freshness_accounts=freshness_accounts,
+        history_writer_principals=_history_writer_principals(raw, archive_format),
     )
+
+
+def _history_writer_principals(raw: Raw, archive_format: str) -> tuple[str, ...]:
+    principals = raw.strings(
+        "historyWriterPrincipals",
+        lambda p: bool(ACCOUNT_RE.fullmatch(p) or ROLE_ARN_RE.fullmatch(p)),
+        "a 12-digit account ID or an IAM role ARN such as arn:aws:iam::111111111111:role/NAME",
+    )
+    if principals and archive_format == "raw":
+        raise ConfigError(
+            f"{key('historyWriterPrincipals')} is set with {key('archiveFormat')} raw; history "
+            "objects are written only into an archive in the json format."
+        )
+    return principals
 
 
 def account_policy_selection(excluded: Sequence[str]) -> str | None:
@@ -612,6 +629,7 @@ LOGGING_KEYS = [
     "athena",
     "archiveAdminRoleArns",
     "accessTrail",
+    "historyWriterPrincipals",
 ]
 MEMBER_KEYS = [
     "regions",

@@ -154,6 +154,9 @@ class CentralDestination(pulumi.ComponentResource):
         self.stream_arns = Output.all(
             **{region: p.stream.arn for region, p in self.regions.items() if p.stream}
         )
+        self.history_writer: aws.iam.Role | None = None
+        if settings.history_writer_principals:
+            self.history_writer = self._history_writer()
         if self.bucket and public_access:
             self._archive_policy(self.bucket, public_access)
         self.access_trail = declare_access_trail(
@@ -258,19 +261,58 @@ class CentralDestination(pulumi.ComponentResource):
         self, bucket: aws.s3.Bucket, public_access: aws.s3.BucketPublicAccessBlock
     ) -> None:
         writers = [p.delivery_role.arn for p in self.regions.values()]
+        history_writer = self.history_writer.arn if self.history_writer else None
         aws.s3.BucketPolicy(
             f"{self.name}-archive-policy",
             region=self.settings.home_region,
             bucket=bucket.id,
             policy=_json_dumps(
-                Output.all(bucket.arn, self.archive_admin_arns, Output.all(*writers)).apply(
+                Output.all(
+                    bucket.arn, self.archive_admin_arns, Output.all(*writers), history_writer
+                ).apply(
                     lambda a: policies.bucket_policy(
-                        a[0], s3_prefix=self.settings.s3_prefix, admin_arns=a[1], writer_arns=a[2]
+                        a[0],
+                        s3_prefix=self.settings.s3_prefix,
+                        admin_arns=a[1],
+                        writer_arns=a[2],
+                        history_writer_arn=a[3],
                     )
                 )
             ),
             opts=ResourceOptions(parent=self, depends_on=[public_access], retain_on_delete=True),
         )
+
+    def _history_writer(self) -> aws.iam.Role:
+        """The role `central-logging history` writes with: new history objects under the
+        prefix only (the archive policy denies it anything else), assumable by the operators
+        named in historyWriterPrincipals. With existingBucketName, that bucket's own policy
+        must let it write (`policies.history_writes` shows how)."""
+        s = self.settings
+        role = aws.iam.Role(
+            f"{self.name}-history-writer",
+            description="central-logging history: writes history-*.json.gz objects, new ones only",
+            assume_role_policy=json.dumps(
+                policies.history_writer_trust(self.partition, s.history_writer_principals),
+                sort_keys=True,
+            ),
+            opts=ResourceOptions(parent=self),
+        )
+        aws.iam.RolePolicy(
+            f"{self.name}-history-writer",
+            role=role.id,
+            policy=_json_dumps(
+                Output.all(self.bucket_arn, self.kms_key_arn).apply(
+                    lambda a: policies.history_writer_policy(
+                        bucket_arn=a[0],
+                        bucket_region=s.home_region,
+                        s3_prefix=s.s3_prefix,
+                        kms_key_arn=a[1],
+                    )
+                )
+            ),
+            opts=ResourceOptions(parent=self),
+        )
+        return role
 
     def _lifecycle(self, bucket: aws.s3.Bucket, versioning: aws.s3.BucketVersioning) -> None:
         s = self.settings

@@ -227,7 +227,7 @@ def _function(
     }
 
 
-def account_template(member: MemberSettings) -> Template:
+def account_template(member: MemberSettings, logging_account_id: str) -> Template:
     """The account-wide part, deployed once per account: IAM only."""
     resources: dict[str, Any] = {
         "SenderRole": _resource(
@@ -249,13 +249,36 @@ def account_template(member: MemberSettings) -> Template:
                     }
                 ],
             },
-        )
+        ),
     }
+    resources["HistoryReaderRole"] = _history_reader_role(member, logging_account_id)
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "central-logging: the account-wide part of a member account (IAM)",
         "Resources": resources,
     }
+
+
+def _history_reader_role(member: MemberSettings, logging_account_id: str) -> dict[str, Any]:
+    """The read-only role `central-logging history --assume-role` reads this account with."""
+    return _resource(
+        "AWS::IAM::Role",
+        {
+            "RoleName": policies.HISTORY_READER_ROLE_NAME,
+            "Description": "central-logging history: reads this account's log groups, read-only",
+            "AssumeRolePolicyDocument": sub(
+                policies.history_reader_trust(PARTITION, logging_account_id)
+            ),
+            "Policies": [
+                {
+                    "PolicyName": "read-log-groups",
+                    "PolicyDocument": sub(
+                        policies.history_reader_policy(PARTITION, member.regions, ACCOUNT)
+                    ),
+                }
+            ],
+        },
+    )
 
 
 def _exclusions(
@@ -640,7 +663,12 @@ class OrganizationSubscriber(pulumi.ComponentResource):
         ).apply(
             lambda a: render(regional_template(member, a["destinations"], a["buckets"], code_key))
         )
-        account_body = Output.from_input(render(account_template(member)))
+        # The history reader trusts the logging account, which owns the destinations.
+        account_body = self.destination_arns.apply(
+            lambda arns: render(
+                account_template(member, policies.arn_account(arns[member.regions[0]]))
+            )
+        )
 
         account_set = self._stack_set(
             "account",

@@ -320,7 +320,7 @@ def test_moto_deploys_the_templates_into_an_account(config: str) -> None:
     iam = boto3.client("iam")
     roles = {r["RoleName"] for r in iam.list_roles()["Roles"]}
     # IAM is global: the regions' stacks created their roles side by side.
-    assert roles == {"central-logging-sender"} | {
+    assert roles == {"central-logging-sender", "central-logging-history-reader"} | {
         f"central-logging-{k}-{r}" for k in FUNCTIONS | MODE_FUNCTIONS[mode] for r in REGIONS
     }
     expected = {
@@ -345,7 +345,7 @@ def test_every_region_aws_offers_fits_in_one_template_body(mode: str) -> None:
     buckets = {r: f"central-{r}-artifacts-0123456" for r in regions}
     code_key = f"handlers/{'0' * 64}.zip"
     for template in (
-        account_template(settings.member),
+        account_template(settings.member, "999999999999"),
         regional_template(settings.member, destinations, buckets, code_key),
     ):
         # CloudFormation quotas: "Template body size in a request: 51,200 bytes".

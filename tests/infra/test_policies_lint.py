@@ -68,6 +68,11 @@ CONFIGS = {
         "accessTrail": "cloudtrail",
         "archiveAdminRoleArns": ["arn:aws:iam::999999999999:role/break-glass"],
     },
+    "organization-history-writers": {
+        "role": "logging",
+        "organizationId": ORG_ID,
+        "historyWriterPrincipals": ["111111111111", "arn:aws:iam::222222222222:role/ops"],
+    },
 }
 
 
