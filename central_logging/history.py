@@ -45,16 +45,18 @@ import math
 import os
 import re
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from central_logging.archive import (
@@ -72,6 +74,7 @@ from handlers.core import (
     ALREADY_SUBSCRIBED,
     EXCLUDED,
     FAILED,
+    MAX_ATTEMPTS,
     NOT_SUBSCRIBED,
     RateLimiter,
     Settings,
@@ -115,12 +118,15 @@ SETTLE = timedelta(minutes=15)
 # Envelopes as CloudWatch Logs batches them: at most 10,000 events, about 1 MiB.
 ENVELOPE_EVENTS = 10_000
 ENVELOPE_BYTES = 1 << 20
+# An object's body stays in memory up to this size, then spools to a temporary file.
+SPOOL_BYTES = 64 << 20
 # Bytes of bookkeeping per event in an envelope (id, timestamp, JSON punctuation).
 EVENT_OVERHEAD_BYTES = 80
 # --dry-run: storedBytes counts compressed bytes, including what came live; an event of a
 # typical application log is a few hundred bytes. Both make the estimate an upper bound.
 ESTIMATED_EVENT_BYTES = 200
-GROUP_THREADS = 4
+GROUP_THREADS = 8
+WRITE_THREADS = 16
 MAX_PARALLEL_ACCOUNT_REGIONS = 64
 INTERRUPTED = 130
 DAY_MILLIS = 86_400_000
@@ -131,18 +137,19 @@ DAY_MILLIS = 86_400_000
 
 @dataclass(frozen=True)
 class Chunk:
-    """The events of one log stream on one UTC day (of their timestamps)."""
+    """The events of one log group on one UTC day (of their timestamps): one object per
+    ingestion window, whatever the number of streams (a Lambda function's group has thousands
+    of streams a day; an object per stream would cost a PUT each)."""
 
     account: str
     region: str
     log_group: str
-    log_stream: str
     day: date
 
     @property
     def digest(self) -> str:
-        text = "\n".join([self.account, self.region, self.log_group, self.log_stream])
-        return hashlib.sha256(f"{text}\n{self.day.isoformat()}".encode()).hexdigest()[:32]
+        text = "\n".join([self.account, self.region, self.log_group, self.day.isoformat()])
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     def partition(self, prefix: str) -> str:
         d = self.day
@@ -160,42 +167,67 @@ def day_of(millis: int) -> date:
     return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis)).date()
 
 
-def envelopes(chunk: Chunk, events: Sequence[FilteredLogEventTypeDef]) -> Iterator[dict[str, Any]]:
-    """The chunk's events as CloudWatch Logs envelopes, split as CloudWatch batches them."""
-    batch: list[dict[str, Any]] = []
-    size = 0
-    for event in events:
-        item = {
-            "id": event["eventId"],
-            "timestamp": event["timestamp"],
-            "message": event["message"],
-        }
-        weight = len(event["message"].encode()) + EVENT_OVERHEAD_BYTES
+class ChunkWriter:
+    """One object's body, written as events come: gzip NDJSON, one envelope a line, as
+    Firehose writes the `json` archive. Each stream's events wait in an envelope of their own
+    until it holds ENVELOPE_EVENTS or ENVELOPE_BYTES (as CloudWatch Logs batches them); the rest
+    go out at the end, streams in name order. The same events in the same order give the same
+    bytes (no time nor name in the gzip header); the body spools to disk past SPOOL_BYTES."""
+
+    def __init__(self, chunk: Chunk) -> None:
+        self.chunk = chunk
+        self.file = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
+        self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=self.file, mtime=0)
+        self._pending: dict[str, tuple[list[dict[str, Any]], int]] = {}
+        self.events = 0
+        self.bytes = 0
+        self.first: int | None = None
+        self.last: int | None = None
+
+    def add(self, event: FilteredLogEventTypeDef) -> None:
+        stream = event.get("logStreamName", "")
+        message = event["message"]
+        weight = len(message.encode()) + EVENT_OVERHEAD_BYTES
+        batch, size = self._pending.get(stream, ([], 0))
         if batch and (len(batch) >= ENVELOPE_EVENTS or size + weight > ENVELOPE_BYTES):
-            yield _envelope(chunk, batch)
+            self._write(stream, batch)
             batch, size = [], 0
-        batch.append(item)
-        size += weight
-    if batch:
-        yield _envelope(chunk, batch)
+        batch.append({"id": event["eventId"], "timestamp": event["timestamp"], "message": message})
+        self._pending[stream] = (batch, size + weight)
+        self.events += 1
+        self.bytes += weight - EVENT_OVERHEAD_BYTES
+        timestamp = event["timestamp"]
+        self.first = timestamp if self.first is None else min(self.first, timestamp)
+        self.last = timestamp if self.last is None else max(self.last, timestamp)
+
+    def _write(self, stream: str, batch: list[dict[str, Any]]) -> None:
+        envelope = {
+            "messageType": "DATA_MESSAGE",
+            "owner": self.chunk.account,
+            "logGroup": self.chunk.log_group,
+            "logStream": stream,
+            "subscriptionFilters": [HISTORY_FILTER],
+            "logEvents": batch,
+        }
+        self._gzip.write((json.dumps(envelope, separators=(",", ":")) + "\n").encode())
+
+    def finish(self) -> IO[bytes]:
+        """The body, from its start."""
+        for stream in sorted(self._pending):
+            self._write(stream, self._pending[stream][0])
+        self._pending.clear()
+        self._gzip.close()
+        self.file.seek(0)
+        return self.file
 
 
-def _envelope(chunk: Chunk, events: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "messageType": "DATA_MESSAGE",
-        "owner": chunk.account,
-        "logGroup": chunk.log_group,
-        "logStream": chunk.log_stream,
-        "subscriptionFilters": [HISTORY_FILTER],
-        "logEvents": events,
-    }
-
-
-def encode(chunk: Chunk, events: Sequence[FilteredLogEventTypeDef]) -> bytes:
-    """gzip NDJSON, one envelope a line, as Firehose writes the `json` archive; the same
-    events give the same bytes (no time in the gzip header)."""
-    lines = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in envelopes(chunk, events))
-    return gzip.compress(lines.encode(), mtime=0)
+def encode(chunk: Chunk, events: Iterable[FilteredLogEventTypeDef]) -> bytes:
+    """The body of an object holding `events`."""
+    writer = ChunkWriter(chunk)
+    for event in events:
+        writer.add(event)
+    with writer.finish() as body:
+        return body.read()
 
 
 def boundary(
@@ -246,7 +278,7 @@ class Archive:
                 known = self._days.setdefault(partition, known)
         return sorted(known.get(chunk.digest, []))
 
-    def put(self, key: str, body: bytes) -> bool:
+    def put(self, key: str, body: bytes | IO[bytes]) -> bool:
         """Write a new object; False if one of that name is there already."""
         try:
             self.writer.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*")
@@ -391,25 +423,19 @@ def _events(
             return
 
 
-def _by_day(
+def _days(
     events: Iterable[FilteredLogEventTypeDef], hi: int
-) -> Iterator[tuple[date, dict[str, list[FilteredLogEventTypeDef]]]]:
-    """The events ingested before `hi`, a day at a time, by stream; each day once."""
+) -> Iterator[tuple[date, FilteredLogEventTypeDef]]:
+    """The events ingested before `hi`, with their day; OutOfOrder if a day comes back."""
     current: date | None = None
-    streams: dict[str, list[FilteredLogEventTypeDef]] = defaultdict(list)
     for event in events:
         if event.get("ingestionTime", hi) >= hi:
             continue
         day = day_of(event["timestamp"])
         if current is not None and day < current:
             raise OutOfOrder(f"FilterLogEvents returned an event of {day} after one of {current}")
-        if day != current:
-            if current is not None:
-                yield current, streams
-            current, streams = day, defaultdict(list)
-        streams[event.get("logStreamName", "")].append(event)
-    if current is not None:
-        yield current, streams
+        current = day
+        yield day, event
 
 
 def copy_group(
@@ -417,6 +443,7 @@ def copy_group(
     report: GroupReport,
     settings: Settings,
     job: Job,
+    writes: Writes | None = None,
 ) -> GroupReport:
     """Copy (or, with --verify, check) one log group's history; never raises for AWS."""
     try:
@@ -438,12 +465,9 @@ def copy_group(
     events = _events(client, report.log_group, job.since, hi + FUTURE_MILLIS, job.stop)
     try:
         if job.verify:
-            _verify(job.archive, report, events, found is None)
+            _verify(job.archive, report, events, hi, to_watermark=found is None)
         else:
-            for day, streams in _by_day(events, hi):
-                for stream, chunk_events in sorted(streams.items()):
-                    chunk = Chunk(report.account, report.region, report.log_group, stream, day)
-                    _write_chunk(job, report, chunk, chunk_events, hi)
+            _copy(job, job.archive, report, events, hi, writes or Writes(1))
     except (ClientError, BotoCoreError) as error:
         report.outcome, report.detail = FAILED, error_result(report.log_group, error).detail
     except (OutOfOrder, CorruptObject) as error:
@@ -451,70 +475,137 @@ def copy_group(
     return report
 
 
-def _write_chunk(
-    job: Job, report: GroupReport, chunk: Chunk, events: list[FilteredLogEventTypeDef], hi: int
+class Writes:
+    """PutObject calls of one account-region, beside its reads, at most `threads` at once
+    and as many waiting (each waiting one holds a spooled body)."""
+
+    def __init__(self, threads: int) -> None:
+        self.pool = ThreadPoolExecutor(threads)
+        self.room = threading.BoundedSemaphore(2 * threads)
+
+    def submit(self, put: Callable[[], bool]) -> Future[bool]:
+        self.room.acquire()
+
+        def run() -> bool:
+            try:
+                return put()
+            finally:
+                self.room.release()
+
+        return self.pool.submit(run)
+
+
+def _copy(
+    job: Job,
+    archive: Archive,
+    report: GroupReport,
+    events: Iterable[FilteredLogEventTypeDef],
+    hi: int,
+    writes: Writes,
 ) -> None:
-    assert job.archive is not None
-    windows = job.archive.windows(chunk)
-    lo = max((window[1] for window in windows), default=0)
-    fresh = [e for e in events if e.get("ingestionTime", 0) >= lo]
-    if lo >= hi or not fresh:
-        report.objects_present += 1 if windows else 0
-        return
-    if not job.archive.put(chunk.key(job.archive.prefix, lo, hi), encode(chunk, fresh)):
-        report.objects_present += 1  # a concurrent run wrote this very window
-        return
-    report.objects_written += 1
-    size = sum(len(e["message"].encode()) for e in fresh)
-    report.events += len(fresh)
-    report.bytes += size
-    first, last = fresh[0]["timestamp"], fresh[-1]["timestamp"]
-    report.first = first if report.first is None else min(report.first, first)
-    report.last = last if report.last is None else max(report.last, last)
-    job.progress.add(len(fresh), size)
+    """Each day's events not yet in the archive into one new object, written behind."""
+    puts: list[tuple[ChunkWriter, Future[bool]]] = []
+    writer: ChunkWriter | None = None
+    lo = 0
+    current: date | None = None
+
+    def finish() -> None:
+        if writer is None or not writer.events:
+            return
+        body = writer.finish()
+        key = writer.chunk.key(archive.prefix, lo, hi)
+
+        def put() -> bool:
+            with body:
+                return archive.put(key, body)
+
+        puts.append((writer, writes.submit(put)))
+
+    try:
+        for day, event in _days(events, hi):
+            if day != current:
+                finish()
+                current, writer = day, None
+                chunk = Chunk(report.account, report.region, report.log_group, day)
+                windows = archive.windows(chunk)
+                lo = max((window[1] for window in windows), default=0)
+                report.objects_present += len(windows)
+                if lo < hi:
+                    writer = ChunkWriter(chunk)
+            if writer is not None and event.get("ingestionTime", 0) >= lo:
+                writer.add(event)
+        finish()
+    finally:
+        # Every put of this group ends before its report does; the first error is its.
+        for done, future in puts:
+            if not future.result():
+                report.objects_present += 1  # a concurrent run wrote this very window
+                continue
+            report.objects_written += 1
+            report.events += done.events
+            report.bytes += done.bytes
+            assert done.first is not None and done.last is not None
+            report.first = done.first if report.first is None else min(report.first, done.first)
+            report.last = done.last if report.last is None else max(report.last, done.last)
+            job.progress.add(done.events, done.bytes)
 
 
 def _verify(
     archive: Archive,
     report: GroupReport,
     events: Iterable[FilteredLogEventTypeDef],
+    hi: int,
+    *,
     to_watermark: bool,
 ) -> None:
-    """Compare the group's source events with the ids its history objects hold. For a group
-    not subscribed, the watermark is the newest `hi` its objects reached."""
-    source: dict[Chunk, list[FilteredLogEventTypeDef]] = {}
-    for day, streams in _by_day(events, report.watermark or 0):
-        for stream, chunk_events in streams.items():
-            chunk = Chunk(report.account, report.region, report.log_group, stream, day)
-            source[chunk] = chunk_events
-    windows = {chunk: archive.windows(chunk) for chunk in source}
+    """Compare the group's source events with the ids its history objects hold, a day at a
+    time. For a group not subscribed, the watermark is the newest `hi` its objects reached;
+    source events after it are not expected in the archive."""
+    source = 0
+    duplicated = 0
+    unknown = 0
+    unmatched: list[int] = []  # ingestion times of source events not in the archive
+    reached = 0
+
+    def compare(day: date, ids: dict[str, int]) -> None:
+        nonlocal duplicated, unknown, reached
+        windows = archive.windows(Chunk(report.account, report.region, report.log_group, day))
+        reached = max([reached, *(window[1] for window in windows)])
+        held: Counter[str] = Counter()
+        for _, _, key in windows:
+            held.update(archive.event_ids(key))
+        report.objects_present += len(windows)
+        report.events += sum(held.values())
+        duplicated += sum(count - 1 for count in held.values() if count > 1)
+        unknown += sum(1 for event_id in held if event_id not in ids)
+        unmatched.extend(ingested for event_id, ingested in ids.items() if event_id not in held)
+
+    current: date | None = None
+    ids: dict[str, int] = {}
+    for day, event in _days(events, hi):
+        if day != current:
+            if current is not None:
+                compare(current, ids)
+            current, ids = day, {}
+        ids[event["eventId"]] = event.get("ingestionTime", 0)
+        source += 1
+        report.first = event["timestamp"] if report.first is None else report.first
+        report.last = event["timestamp"]
+    if current is not None:
+        compare(current, ids)
     if to_watermark:
-        report.watermark = max((w[1] for ws in windows.values() for w in ws), default=0)
-    source_ids: Counter[str] = Counter()
-    archived: Counter[str] = Counter()
-    for chunk, chunk_events in source.items():
-        expected = [e for e in chunk_events if e.get("ingestionTime", 0) < (report.watermark or 0)]
-        source_ids.update(e["eventId"] for e in expected)
-        if expected:
-            first, last = expected[0]["timestamp"], expected[-1]["timestamp"]
-            report.first = first if report.first is None else min(report.first, first)
-            report.last = last if report.last is None else max(report.last, last)
-        for _, _, key in windows[chunk]:
-            archived.update(archive.event_ids(key))
-            report.objects_present += 1
-    report.events = sum(archived.values())
-    missing = len(source_ids - archived)
-    duplicated = sum(count - 1 for count in archived.values() if count > 1)
-    unknown = len(set(archived) - set(source_ids))
+        report.watermark = reached
+        source -= sum(1 for ingested in unmatched if ingested >= reached)
+    missing = sum(1 for ingested in unmatched if ingested < (report.watermark or 0))
     if missing or duplicated or unknown:
         report.outcome = MISMATCH
         report.detail = (
-            f"{len(source_ids)} events in the source, {sum(archived.values())} in the archive: "
+            f"{source} events in the source, {report.events} in the archive: "
             f"{missing} missing, {duplicated} duplicated, {unknown} not in the source"
         )
     else:
         report.outcome = VERIFIED
-        report.detail = f"each of the {len(source_ids)} events is in the archive once"
+        report.detail = f"each of the {source} events is in the archive once"
 
 
 # --- progress ---------------------------------------------------------------------------------
@@ -631,16 +722,20 @@ def copy_account_region(
         if is_excluded(name, settings.exclude_patterns):
             report.outcome, report.detail = EXCLUDED, "matches an exclude pattern"
         else:
-            report = copy_group(client, report, settings, job)
+            report = copy_group(client, report, settings, job, writes)
             if job.archive is None and report.outcome != FAILED:
                 report = estimate(report, stored_bytes)
         if not job.stop.is_set():
             record(report)
             job.progress.group_done()
 
-    with ThreadPoolExecutor(GROUP_THREADS) as pool:
-        for future in [pool.submit(one, name, size) for name, size in groups]:
-            future.result()
+    writes = Writes(WRITE_THREADS)
+    try:
+        with ThreadPoolExecutor(GROUP_THREADS) as pool:
+            for future in [pool.submit(one, name, size) for name, size in groups]:
+                future.result()
+    finally:
+        writes.pool.shutdown(wait=not job.stop.is_set(), cancel_futures=job.stop.is_set())
     if job.archive is None:
         calls = sum(calls_for(size) for name, size in groups)
     return calls
@@ -759,7 +854,12 @@ def run_history(
     args: argparse.Namespace, plan: Plan, since: int, now: datetime, access: Access
 ) -> int:
     """Copy, verify or estimate every account-region of the plan; the exit status."""
-    reader = access.session(None).client("s3")
+    # Every account-region's writes share these clients (boto3 clients are thread-safe).
+    s3_config = Config(
+        max_pool_connections=MAX_PARALLEL_ACCOUNT_REGIONS,
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
+    )
+    reader = access.session(None).client("s3", config=s3_config)
     try:
         bucket, prefix = check_archive(reader, args.archive)
         writer = (

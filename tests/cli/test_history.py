@@ -7,14 +7,21 @@ import contextlib
 import gzip
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto.logs.models import LogStream
+from moto.server import ThreadedMotoServer
 
 from central_logging import history
 from central_logging.cli import main
@@ -37,6 +44,7 @@ GROUP = "/app/orders"
 LIVE_KEY = (
     f"{PREFIX}account={MEMBER_ACCOUNT}/region={REGION}/year=2026/month=01/day=01/live.json.gz"
 )
+CLI = str(Path(sys.executable).with_name("central-logging"))
 HISTORY = ["history", ARCHIVE, "--destination-arn", DESTINATION_ARN]
 
 
@@ -129,9 +137,9 @@ def test_copies_what_came_before_the_subscription_in_the_archive_layout(
     assert group["boundary"] == history.format_millis(created)
     assert group["events"] == len(before)
     assert group["firstTimestamp"] < group["lastTimestamp"]
-    # One object per stream and event day, in the day partition of the event.
+    # One object per event day (both streams in it), in the day partition of the events.
     keys = history_keys(archive)
-    assert len(keys) == 5
+    assert len(keys) == 3
     for key in keys:
         assert key.startswith(f"{PREFIX}account={MEMBER_ACCOUNT}/region={REGION}/year=")
         assert key.rsplit("/", 1)[1].startswith("history-") and key.endswith(".json.gz")
@@ -178,7 +186,7 @@ def test_a_rerun_writes_nothing_new(
 
     assert code == 0
     assert report["totals"]["objectsWritten"] == 0
-    assert report["logGroups"][0]["objectsAlreadyThere"] == 5
+    assert report["logGroups"][0]["objectsAlreadyThere"] == 3
     assert history_keys(archive) == versions  # not even a new version
 
 
@@ -210,7 +218,7 @@ def test_a_run_killed_half_way_and_run_again_leaves_each_event_once(
     code, report = copy(capsys)
 
     assert code == 0
-    assert report["logGroups"][0]["objectsWritten"] == 3
+    assert report["logGroups"][0]["objectsWritten"] == 1
     events = archived(capsys)
     assert Counter(e["id"] for e in events).most_common(1)[0][1] == 1
     assert sorted(e["message"] for e in events) == sorted(before)
@@ -385,11 +393,98 @@ def test_progress_shows_events_bytes_and_eta() -> None:
 
 
 def test_names_are_deterministic_in_their_content() -> None:
-    chunk = history.Chunk(MEMBER_ACCOUNT, REGION, GROUP, "web-1", datetime(2026, 1, 2).date())
-    other = history.Chunk(MEMBER_ACCOUNT, REGION, GROUP, "web-2", datetime(2026, 1, 2).date())
-    events: list[Any] = [{"eventId": "1", "timestamp": 5, "message": "m", "ingestionTime": 6}]
+    day = datetime(2026, 1, 2).date()
+    chunk = history.Chunk(MEMBER_ACCOUNT, REGION, GROUP, day)
+    other = history.Chunk(MEMBER_ACCOUNT, REGION, "/app/other", day)
+    events: list[Any] = [
+        {"eventId": str(i), "timestamp": i, "message": "m", "logStreamName": f"s{i % 3}"}
+        for i in range(25_000)
+    ]
 
     assert chunk.key(PREFIX, 0, 10) == chunk.key(PREFIX, 0, 10)
     assert chunk.key(PREFIX, 0, 10) != other.key(PREFIX, 0, 10)
     assert chunk.key(PREFIX, 0, 10) != chunk.key(PREFIX, 10, 20)
-    assert history.encode(chunk, events) == history.encode(chunk, events)
+    body = history.encode(chunk, events)
+    assert history.encode(chunk, events) == body
+    # Envelopes of one stream each, of at most 10,000 events, every event once.
+    envelopes = [json.loads(line) for line in gzip.decompress(body).splitlines()]
+    assert all(len(e["logEvents"]) <= 10_000 for e in envelopes)
+    for envelope in envelopes:
+        stream = int(envelope["logStream"].removeprefix("s"))
+        assert {int(event["id"]) % 3 for event in envelope["logEvents"]} == {stream}
+    assert sorted(int(ev["id"]) for e in envelopes for ev in e["logEvents"]) == list(range(25_000))
+
+
+@pytest.fixture
+def endpoint(aws: FakeAws) -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def history_process(endpoint: str) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": REGION,
+        # This checkout's code, whichever checkout the console script was installed from.
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    return subprocess.Popen(
+        [CLI, *HISTORY, "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_ctrl_c_prints_the_report_so_far_exits_130_and_a_rerun_leaves_each_event_once(
+    aws: FakeAws, archive: Any, endpoint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = datetime.now(UTC)
+    groups = [f"/app/{index:02}" for index in range(20)]
+    for group in groups:
+        aws.create_log_groups(group)
+        aws.logs.create_log_stream(logGroupName=group, logStreamName="web")
+        aws.logs.put_log_events(
+            logGroupName=group,
+            logStreamName="web",
+            logEvents=[
+                {"timestamp": int((now - timedelta(days=d)).timestamp() * 1000), "message": group}
+                for d in (2, 1)
+            ],
+        )
+    time.sleep(0.005)
+    for group in groups:
+        aws.put_filter(group, FILTER_NAME, DESTINATION_ARN)
+    first = history_process(endpoint)
+    deadline = time.monotonic() + 30
+    # At 5 FilterLogEvents a second, 20 groups take 4 s: interrupt after the first few.
+    while len(history_keys(archive)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first.send_signal(signal.SIGINT)
+    out, err = first.communicate(timeout=10)
+
+    assert first.returncode == 130
+    report = json.loads(out)
+    assert 0 < len(report["logGroups"]) < len(groups)
+    assert err.splitlines() == [
+        "central-logging: interrupted; the report covers the log groups done so far; every "
+        "object written is whole; run the same command again to finish."
+    ]
+
+    second = history_process(endpoint)
+    out, err = second.communicate(timeout=60)
+
+    assert (second.returncode, err) == (0, "")
+    assert {g["logGroup"] for g in json.loads(out)["logGroups"]} == set(groups)
+    events = archived(capsys)
+    assert Counter(e["id"] for e in events).most_common(1)[0][1] == 1
+    assert Counter(e["logGroup"] for e in events) == dict.fromkeys(groups, 2)
