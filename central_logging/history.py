@@ -776,9 +776,9 @@ def known_regions() -> set[str]:
 
 def check_usage(args: argparse.Namespace, now: datetime) -> int:
     """Usage errors found before any AWS call; returns --since in ms (0: from the start)."""
-    parse_s3_url(args.archive)
     if not args.archive.startswith("s3://"):
         raise UsageError(f"ARCHIVE must be s3://bucket/prefix; got {args.archive!r}.")
+    parse_s3_url(args.archive)
     unknown = sorted(set(args.region) - known_regions())
     if unknown:
         raise UsageError(f"--region {unknown[0]} is not an AWS region CloudWatch Logs serves.")

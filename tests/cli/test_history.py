@@ -349,6 +349,10 @@ def test_excluded_groups_are_not_read(
             "--dry-run and --verify exclude each other; give one.",
         ),
         (
+            ["history", "/tmp/archive", "--destination-arn", DESTINATION_ARN],
+            "ARCHIVE must be s3://bucket/prefix; got '/tmp/archive'.",
+        ),
+        (
             ["history", "s3://no-such-bucket/x/", "--destination-arn", DESTINATION_ARN],
             "The bucket of s3://no-such-bucket/x/ does not exist.",
         ),
