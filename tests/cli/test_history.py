@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,9 +24,11 @@ import pytest
 from moto.logs.models import LogStream
 from moto.server import ThreadedMotoServer
 
-from central_logging import history
+from central_logging import cli, history
 from central_logging.cli import main
+from components import policies
 from handlers import core
+from tests.cli.conftest import OTHER_ACCOUNTS
 from tests.handlers.harness import (
     DESTINATION_ARN,
     FILTER_NAME,
@@ -33,8 +36,14 @@ from tests.handlers.harness import (
     REGION,
     FakeAws,
     FakeTime,
+    admin_session,
+    rendered_member_stack,
+    session_for,
     throttle,
+    with_resources_widened,
+    without_action,
 )
+from tests.infra.harness import run_program
 
 BUCKET = "central-archive"
 PREFIX = "CentralizedAccountsLog/"
@@ -492,3 +501,120 @@ def test_ctrl_c_prints_the_report_so_far_exits_130_and_a_rerun_leaves_each_event
     events = archived(capsys)
     assert Counter(e["id"] for e in events).most_common(1)[0][1] == 1
     assert Counter(e["logGroup"] for e in events) == dict.fromkeys(groups, 2)
+
+
+def role_session(name: str, policy: dict[str, Any]) -> boto3.session.Session:
+    """Credentials of a role holding `policy` (resources widened where moto matches only
+    "*": logs actions)."""
+    iam = boto3.client("iam", region_name=REGION)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{MEMBER_ACCOUNT}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    iam.put_role_policy(RoleName=name, PolicyName="rendered", PolicyDocument=json.dumps(policy))
+    credentials = boto3.client("sts", region_name=REGION).assume_role(
+        RoleArn=f"arn:aws:iam::{MEMBER_ACCOUNT}:role/{name}", RoleSessionName=name
+    )["Credentials"]
+    return session_for(credentials)
+
+
+@pytest.mark.parametrize("writer_grants_put", [True, False])
+def test_the_rendered_reader_and_writer_roles_suffice_under_iam_enforcement(
+    aws: FakeAws, archive: Any, writer_grants_put: bool
+) -> None:
+    before, _ = before_and_after(aws)
+    reader_policy = (
+        rendered_member_stack()
+        .one("aws:iam/rolePolicy:RolePolicy", "central-history-reader")
+        .policy("policy")
+    )
+    config = {
+        "role": "logging",
+        "memberAccounts": [MEMBER_ACCOUNT],
+        "historyWriterPrincipals": [MEMBER_ACCOUNT],
+    }
+    writer_policy = (
+        run_program(config, region=REGION, account_id=MEMBER_ACCOUNT)
+        .one("aws:iam/rolePolicy:RolePolicy", "central-history-writer")
+        .policy("policy")
+    )
+    if not writer_grants_put:
+        writer_policy = without_action(writer_policy, "s3:PutObject")
+    reader = role_session("history-reader", with_resources_widened(reader_policy))
+    writer = role_session("history-writer", writer_policy)
+    # The operator's own rights on the archive: listing and reading, not ours to render.
+    everything = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+    operator = role_session("operator", {"Version": "2012-10-17", "Statement": [everything]})
+    store = history.Archive(operator.client("s3"), writer.client("s3"), BUCKET, PREFIX)
+    progress = history.Progress(None)
+    job = history.Job(store, 0, 0, verify=False, progress=progress, stop=threading.Event())
+    reports: list[history.GroupReport] = []
+    settings = core.Settings(DESTINATION_ARN, None, FILTER_NAME)
+
+    with aws.iam.enforced():
+        history.copy_account_region(reader, MEMBER_ACCOUNT, REGION, settings, job, reports.append)
+
+    [report] = reports
+    if writer_grants_put:
+        assert (report.outcome, report.events) == ("copied", len(before))
+        assert {"logs:FilterLogEvents", "s3:PutObject"} <= set(aws.iam.actions)
+    else:
+        assert (report.outcome, report.events) == ("failed", 0)
+        assert report.detail.startswith("AccessDenied")
+
+
+def test_accounts_are_read_through_the_role_assumed_in_each(
+    aws: FakeAws, archive: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = OTHER_ACCOUNTS[0]
+    logs = admin_session(other).client("logs")
+    now = datetime.now(UTC)
+    logs.create_log_group(logGroupName=GROUP)
+    logs.create_log_stream(logGroupName=GROUP, logStreamName="web")
+    stamp = int((now - timedelta(days=1)).timestamp() * 1000)
+    logs.put_log_events(
+        logGroupName=GROUP, logStreamName="web", logEvents=[{"timestamp": stamp, "message": "x"}]
+    )
+    time.sleep(0.005)
+    logs.put_subscription_filter(
+        logGroupName=GROUP, filterName=FILTER_NAME, filterPattern="", destinationArn=DESTINATION_ARN
+    )
+
+    code, report = copy(
+        capsys, "--accounts", other, "--assume-role", policies.HISTORY_READER_ROLE_NAME
+    )
+
+    assert code == 0
+    assert [(g["account"], g["outcome"], g["events"]) for g in report["logGroups"]] == [
+        (other, "copied", 1)
+    ]
+    [key] = history_keys(archive)
+    assert key.startswith(f"{PREFIX}account={other}/region={REGION}/")
+
+
+def test_writes_go_through_the_writer_role(
+    aws: FakeAws, archive: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before, _ = before_and_after(aws)
+    role_arn = f"arn:aws:iam::{MEMBER_ACCOUNT}:role/path/central-history-writer"
+    assumed: list[tuple[str, str]] = []
+    assume = cli._assume_role
+
+    def recorded(profile: str | None, account: str, region: str, name: str) -> Any:
+        assumed.append((account, name))
+        return assume(profile, account, region, name)
+
+    monkeypatch.setattr(cli, "_assume_role", recorded)
+
+    code, report = copy(capsys, "--writer-role-arn", role_arn)
+
+    assert code == 0
+    assert assumed == [(MEMBER_ACCOUNT, "path/central-history-writer")]
+    assert report["totals"]["events"] == len(before)
