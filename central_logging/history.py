@@ -13,17 +13,17 @@ events "by event timestamp, the timestamp when the event was ingested by CloudWa
 the ID of the PutLogEvents request" (FilteredLogEvent and FilterLogEvents, CloudWatch Logs API
 Reference: https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_FilterLogEvents.html).
 
-Exactly once. A chunk is the events of one (account, region, log group, log stream, UTC day
-of the event timestamp). Each object holds the chunk's events whose ingestion time is in
-[lo, hi), and is named `history-<sha256 of the chunk>-<lo>-<hi>.json.gz` in the chunk's day
-partition: its name says exactly which events it holds. Before a chunk is written, the
-history objects of its day are listed: `lo` is the largest `hi` already there (0 if none), so
-windows of one chunk never overlap, and a chunk already written up to `hi` writes nothing.
-Objects are written with `If-None-Match: *` (S3 User Guide, "How to prevent object overwrites
-with conditional writes": https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html),
-so an object is never replaced, and a PutObject is whole or absent: a run killed half way
-leaves complete objects only, and the rerun writes the rest. `--since` is taken back to the
-start of its UTC day, so that a chunk is either wholly in the run or not at all.
+Exactly once. A chunk is the events of one (account, region, log group, UTC day of the event
+timestamp). Each object holds the chunk's events whose ingestion time is in [lo, hi), and is
+named `history-<sha256 of the chunk>-<lo>-<hi>.json.gz` in the chunk's day partition: its name
+says exactly which events it holds. Before a chunk is written, the history objects of its day
+are listed: `lo` is the largest `hi` already there (0 if none), so windows of one chunk never
+overlap, and a chunk already written up to `hi` writes nothing. Objects are written with
+`If-None-Match: *` (S3 User Guide, "How to prevent object overwrites with conditional writes":
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html), so an object
+is never replaced, and a PutObject is whole or absent: a run killed half way leaves complete
+objects only, and the rerun writes the rest. `--since` is taken back to the start of its UTC
+day, so that a chunk is either wholly in the run or not at all.
 
 Pace: FilterLogEvents is limited to 5 transactions per second per account and region, not
 adjustable (AWS re:Post, "How do I determine throttling in my CloudWatch logs?":
@@ -108,9 +108,9 @@ FILTER_LOG_EVENTS_PER_SECOND = 5
 # FilterLogEvents returns up to 10,000 events or 1 MB a page (API reference above).
 PAGE_EVENTS = 10_000
 PAGE_BYTES = 1 << 20
-# CloudWatch Logs accepts events stamped up to 2 hours after their ingestion (PutLogEvents,
-# CloudWatch Logs API Reference: "None of the log events in the batch can be more than 2 hours
-# in the future"): no event ingested before the boundary is stamped later than this after it.
+# PutLogEvents rejects "events more than 2 hours in the future" (CloudWatch Logs API Reference,
+# https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html):
+# no event ingested before the boundary is stamped later than this after it.
 FUTURE_MILLIS = 2 * 3600 * 1000
 # How far behind now a not-subscribed group is copied: the newest events may not be searchable
 # yet, and an event copied later must not fall into a window already written.
@@ -122,14 +122,14 @@ ENVELOPE_BYTES = 1 << 20
 SPOOL_BYTES = 64 << 20
 # Bytes of bookkeeping per event in an envelope (id, timestamp, JSON punctuation).
 EVENT_OVERHEAD_BYTES = 80
-# --dry-run: storedBytes counts compressed bytes, including what came live; an event of a
-# typical application log is a few hundred bytes. Both make the estimate an upper bound.
+# --dry-run: storedBytes ("The number of bytes stored", LogGroup in the CloudWatch Logs API
+# Reference) counts what came live too, so the estimate is an upper bound; events are assumed
+# to be about this size, as a typical application log line is.
 ESTIMATED_EVENT_BYTES = 200
 GROUP_THREADS = 8
 WRITE_THREADS = 16
 MAX_PARALLEL_ACCOUNT_REGIONS = 64
 INTERRUPTED = 130
-DAY_MILLIS = 86_400_000
 
 
 # --- naming and encoding (pure) --------------------------------------------------------------
