@@ -48,7 +48,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -255,28 +255,22 @@ class Archive:
         self.writer = writer
         self.bucket = bucket
         self.prefix = prefix
-        self._days: dict[str, dict[str, list[tuple[int, int, str]]]] = {}
-        self._lock = threading.Lock()
 
     def windows(self, chunk: Chunk) -> list[tuple[int, int, str]]:
-        """(lo, hi, key) of every history object of the chunk; one listing per day partition."""
-        partition = chunk.partition(self.prefix)
-        with self._lock:
-            known = self._days.get(partition)
-        if known is None:
-            known = defaultdict(list)
-            pages = self.reader.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=partition + OBJECT_PREFIX
-            )
-            for page in pages:
-                for item in page.get("Contents", []):
-                    match = _OBJECT_NAME.fullmatch(item["Key"][len(partition) :])
-                    if match:
-                        digest, lo, hi = match.groups()
-                        known[digest].append((int(lo), int(hi), item["Key"]))
-            with self._lock:
-                known = self._days.setdefault(partition, known)
-        return sorted(known.get(chunk.digest, []))
+        """(lo, hi, key) of every history object of the chunk, in order. One LIST per chunk
+        (as many as its PUTs): listing a day once for all groups would hold every group's
+        names in memory, millions in a large account-region."""
+        found = []
+        pages = self.reader.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket,
+            Prefix=f"{chunk.partition(self.prefix)}{OBJECT_PREFIX}{chunk.digest}-",
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                match = _OBJECT_NAME.fullmatch(item["Key"].rsplit("/", 1)[-1])
+                if match and match.group(1) == chunk.digest:
+                    found.append((int(match.group(2)), int(match.group(3)), item["Key"]))
+        return sorted(found)
 
     def put(self, key: str, body: bytes | IO[bytes]) -> bool:
         """Write a new object; False if one of that name is there already."""
