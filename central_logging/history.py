@@ -72,10 +72,12 @@ from central_logging.archive import (
 )
 from handlers.core import (
     ALREADY_SUBSCRIBED,
+    CLASSES_WITHOUT_FILTERS,
     EXCLUDED,
     FAILED,
     MAX_ATTEMPTS,
     NOT_SUBSCRIBED,
+    STANDARD_CLASS,
     RateLimiter,
     Settings,
     decide,
@@ -103,6 +105,7 @@ PROBLEMS = frozenset({FAILED, MISMATCH})
 # The `subscriptionFilters` of history envelopes: not a filter name AWS would deliver.
 HISTORY_FILTER = "history"
 OBJECT_PREFIX = "history-"
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
 _OBJECT_NAME = re.compile(r"history-([0-9a-f]{32})-(\d+)-(\d+)\.json\.gz")
 FILTER_LOG_EVENTS_PER_SECOND = 5
 # FilterLogEvents returns up to 10,000 events or 1 MB a page (API reference above).
@@ -438,13 +441,18 @@ def copy_group(
     settings: Settings,
     job: Job,
     writes: Writes | None = None,
+    log_class: str = STANDARD_CLASS,
 ) -> GroupReport:
     """Copy (or, with --verify, check) one log group's history; never raises for AWS."""
-    try:
-        filters = describe_filters(client, report.log_group)
-    except (ClientError, BotoCoreError) as error:
-        result = error_result(report.log_group, error)
-        return replace(report, outcome=result.outcome, detail=result.detail)
+    filters: list[SubscriptionFilterTypeDef] = []
+    # A class that takes no subscription filters has none to describe: nothing delivers it
+    # live, so history (up to the watermark) is its only way into the archive.
+    if log_class not in CLASSES_WITHOUT_FILTERS:
+        try:
+            filters = describe_filters(client, report.log_group)
+        except (ClientError, BotoCoreError) as error:
+            result = error_result(report.log_group, error, log_class)
+            return replace(report, outcome=result.outcome, detail=result.detail)
     found = boundary(report.log_group, filters, settings)
     if found is None:
         report.outcome, report.watermark = NOT_SUBSCRIBED, job.watermark
@@ -698,25 +706,28 @@ def copy_account_region(
     client = make_logs_client(session, region, limiters=limiters())
     calls = 0
     try:
-        groups: list[tuple[str, int]] = []
+        groups: list[tuple[str, int, str]] = []
         for page in client.get_paginator("describe_log_groups").paginate(
             PaginationConfig={"PageSize": 50}
         ):
-            groups += [(g["logGroupName"], g.get("storedBytes", 0)) for g in page["logGroups"]]
+            groups += [
+                (g["logGroupName"], g.get("storedBytes", 0), g.get("logGroupClass", STANDARD_CLASS))
+                for g in page["logGroups"]
+            ]
     except (ClientError, BotoCoreError) as error:
         detail = f"could not list log groups: {error_result('', error).detail}"
         record(GroupReport(account, region, "", FAILED, detail))
         return 0
-    job.progress.listed(len(groups), sum(size for _, size in groups))
+    job.progress.listed(len(groups), sum(size for _, size, _ in groups))
 
-    def one(name: str, stored_bytes: int) -> None:
+    def one(name: str, stored_bytes: int, log_class: str) -> None:
         if job.stop.is_set():
             return
         report = GroupReport(account, region, name)
         if is_excluded(name, settings.exclude_patterns):
             report.outcome, report.detail = EXCLUDED, "matches an exclude pattern"
         else:
-            report = copy_group(client, report, settings, job, writes)
+            report = copy_group(client, report, settings, job, writes, log_class)
             if job.archive is None and report.outcome != FAILED:
                 report = estimate(report, stored_bytes)
         if not job.stop.is_set():
@@ -726,12 +737,12 @@ def copy_account_region(
     writes = Writes(WRITE_THREADS)
     try:
         with ThreadPoolExecutor(GROUP_THREADS) as pool:
-            for future in [pool.submit(one, name, size) for name, size in groups]:
+            for future in [pool.submit(one, *group) for group in groups]:
                 future.result()
     finally:
         writes.pool.shutdown(wait=not job.stop.is_set(), cancel_futures=job.stop.is_set())
     if job.archive is None:
-        calls = sum(calls_for(size) for name, size in groups)
+        calls = sum(calls_for(size) for _, size, _ in groups)
     return calls
 
 
@@ -776,6 +787,11 @@ def check_usage(args: argparse.Namespace, now: datetime) -> int:
     unknown = sorted(set(args.region) - known_regions())
     if unknown:
         raise UsageError(f"--region {unknown[0]} is not an AWS region CloudWatch Logs serves.")
+    if args.writer_role_arn is not None and not _ROLE_ARN.fullmatch(args.writer_role_arn):
+        raise UsageError(
+            "--writer-role-arn must be an IAM role ARN such as "
+            f"arn:aws:iam::111111111111:role/NAME; got {args.writer_role_arn!r}."
+        )
     if args.dry_run and args.verify:
         raise UsageError("--dry-run and --verify exclude each other; give one.")
     if args.since is None:

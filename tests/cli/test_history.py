@@ -358,6 +358,11 @@ def test_excluded_groups_are_not_read(
             "--dry-run and --verify exclude each other; give one.",
         ),
         (
+            [*HISTORY, "--writer-role-arn", "writer"],
+            "--writer-role-arn must be an IAM role ARN such as "
+            "arn:aws:iam::111111111111:role/NAME; got 'writer'.",
+        ),
+        (
             ["history", "/tmp/archive", "--destination-arn", DESTINATION_ARN],
             "ARCHIVE must be s3://bucket/prefix; got '/tmp/archive'.",
         ),
@@ -618,3 +623,16 @@ def test_writes_go_through_the_writer_role(
     assert code == 0
     assert assumed == [(MEMBER_ACCOUNT, "path/central-history-writer")]
     assert report["totals"]["events"] == len(before)
+
+
+def test_a_group_of_a_class_without_filters_is_copied_to_the_watermark(
+    aws: FakeAws, archive: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(history, "SETTLE", timedelta(0))
+    aws.create_log_groups(GROUP, log_class="INFREQUENT_ACCESS")
+    put_events(aws, "web-1", [datetime.now(UTC) - timedelta(days=1)], "rare")
+
+    code, report = copy(capsys)
+
+    assert code == 0
+    assert [(g["outcome"], g["events"]) for g in report["logGroups"]] == [("not-subscribed", 1)]
