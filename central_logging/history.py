@@ -60,6 +60,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from central_logging.archive import (
+    EPOCH,
     PROG,
     CorruptObject,
     Filters,
@@ -121,6 +122,8 @@ SETTLE = timedelta(minutes=15)
 # Envelopes as CloudWatch Logs batches them: at most 10,000 events, about 1 MiB.
 ENVELOPE_EVENTS = 10_000
 ENVELOPE_BYTES = 1 << 20
+# zlib's default speed/size trade-off; gzip's own default (9) costs about twice the CPU.
+GZIP_LEVEL = 6
 # An object's body stays in memory up to this size, then spools to a temporary file.
 SPOOL_BYTES = 64 << 20
 # Bytes of bookkeeping per event in an envelope (id, timestamp, JSON punctuation).
@@ -133,6 +136,7 @@ GROUP_THREADS = 8
 WRITE_THREADS = 16
 MAX_PARALLEL_ACCOUNT_REGIONS = 64
 INTERRUPTED = 130
+DAY_MILLIS = 86_400_000
 
 
 # --- naming and encoding (pure) --------------------------------------------------------------
@@ -167,7 +171,7 @@ class Chunk:
 
 
 def day_of(millis: int) -> date:
-    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=millis)).date()
+    return (EPOCH + timedelta(milliseconds=millis)).date()
 
 
 class ChunkWriter:
@@ -180,28 +184,35 @@ class ChunkWriter:
     def __init__(self, chunk: Chunk) -> None:
         self.chunk = chunk
         self.file = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
-        self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=self.file, mtime=0)
-        self._pending: dict[str, tuple[list[dict[str, Any]], int]] = {}
+        self._gzip = gzip.GzipFile(
+            filename="", mode="wb", fileobj=self.file, mtime=0, compresslevel=GZIP_LEVEL
+        )
+        # Per stream: the events of its envelope in progress, and their size in bytes.
+        self._pending: dict[str, list[Any]] = {}
         self.events = 0
         self.bytes = 0
         self.first: int | None = None
         self.last: int | None = None
 
     def add(self, event: FilteredLogEventTypeDef) -> None:
+        """Add the next event; events come in timestamp order (FilterLogEvents' order)."""
         stream = event.get("logStreamName", "")
         message = event["message"]
-        weight = len(message.encode()) + EVENT_OVERHEAD_BYTES
-        batch, size = self._pending.get(stream, ([], 0))
-        if batch and (len(batch) >= ENVELOPE_EVENTS or size + weight > ENVELOPE_BYTES):
-            self._write(stream, batch)
-            batch, size = [], 0
-        batch.append({"id": event["eventId"], "timestamp": event["timestamp"], "message": message})
-        self._pending[stream] = (batch, size + weight)
-        self.events += 1
-        self.bytes += weight - EVENT_OVERHEAD_BYTES
+        size = len(message.encode())
+        pending = self._pending.get(stream)
+        if pending is None:
+            pending = self._pending[stream] = [[], 0]
+        elif len(pending[0]) >= ENVELOPE_EVENTS or pending[1] + size > ENVELOPE_BYTES:
+            self._write(stream, pending[0])
+            pending[0], pending[1] = [], 0
         timestamp = event["timestamp"]
-        self.first = timestamp if self.first is None else min(self.first, timestamp)
-        self.last = timestamp if self.last is None else max(self.last, timestamp)
+        pending[0].append({"id": event["eventId"], "timestamp": timestamp, "message": message})
+        pending[1] += size + EVENT_OVERHEAD_BYTES
+        self.events += 1
+        self.bytes += size
+        if self.first is None:
+            self.first = timestamp
+        self.last = timestamp
 
     def _write(self, stream: str, batch: list[dict[str, Any]]) -> None:
         envelope = {
@@ -424,14 +435,19 @@ def _days(
     events: Iterable[FilteredLogEventTypeDef], hi: int
 ) -> Iterator[tuple[date, FilteredLogEventTypeDef]]:
     """The events ingested before `hi`, with their day; OutOfOrder if a day comes back."""
-    current: date | None = None
+    current = -1
+    day = EPOCH.date()
     for event in events:
         if event.get("ingestionTime", hi) >= hi:
             continue
-        day = day_of(event["timestamp"])
-        if current is not None and day < current:
-            raise OutOfOrder(f"FilterLogEvents returned an event of {day} after one of {current}")
-        current = day
+        index = event["timestamp"] // DAY_MILLIS
+        if index != current:
+            if index < current:
+                raise OutOfOrder(
+                    f"FilterLogEvents returned an event of {day_of(event['timestamp'])} after "
+                    f"one of {day}"
+                )
+            current, day = index, day_of(event["timestamp"])
         yield day, event
 
 
