@@ -24,6 +24,8 @@ if isinstance(settings, LoggingSettings):
     pulumi.export("accessTrail", central.access_trail)
     if central.redrive:
         pulumi.export("redriveRoleArn", central.redrive.role_arn)
+    if central.history_writer:
+        pulumi.export("historyWriterRoleArn", central.history_writer.arn)
 elif isinstance(settings, OrganizationSettings):
     organization = OrganizationSubscriber("central", settings)
     pulumi.export("destinationArns", organization.destination_arns)

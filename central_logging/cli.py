@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import boto3
@@ -36,6 +37,14 @@ from botocore.credentials import (
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from central_logging.archive import NO_CREDENTIALS, PROG, add_read_parser, run_read
+from central_logging.archive import UsageError as ArchiveUsageError
+from central_logging.history import (
+    Access,
+    GroupReport,
+    add_history_arguments,
+    check_usage,
+    run_history,
+)
 from central_logging.plan import add_plan_parser, run_plan
 from central_logging.query import add_query_parser, run_query
 from central_logging.redrive import add_redrive_parser, run_redrive
@@ -108,6 +117,7 @@ _COMMANDS = {
     "backfill": "subscribe every eligible existing log group",
     "audit": "report which log groups are covered, which are not, and why; read-only",
     "unsubscribe": "remove this project's own filters (exact names) from every log group",
+    "history": "copy the events each log group held before its subscription into the archive",
 }
 
 
@@ -162,6 +172,8 @@ def _parser() -> _Parser:
     add_redrive_parser(commands)
     for name, text in _COMMANDS.items():
         command = commands.add_parser(name, help=text, description=text)
+        if name == "history":
+            add_history_arguments(command)
         if name != "unsubscribe":
             command.add_argument(
                 "--destination-arn",
@@ -887,6 +899,25 @@ def _sweep(args: argparse.Namespace, plan: Plan, entries: _Entries, stop: thread
         progress.finish()
 
 
+def _history_access(args: argparse.Namespace, plan: Plan) -> Access:
+    """How `history` reaches AWS: as the other commands do, and through the writer role."""
+
+    def reach(account: str) -> tuple[list[Target], list[GroupReport]]:
+        reached = _fan_out_account(args, account, plan.regions)
+        failed = [
+            GroupReport(e.account, e.region, "", e.result.outcome, e.result.detail)
+            for e in reached
+            if isinstance(e, Entry)
+        ]
+        return [t for t in reached if isinstance(t, Target)], failed
+
+    def writer(role_arn: str) -> boto3.session.Session:
+        account, name = role_arn.split(":")[4], role_arn.split(":role/", 1)[-1]
+        return _session(None, _assume_role(args.profile, account, plan.regions[0], name))
+
+    return Access(lambda credentials: _session(args.profile, credentials), reach, writer)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     entries = _Entries()
     stop = threading.Event()
@@ -894,8 +925,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         if args.command in ARCHIVE_COMMANDS:
             return ARCHIVE_COMMANDS[args.command](args)
+        now = datetime.now(UTC)
+        since = check_usage(args, now) if args.command == "history" else 0
         plan = _plan(args)
-    except UsageError as error:
+        if args.command == "history":
+            return run_history(args, plan, since, now, _history_access(args, plan))
+    except (UsageError, ArchiveUsageError) as error:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -370,6 +370,8 @@ class LoggingSettings:
     freshness_exclude_accounts: tuple[str, ...] = ()
     organization_reader_role_arn: str | None = None
     coverage: CoverageConfig | None = None
+    # Accounts or role ARNs that may assume the history writer role (`central-logging history`).
+    history_writer_principals: tuple[str, ...] = ()
 
     @property
     def destination_scope(self) -> str:
@@ -613,6 +615,7 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         ),
         organization_reader_role_arn=_organization_reader(raw, organization_id),
         coverage=_coverage(raw, organization_id, s3_prefix),
+        history_writer_principals=_history_writer_principals(raw, archive_format),
     )
 
 
@@ -631,6 +634,20 @@ def _organization_reader(raw: Raw, organization_id: str | None) -> str | None:
             name, role_arn, f"it is used only with {key('organizationId')}, which is not set"
         )
     return role_arn
+
+
+def _history_writer_principals(raw: Raw, archive_format: str) -> tuple[str, ...]:
+    principals = raw.strings(
+        "historyWriterPrincipals",
+        lambda p: bool(ACCOUNT_RE.fullmatch(p) or ROLE_ARN_RE.fullmatch(p)),
+        "a 12-digit account ID or an IAM role ARN such as arn:aws:iam::111111111111:role/NAME",
+    )
+    if principals and archive_format == "raw":
+        raise ConfigError(
+            f"{key('historyWriterPrincipals')} is set with {key('archiveFormat')} raw; history "
+            "objects are written only into an archive in the json format."
+        )
+    return principals
 
 
 def account_policy_selection(excluded: Sequence[str]) -> str | None:
@@ -887,6 +904,7 @@ LOGGING_KEYS = [
     "archiveAdminRoleArns",
     "accessTrail",
     *COVERAGE_KEYS,
+    "historyWriterPrincipals",
 ]
 MEMBER_KEYS = [
     "regions",

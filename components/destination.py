@@ -215,6 +215,9 @@ class CentralDestination(pulumi.ComponentResource):
             alarms=self.alarms,
             opts=ResourceOptions(parent=self),
         )
+        self.history_writer: aws.iam.Role | None = None
+        if settings.history_writer_principals:
+            self.history_writer = self._history_writer()
         if self.bucket and public_access:
             self._archive_policy(self.bucket, public_access)
         self.access_trail = declare_access_trail(
@@ -334,6 +337,7 @@ class CentralDestination(pulumi.ComponentResource):
         writers = [p.delivery_role.arn for p in self.regions.values()]
         redrive = [self.redrive.role_arn] if self.redrive else []
         coverage = self.settings.coverage
+        history_writer = self.history_writer.arn if self.history_writer else None
         aws.s3.BucketPolicy(
             f"{self.name}-archive-policy",
             region=self.settings.home_region,
@@ -346,6 +350,7 @@ class CentralDestination(pulumi.ComponentResource):
                     Output.all(*redrive),
                     self.freshness.role_arn,
                     self.account_id,
+                    history_writer,
                 ).apply(
                     lambda a: policies.bucket_policy(
                         a[0],
@@ -362,11 +367,44 @@ class CentralDestination(pulumi.ComponentResource):
                         }
                         if coverage
                         else None,
+                        history_writer_arn=a[6],
                     )
                 )
             ),
             opts=ResourceOptions(parent=self, depends_on=[public_access], retain_on_delete=True),
         )
+
+    def _history_writer(self) -> aws.iam.Role:
+        """The role `central-logging history` writes with: new history objects under the
+        prefix only (the archive policy denies it anything else), assumable by the operators
+        named in historyWriterPrincipals. With existingBucketName, that bucket's own policy
+        must let it write (`policies.history_writes` shows how)."""
+        s = self.settings
+        role = aws.iam.Role(
+            f"{self.name}-history-writer",
+            description="central-logging history: writes history-*.json.gz objects, new ones only",
+            assume_role_policy=json.dumps(
+                policies.history_writer_trust(self.partition, s.history_writer_principals),
+                sort_keys=True,
+            ),
+            opts=ResourceOptions(parent=self),
+        )
+        aws.iam.RolePolicy(
+            f"{self.name}-history-writer",
+            role=role.id,
+            policy=_json_dumps(
+                Output.all(self.bucket_arn, self.kms_key_arn).apply(
+                    lambda a: policies.history_writer_policy(
+                        bucket_arn=a[0],
+                        bucket_region=s.home_region,
+                        s3_prefix=s.s3_prefix,
+                        kms_key_arn=a[1],
+                    )
+                )
+            ),
+            opts=ResourceOptions(parent=self),
+        )
+        return role
 
     def _lifecycle(self, bucket: aws.s3.Bucket, versioning: aws.s3.BucketVersioning) -> None:
         s = self.settings

@@ -242,8 +242,8 @@ def _function(
 
 
 def account_template(member: MemberSettings, logging_account_id: str) -> Template:
-    """The account-wide part, deployed once per account: IAM only (the sender role, and the
-    read-only role of the logging account's coverage check)."""
+    """The account-wide part, deployed once per account: IAM only (the sender role, the
+    read-only role of the logging account's coverage check, and the history reader)."""
     resources: dict[str, Any] = {
         "CoverageReaderRole": _resource(
             "AWS::IAM::Role",
@@ -287,11 +287,34 @@ def account_template(member: MemberSettings, logging_account_id: str) -> Templat
             },
         ),
     }
+    resources["HistoryReaderRole"] = _history_reader_role(member, logging_account_id)
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "central-logging: the account-wide part of a member account (IAM)",
         "Resources": resources,
     }
+
+
+def _history_reader_role(member: MemberSettings, logging_account_id: str) -> dict[str, Any]:
+    """The read-only role `central-logging history --assume-role` reads this account with."""
+    return _resource(
+        "AWS::IAM::Role",
+        {
+            "RoleName": policies.HISTORY_READER_ROLE_NAME,
+            "Description": "central-logging history: reads this account's log groups, read-only",
+            "AssumeRolePolicyDocument": sub(
+                policies.history_reader_trust(PARTITION, logging_account_id)
+            ),
+            "Policies": [
+                {
+                    "PolicyName": "read-log-groups",
+                    "PolicyDocument": sub(
+                        policies.history_reader_policy(PARTITION, member.regions, ACCOUNT)
+                    ),
+                }
+            ],
+        },
+    )
 
 
 def _exclusions(

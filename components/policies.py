@@ -335,6 +335,7 @@ def bucket_policy(
     redrive_arns: Sequence[str] = (),
     extra: Sequence[Statement] = (),
     report_writers: Mapping[str, str] | None = None,
+    history_writer_arn: str | None = None,
 ) -> Policy:
     """The archive bucket: TLS only; only `admin_arns` may change its protections, destroy
     history or delete under the archive prefix; only `writer_arns` (the delivery roles) may
@@ -342,7 +343,9 @@ def bucket_policy(
     (who may put records into Firehose is the logging account's IAM, or deploy/scp/);
     `redrive_arns` only new `redrive-*.json.gz` objects, and delete only the diverted records
     they moved (see `redrive_bucket_statements`). `report_writers` (key prefix -> role ARN)
-    reserves a prefix for the reports of one function, which only admins delete."""
+    reserves a prefix for the reports of one function, which only admins delete. The history
+    writer role, if any, puts only new `history-*` objects (`history_writes`)."""
+    history = [history_writer_arn] if history_writer_arn else []
     reports = dict(report_writers or {})
     statements = [
         {
@@ -370,11 +373,120 @@ def bucket_policy(
             "Principal": "*",
             "Action": "s3:PutObject",
             "Resource": f"{bucket_arn}/{s3_prefix}*",
-            "Condition": _unless_principal([*writer_arns, *redrive_arns]),
+            "Condition": _unless_principal([*writer_arns, *redrive_arns, *history]),
         },
         *redrive_bucket_statements(bucket_arn, s3_prefix, redrive_arns),
         *extra,
         *statements,
+        *(history_writes(bucket_arn, s3_prefix, history_writer_arn) if history_writer_arn else []),
+    )
+
+
+def history_objects(bucket_arn: str, s3_prefix: str) -> str:
+    """The objects `central-logging history` writes: `history-*.json.gz` in the partitions."""
+    return f"{bucket_arn}/{s3_prefix}account=*/history-*.json.gz"
+
+
+def history_writes(bucket_arn: str, s3_prefix: str, history_writer_arn: str) -> list[Statement]:
+    """The history writer may put nothing but history objects, and only new ones: a put must
+    carry If-None-Match, which S3 refuses when the key exists (S3 User Guide, "Enforce
+    conditional writes on Amazon S3 buckets",
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes-enforce.html)."""
+    writer = {"ArnEquals": {"aws:PrincipalArn": history_writer_arn}}
+    return [
+        {
+            "Sid": "DenyHistoryWriterElsewhere",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "NotResource": history_objects(bucket_arn, s3_prefix),
+            "Condition": writer,
+        },
+        {
+            "Sid": "DenyHistoryOverwrites",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": history_objects(bucket_arn, s3_prefix),
+            "Condition": {**writer, "Null": {"s3:if-none-match": "true"}},
+        },
+    ]
+
+
+def history_writer_trust(partition: str, principals: Sequence[str]) -> Policy:
+    """Trust for the history writer role: the operators named in historyWriterPrincipals
+    (an account ID stands for that account's IAM, which decides who of it may)."""
+    arns = [p if p.startswith("arn:") else f"arn:{partition}:iam::{p}:root" for p in principals]
+    return document(
+        {"Effect": "Allow", "Principal": {"AWS": sorted(arns)}, "Action": "sts:AssumeRole"}
+    )
+
+
+def history_writer_policy(
+    *, bucket_arn: str, bucket_region: str, s3_prefix: str, kms_key_arn: str
+) -> Policy:
+    """What the history writer may do: put history objects under the archive prefix, with the
+    archive key through S3 (SSE-KMS puts need kms:GenerateDataKey). It lists and reads
+    nothing: the operator's own rights (or the reader role) do that."""
+    objects = history_objects(bucket_arn, s3_prefix)
+    return document(
+        {"Sid": "HistoryObjects", "Effect": "Allow", "Action": "s3:PutObject", "Resource": objects},
+        {
+            "Sid": "KeyThroughS3",
+            "Effect": "Allow",
+            "Action": "kms:GenerateDataKey",
+            "Resource": kms_key_arn,
+            "Condition": {
+                "StringEquals": {"kms:ViaService": f"s3.{bucket_region}.amazonaws.com"},
+                # With an S3 Bucket Key the context is the bucket's ARN, else the object's.
+                "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, objects]},
+            },
+        },
+    )
+
+
+# The member role `central-logging history --assume-role` reads through: the same name in
+# every account (member stack and organization templates), so one flag reaches them all.
+HISTORY_READER_ROLE_NAME = "central-logging-history-reader"
+
+
+def history_reader_policy(partition: str, regions: Sequence[str], account_id: str) -> Policy:
+    """What the member's history reader may do, read-only: list this account's log groups,
+    describe their filters, read their events (FilterLogEvents), in the covered regions;
+    and read the CLI's SSM parameters there."""
+    groups = [f"arn:{partition}:logs:{r}:{account_id}:log-group:*" for r in regions]
+    parameters = [
+        f"arn:{partition}:ssm:{r}:{account_id}:parameter/central-logging/*" for r in regions
+    ]
+    return document(
+        {
+            "Sid": "ReadLogGroups",
+            "Effect": "Allow",
+            "Action": [
+                "logs:DescribeLogGroups",
+                "logs:DescribeSubscriptionFilters",
+                "logs:FilterLogEvents",
+            ],
+            "Resource": groups,
+        },
+        {
+            "Sid": "ReadSettings",
+            "Effect": "Allow",
+            "Action": "ssm:GetParameter",
+            "Resource": parameters,
+        },
+    )
+
+
+def history_reader_trust(partition: str, logging_account_id: str) -> Policy:
+    """Trust for the member's history reader: the logging account, whose IAM decides which
+    operator may run `central-logging history --assume-role` from there."""
+    return document(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{partition}:iam::{logging_account_id}:root"},
+            "Action": "sts:AssumeRole",
+        }
     )
 
 

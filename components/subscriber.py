@@ -294,6 +294,7 @@ class MemberSubscriber(pulumi.ComponentResource):
         self.sender_role_arn: Output[str | None] = Output.all(scope, self.sender_role.arn).apply(
             lambda a: a[1] if a[0] == ORGANIZATION_SCOPE else None
         )
+        self._history_reader()
 
         self.alarms = AlarmNotifier(self, name, settings.alarms)
         self.functions: dict[str, RegionalSubscriber] = {}
@@ -344,6 +345,33 @@ class MemberSubscriber(pulumi.ComponentResource):
         )
         self.register_outputs(
             {"destinationArns": self.destination_arns, "senderRoleArn": self.sender_role_arn}
+        )
+
+    def _history_reader(self) -> None:
+        """The read-only role `central-logging history --assume-role` reads this account with,
+        trusted by the logging account (which owns the destinations)."""
+        settings = self.settings
+        logging_account = self.destination_arns.apply(
+            lambda arns: policies.arn_account(arns[settings.regions[0]])
+        )
+        role = aws.iam.Role(
+            f"{self.name}-history-reader",
+            name=policies.HISTORY_READER_ROLE_NAME,
+            description="central-logging history: reads this account's log groups, read-only",
+            assume_role_policy=logging_account.apply(
+                lambda account: _json(policies.history_reader_trust(self.partition, account))
+            ),
+            opts=ResourceOptions(parent=self),
+        )
+        aws.iam.RolePolicy(
+            f"{self.name}-history-reader",
+            role=role.id,
+            policy=self.account_id.apply(
+                lambda account: _json(
+                    policies.history_reader_policy(self.partition, settings.regions, account)
+                )
+            ),
+            opts=ResourceOptions(parent=self),
         )
 
     def _account_policy(

@@ -510,7 +510,12 @@ def _newest_json(
 ) -> datetime | None:
     for day in _days_back(now):
         day_folder = f"{folder}year={day:%Y}/month={day:%m}/day={day:%d}/"
-        times = [modified for _, modified in _objects(s3, settings.bucket, day_folder)]
+        # `central-logging history` objects are copies made by an operator, not deliveries.
+        times = [
+            modified
+            for key, modified in _objects(s3, settings.bucket, day_folder)
+            if not key.rsplit("/", 1)[-1].startswith("history-")
+        ]
         if times:
             return max(times)
     return None

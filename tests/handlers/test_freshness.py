@@ -279,6 +279,18 @@ def test_fresh_stale_and_missing_account_regions_are_reported_and_published(
     )
 
 
+def test_history_objects_are_not_deliveries(aws: FakeAws, archive: Archive) -> None:
+    archive.deliver(STALE, REGION, NOW - timedelta(days=2))
+    folder = f"{PREFIX}account={STALE}/region={REGION}/year=2026/month=11/day=29/"
+    archive.put(f"{folder}history-{'0' * 32}-0-1764417600000.json.gz", NOW)
+    settings = FreshnessSettings.from_env(freshness_environment())
+
+    found = freshness.check_json(archive.s3, settings, NOW, expected=[])
+
+    [stale] = [r for r in found if (r.account, r.region) == (STALE, REGION)]
+    assert stale.as_dict()["lastDelivery"] == "2026-11-27T12:00:00Z"
+
+
 def test_a_delivery_just_before_midnight_is_found_in_yesterdays_folder(
     aws: FakeAws, archive: Archive, listings: list[tuple[str, str | None]]
 ) -> None:

@@ -270,7 +270,7 @@ def test_account_policy_mode_declares_the_policy_and_no_subscriber_function() ->
 def test_the_sender_role_is_declared_once_per_account_with_the_member_stacks_policies() -> None:
     run = run_organization()
     account = template(run, "account")["Resources"]
-    assert sorted(account) == ["CoverageReaderRole", "SenderRole"]
+    assert sorted(account) == ["CoverageReaderRole", "HistoryReaderRole", "SenderRole"]
     role = account["SenderRole"]["Properties"]
     assert role["RoleName"] == "central-logging-sender"
     [deliver] = role["Policies"]

@@ -324,9 +324,11 @@ def test_moto_deploys_the_templates_into_an_account(config: str) -> None:
     iam = boto3.client("iam")
     roles = {r["RoleName"] for r in iam.list_roles()["Roles"]}
     # IAM is global: the regions' stacks created their roles side by side.
-    assert roles == {"central-logging-sender", "central-logging-coverage-reader"} | {
-        f"central-logging-{k}-{r}" for k in FUNCTIONS | MODE_FUNCTIONS[mode] for r in REGIONS
-    }
+    assert roles == {
+        "central-logging-sender",
+        "central-logging-coverage-reader",
+        "central-logging-history-reader",
+    } | {f"central-logging-{k}-{r}" for k in FUNCTIONS | MODE_FUNCTIONS[mode] for r in REGIONS}
     expected = {
         t
         for t in MOTO_UNSUPPORTED

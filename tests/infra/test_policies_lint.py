@@ -73,6 +73,11 @@ CONFIGS = {
         "organizationId": ORG_ID,
         "coverageOrganizationRoleArn": "arn:aws:iam::222222222222:role/list-accounts",
     },
+    "organization-history-writers": {
+        "role": "logging",
+        "organizationId": ORG_ID,
+        "historyWriterPrincipals": ["111111111111", "arn:aws:iam::222222222222:role/ops"],
+    },
 }
 
 
