@@ -29,6 +29,7 @@ from urllib.parse import quote_plus
 import boto3
 from moto import mock_aws
 
+from central_logging.plan import total_usd
 from components.freshness import BATCH_SIZE, FUNCTION_MEMORY_MB
 from handlers import freshness
 from handlers.freshness import FreshnessSettings
@@ -213,6 +214,8 @@ def main() -> None:
             f"requests, {m.fold_seconds_per_batch:.2f} s"
         )
         print(f"  freshness path, USD a month: {json.dumps(freshness_cost(m))}")
+        # The whole overhead at the defaults, from `central-logging plan`'s cost model.
+        print(f"  plan, overhead USD a month: {total_usd(m.accounts, m.regions):,.2f}")
     print("prices:", ", ".join(SOURCES))
 
 
