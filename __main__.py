@@ -21,6 +21,8 @@ if isinstance(settings, LoggingSettings):
         pulumi.export("streamArns", central.stream_arns)
     pulumi.export("archivePrefix", central.archive_prefix)
     pulumi.export("accessTrail", central.access_trail)
+    if central.reader:
+        pulumi.export("readerRoleArn", central.reader.role_arn)
 elif isinstance(settings, OrganizationSettings):
     organization = OrganizationSubscriber("central", settings)
     pulumi.export("destinationArns", organization.destination_arns)

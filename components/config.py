@@ -47,6 +47,12 @@ SCHEDULE_RE = re.compile(
 )
 # A role ARN, as aws:PrincipalArn holds it for every session of the role (path included).
 ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+# IAM Identity Center creates a permission set's role as AWSReservedSSO_<set>_<suffix> under the
+# path aws-reserved/sso.amazonaws.com/ (then, in most regions, the region): aws:PrincipalArn
+# holds that path, so an ARN written without it matches no one ("Referencing permission sets in
+# resource policies", https://docs.aws.amazon.com/singlesignon/latest/userguide/referencingpermissionsets.html).
+IDENTITY_CENTER_ROLE_PREFIX = "AWSReservedSSO_"
+IDENTITY_CENTER_ROLE_PATH = "aws-reserved/sso.amazonaws.com/"
 TRAIL_ARN_RE = re.compile(
     r"^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:trail/[A-Za-z0-9._-]{3,128}$"
 )
@@ -143,6 +149,69 @@ class Raw:
             if item in items[:index]:
                 raise _bad(name, item, "each entry may appear only once")
         return tuple(items)
+
+
+def _account_ids_quoted(raw: Raw, name: str) -> None:
+    """An account ID written without quotes in the stack YAML arrives as a number, without
+    the leading zeros an ID may have: say so rather than "not a 12-digit account ID"."""
+    try:
+        items: Any = json.loads(raw.text(name) or "[]")
+    except json.JSONDecodeError:
+        return
+    numbers = [i for i in items if type(i) is int] if isinstance(items, list) else []
+    if numbers:
+        raise _bad(
+            name,
+            numbers[0],
+            'write each account ID in quotes, such as "012345678901", since YAML reads an '
+            "unquoted one as a number and drops its leading zeros",
+        )
+
+
+def _account_ids(raw: Raw, name: str) -> tuple[str, ...]:
+    _account_ids_quoted(raw, name)
+    return raw.strings(name, _matches(ACCOUNT_RE), "a 12-digit account ID")
+
+
+def _identity_center_path(name: str, role_arn: str) -> None:
+    path_and_name = role_arn.split(":", 5)[5].removeprefix("role/")
+    role_name = path_and_name.rsplit("/", 1)[-1]
+    if role_name.startswith(IDENTITY_CENTER_ROLE_PREFIX) and not path_and_name.startswith(
+        IDENTITY_CENTER_ROLE_PATH
+    ):
+        raise _bad(
+            name,
+            role_arn,
+            "an IAM Identity Center role is matched by its full ARN, path included: write it "
+            f"as IAM lists it, role/{IDENTITY_CENTER_ROLE_PATH}REGION/{role_name} (no REGION/ "
+            "for roles created in us-east-1)",
+        )
+
+
+def _role_arns(raw: Raw, name: str) -> tuple[str, ...]:
+    arns = raw.strings(
+        name,
+        _matches(ROLE_ARN_RE),
+        "an IAM role ARN such as arn:aws:iam::111111111111:role/NAME (not an assumed-role "
+        "session ARN)",
+    )
+    for arn in arns:
+        _identity_center_path(name, arn)
+    return arns
+
+
+def _principals(raw: Raw, name: str) -> tuple[str, ...]:
+    """Accounts (every principal its administrators allow) or IAM role ARNs."""
+    _account_ids_quoted(raw, name)
+    principals = raw.strings(
+        name,
+        lambda p: ACCOUNT_RE.fullmatch(p) is not None or ROLE_ARN_RE.fullmatch(p) is not None,
+        "a 12-digit account ID or an IAM role ARN such as arn:aws:iam::111111111111:role/NAME",
+    )
+    for principal in principals:
+        if principal.startswith("arn:"):
+            _identity_center_path(name, principal)
+    return principals
 
 
 def _matches(pattern: re.Pattern[str]) -> Callable[[str], bool]:
@@ -251,6 +320,8 @@ class LoggingSettings:
     archive_admin_role_arns: tuple[str, ...] = ()
     access_trail: str = SERVER_ACCESS_LOGS
     freshness_accounts: tuple[str, ...] = ()
+    # Accounts or role ARNs that may assume the archive reader role (components/reader.py).
+    reader_principals: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -297,10 +368,8 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         ORGANIZATION_RE,
         "it must be an AWS Organizations ID such as o-exampleorgid",
     )
-    member_accounts = raw.strings("memberAccounts", _matches(ACCOUNT_RE), "a 12-digit account ID")
-    freshness_accounts = raw.strings(
-        "freshnessAccounts", _matches(ACCOUNT_RE), "a 12-digit account ID"
-    )
+    member_accounts = _account_ids(raw, "memberAccounts")
+    freshness_accounts = _account_ids(raw, "freshnessAccounts")
     if not organization_id and not member_accounts:
         raise ConfigError(
             f"Neither {key('organizationId')} nor {key('memberAccounts')} is set; set at least "
@@ -453,14 +522,10 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         # The query layer reads the json layout; the raw one is not partitioned by account.
         athena=raw.boolean("athena", True) and archive_format == "json",
         alarms=_alarms(raw, regions, logging_home=home),
-        archive_admin_role_arns=raw.strings(
-            "archiveAdminRoleArns",
-            _matches(ROLE_ARN_RE),
-            "an IAM role ARN such as arn:aws:iam::111111111111:role/NAME (not an assumed-role "
-            "session ARN)",
-        ),
+        archive_admin_role_arns=_role_arns(raw, "archiveAdminRoleArns"),
         access_trail=access_trail,
         freshness_accounts=freshness_accounts,
+        reader_principals=_principals(raw, "readerPrincipals"),
     )
 
 
@@ -573,9 +638,7 @@ def parse_organization(
             _matches(ORGANIZATIONAL_UNIT_RE),
             "an organizational unit ID (ou-...) or the root ID (r-...)",
         ),
-        exclude_accounts=raw.strings(
-            "excludeAccounts", _matches(ACCOUNT_RE), "a 12-digit account ID"
-        ),
+        exclude_accounts=_account_ids(raw, "excludeAccounts"),
         call_as=raw.choice("callAs", ("SELF", "DELEGATED_ADMIN"), "SELF"),
         max_concurrent_percentage=_require(raw.integer("maxConcurrentPercentage", 1, 100, 25)),
         failure_tolerance_percentage=_require(
@@ -612,6 +675,7 @@ LOGGING_KEYS = [
     "athena",
     "archiveAdminRoleArns",
     "accessTrail",
+    "readerPrincipals",
 ]
 MEMBER_KEYS = [
     "regions",
@@ -636,11 +700,62 @@ ORGANIZATION_KEYS = [
 ]
 
 
+ROLE_KEYS = {
+    "logging": LOGGING_KEYS,
+    "member": MEMBER_KEYS,
+    "organization": ORGANIZATION_KEYS,
+}
+# Pulumi hands every stack the Pulumi.yaml default of each declared key; a key of another role
+# counts as set only when it differs from its default. "" / [] / 0 mean "not set"; the other
+# defaults are these (tests/infra/test_config_messages.py keeps them equal to Pulumi.yaml's).
+UNSET_VALUES = ("", "[]", "0")
+DECLARED_DEFAULTS = {
+    "destinationName": "CentralLogDestination",
+    "transport": "firehose",
+    "archiveFormat": "json",
+    "kinesisStreamMode": "ON_DEMAND",
+    "kinesisRetentionHours": "48",
+    "s3Prefix": "CentralizedAccountsLog/",
+    "bufferIntervalSeconds": "300",
+    "bufferSizeMiB": "64",
+    "athena": "true",
+    "accessTrail": SERVER_ACCESS_LOGS,
+    "alarmFreshnessSeconds": "900",
+    "alarmIteratorAgeSeconds": "600",
+    "subscriptionMode": "lambda",
+    "filterName": "central-logging",
+    "reconcileSchedule": "rate(1 day)",
+    "callAs": "SELF",
+    "maxConcurrentPercentage": "25",
+    "failureTolerancePercentage": "10",
+}
+
+
+def refuse_keys_of_other_roles(role: str, values: Mapping[str, str | None]) -> None:
+    """A key set in a stack whose role does not read it would be ignored without a word: name
+    the role it belongs to instead. `values` holds the keys of the other roles."""
+    for name, value in values.items():
+        if name in ROLE_KEYS[role] or value is None:
+            continue
+        if value in UNSET_VALUES or value == DECLARED_DEFAULTS.get(name):
+            continue
+        owners = [other for other, keys in ROLE_KEYS.items() if name in keys]
+        raise _bad(
+            name,
+            value,
+            f"it is a key of the {' and '.join(owners)} role{'s' if len(owners) > 1 else ''}, "
+            f"and this stack's role is {role}: remove it here, or set it in that stack",
+        )
+
+
 def read_stack_config() -> LoggingSettings | MemberSettings | OrganizationSettings:
     """Read and validate this stack's configuration: the settings of its role."""
     config = pulumi.Config(NAMESPACE)
     home_region = pulumi.Config("aws").get("region")
     role = config.get("role")
+    if role in ROLE_KEYS:
+        every_key = dict.fromkeys(k for keys in ROLE_KEYS.values() for k in keys)
+        refuse_keys_of_other_roles(role, {k: config.get(k) for k in every_key})
     if role == "logging":
         return parse_logging({k: config.get(k) for k in LOGGING_KEYS}, home_region)
     if role == "member":

@@ -27,10 +27,17 @@ from pulumi_aws.kinesis import (
 from components import policies
 from components.access_trail import declare_access_trail
 from components.alarms import AlarmNotifier
-from components.athena import QueryLayer, declare_query_layer
+from components.athena import (
+    DATABASE,
+    RESULTS_PREFIX,
+    WORKGROUP,
+    QueryLayer,
+    declare_query_layer,
+)
 from components.buckets import versioned_private_bucket
 from components.config import LoggingSettings
 from components.freshness import FreshnessCheck
+from components.reader import ArchiveReader
 from handlers.core import delivery_log_group_name
 
 # Colder storage for `transitionDays`: still readable at once, so Athena and `read` work.
@@ -177,6 +184,9 @@ class CentralDestination(pulumi.ComponentResource):
             alarms=self.alarms,
             opts=ResourceOptions(parent=self),
         )
+        self.reader: ArchiveReader | None = None
+        if settings.reader_principals:
+            self.reader = self._reader()
         self.register_outputs(
             {
                 "destinationArns": self.destination_arns,
@@ -185,6 +195,21 @@ class CentralDestination(pulumi.ComponentResource):
                 "kmsKeyArn": self.kms_key_arn,
                 "accessTrail": self.access_trail,
             }
+        )
+
+    def _reader(self) -> ArchiveReader:
+        s = self.settings
+        layer = self.query_layer
+        return ArchiveReader(
+            f"{self.name}-reader",
+            principals=s.reader_principals,
+            region=s.home_region,
+            account_id=self.account_id,
+            bucket_arn=self.bucket_arn,
+            s3_prefix=s.s3_prefix,
+            kms_key_arn=self.kms_key_arn,
+            athena=(WORKGROUP, DATABASE, RESULTS_PREFIX) if layer else None,
+            opts=ResourceOptions(parent=self),
         )
 
     def _archive_key(self) -> aws.kms.Key:

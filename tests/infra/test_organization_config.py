@@ -43,8 +43,9 @@ CASES = [
     ),
     (
         {"excludeAccounts": [111111111111]},
-        "central-logging:excludeAccounts is '[111111111111]'; it must be a list, each entry a "
-        "12-digit account ID.",
+        "central-logging:excludeAccounts is 111111111111; write each account ID in quotes, "
+        'such as "012345678901", since YAML reads an unquoted one as a number and drops its '
+        "leading zeros.",
     ),
     (
         {"callAs": "self"},
