@@ -71,6 +71,11 @@ SELECTION_CRITERIA_MAX_BYTES = 25 * 1024
 # `, "<name>"` for a log group name of at most 512 characters.
 SELECTION_CRITERIA_LIMIT = SELECTION_CRITERIA_MAX_BYTES - (512 + 4)
 S3_PREFIX_MAX = 512
+# An SSM parameter's value: at most 4 KB in the standard tier, 8 KB in the advanced one, which
+# costs $0.05 a month per parameter (https://aws.amazon.com/systems-manager/pricing/): $1,700 a
+# month over 34,000 account-regions, so the settings take it only when they need it.
+STANDARD_PARAMETER_MAX_BYTES = 4096
+SETTINGS_PARAMETER_MAX_BYTES = 8192
 DEFAULT_SHARD_COUNT = 2
 
 T = TypeVar("T")
@@ -604,7 +609,7 @@ def parse_member(values: Mapping[str, str | None], home_region: str | None) -> M
             schedule,
             "it must be an EventBridge schedule such as rate(6 hours) or cron(0 3 * * ? *), or off",
         )
-    return MemberSettings(
+    member = MemberSettings(
         regions=regions,
         home_region=home_region or regions[0],
         logging_stack=logging_stack,
@@ -615,6 +620,34 @@ def parse_member(values: Mapping[str, str | None], home_region: str | None) -> M
         replace_filter_names=replace_names,
         reconcile_schedule=None if schedule == "off" else schedule,
         alarms=_alarms(raw, regions, logging_home=None),
+    )
+    size = len(cli_settings(member).encode())
+    if size > SETTINGS_PARAMETER_MAX_BYTES:
+        raise ConfigError(
+            f"{key('excludeLogGroups')} and {key('replaceFilterNames')} make the settings the "
+            f"CLI reads (SSM parameter /central-logging/settings) {size} bytes; an SSM "
+            f"parameter holds at most {SETTINGS_PARAMETER_MAX_BYTES}: use fewer or shorter "
+            "names, or glob patterns (subscriptionMode lambda)."
+        )
+    return member
+
+
+def settings_parameter_tier(document: str) -> str:
+    return "Standard" if len(document.encode()) <= STANDARD_PARAMETER_MAX_BYTES else "Advanced"
+
+
+def cli_settings(member: MemberSettings) -> str:
+    """What the member side writes as /central-logging/settings in every covered region: the
+    subscription settings the CLI uses unless told otherwise (design.md section 3)."""
+    return json.dumps(
+        {
+            "filterName": member.filter_name,
+            "filterPattern": member.filter_pattern,
+            "excludeLogGroups": list(member.exclude_log_groups),
+            "replaceFilterNames": list(member.replace_filter_names),
+            "subscriptionMode": member.subscription_mode,
+        },
+        sort_keys=True,
     )
 
 

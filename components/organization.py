@@ -38,7 +38,9 @@ from components.config import (
     MemberSettings,
     OrganizationSettings,
     account_policy_selection,
+    cli_settings,
     key,
+    settings_parameter_tier,
 )
 from components.drift import (
     ACCOUNT_POLICY_RULE_DESCRIPTION,
@@ -76,7 +78,12 @@ from components.subscriber import (
     function_environment,
     select_destinations,
 )
-from handlers.core import DESTINATION_PARAMETER, SENDER_ROLE_PARAMETER, delivery_log_groups
+from handlers.core import (
+    DESTINATION_PARAMETER,
+    SENDER_ROLE_PARAMETER,
+    SETTINGS_PARAMETER,
+    delivery_log_groups,
+)
 from handlers.heartbeat import HEARTBEAT_LOG_GROUP
 
 Template = dict[str, Any]
@@ -310,6 +317,16 @@ def regional_template(
                 "Type": "String",
                 "Value": sub(SENDER_ROLE_ARN),
                 "Description": "The role CloudWatch Logs delivers this account's logs with",
+            },
+        ),
+        "SettingsParameter": _resource(
+            "AWS::SSM::Parameter",
+            {
+                "Name": SETTINGS_PARAMETER,
+                "Type": "String",
+                "Tier": settings_parameter_tier(cli_settings(member)),
+                "Value": cli_settings(member),
+                "Description": "The subscription settings of this account's stack (CLI defaults)",
             },
         ),
         **_heartbeat(code_key),

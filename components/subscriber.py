@@ -19,7 +19,14 @@ from pulumi import Output, ResourceOptions
 
 from components import policies
 from components.alarms import AlarmNotifier, AlarmSpec, QueryAlarmSpec
-from components.config import ConfigError, MemberSettings, account_policy_selection, key
+from components.config import (
+    ConfigError,
+    MemberSettings,
+    account_policy_selection,
+    cli_settings,
+    key,
+    settings_parameter_tier,
+)
 from components.drift import FILTER_RULE_DESCRIPTION, filter_drift_pattern, watch_account_policy
 from components.functions import (
     FUNCTION_ARCHITECTURE,
@@ -29,7 +36,12 @@ from components.functions import (
     handler_code_hash,
 )
 from components.heartbeat import Heartbeat
-from handlers.core import DESTINATION_PARAMETER, SENDER_ROLE_PARAMETER, delivery_log_groups
+from handlers.core import (
+    DESTINATION_PARAMETER,
+    SENDER_ROLE_PARAMETER,
+    SETTINGS_PARAMETER,
+    delivery_log_groups,
+)
 
 DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
 # The sweep's last summary line (handlers/reconcile.py) and the number it reports.
@@ -258,6 +270,16 @@ class MemberSubscriber(pulumi.ComponentResource):
                 type="String",
                 value=self.sender_role_arn,
                 description="The role central-logging filters of this account pass (CLI default)",
+                opts=ResourceOptions(parent=self),
+            )
+            aws.ssm.Parameter(
+                f"{name}-{region}-settings",
+                region=region,
+                name=SETTINGS_PARAMETER,
+                type="String",
+                tier=settings_parameter_tier(cli_settings(settings)),
+                value=cli_settings(settings),
+                description="The subscription settings of this account's stack (CLI defaults)",
                 opts=ResourceOptions(parent=self),
             )
             if settings.subscription_mode == "account-policy":

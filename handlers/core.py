@@ -82,6 +82,9 @@ _ONLY_STANDARD = "only supported on the Standard log class"
 # role its filters pass (written by the member stack, read by the CLI).
 DESTINATION_PARAMETER = "/central-logging/destination-arn"
 SENDER_ROLE_PARAMETER = "/central-logging/sender-role-arn"
+# Beside them, the stack's subscription settings as one JSON object (filterName, filterPattern,
+# excludeLogGroups, replaceFilterNames, subscriptionMode), so the CLI's defaults are the stack's.
+SETTINGS_PARAMETER = "/central-logging/settings"
 
 # API quotas per account and region (design section 6); none of them is adjustable.
 QUOTAS_PER_SECOND: Mapping[str, int] = {
