@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import pulumi
 
+from handlers.core import SETTINGS_PARAMETER
 from handlers.heartbeat import HEARTBEAT_LOG_GROUP
 
 NAMESPACE = "central-logging"
@@ -71,11 +72,11 @@ SELECTION_CRITERIA_MAX_BYTES = 25 * 1024
 # `, "<name>"` for a log group name of at most 512 characters.
 SELECTION_CRITERIA_LIMIT = SELECTION_CRITERIA_MAX_BYTES - (512 + 4)
 S3_PREFIX_MAX = 512
-# An SSM parameter's value: at most 4 KB in the standard tier, 8 KB in the advanced one, which
-# costs $0.05 a month per parameter (https://aws.amazon.com/systems-manager/pricing/): $1,700 a
-# month over 34,000 account-regions, so the settings take it only when they need it.
-STANDARD_PARAMETER_MAX_BYTES = 4096
-SETTINGS_PARAMETER_MAX_BYTES = 8192
+# A standard SSM parameter's value holds at most 4 KB; an advanced one 8 KB for $0.05 a month
+# each, $1,700 a month over 34,000 account-regions ("Managing parameter tiers",
+# https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html).
+# Long exclusion lists continue in further standard parameters instead.
+PARAMETER_MAX_BYTES = 4096
 DEFAULT_SHARD_COUNT = 2
 
 T = TypeVar("T")
@@ -621,34 +622,50 @@ def parse_member(values: Mapping[str, str | None], home_region: str | None) -> M
         reconcile_schedule=None if schedule == "off" else schedule,
         alarms=_alarms(raw, regions, logging_home=None),
     )
-    size = len(cli_settings(member).encode())
-    if size > SETTINGS_PARAMETER_MAX_BYTES:
-        raise ConfigError(
-            f"{key('excludeLogGroups')} and {key('replaceFilterNames')} make the settings the "
-            f"CLI reads (SSM parameter /central-logging/settings) {size} bytes; an SSM "
-            f"parameter holds at most {SETTINGS_PARAMETER_MAX_BYTES}: use fewer or shorter "
-            "names, or glob patterns (subscriptionMode lambda)."
-        )
+    cli_settings(member)  # they fit
     return member
 
 
-def settings_parameter_tier(document: str) -> str:
-    return "Standard" if len(document.encode()) <= STANDARD_PARAMETER_MAX_BYTES else "Advanced"
+def cli_settings(member: MemberSettings) -> list[tuple[str, str]]:
+    """What the member side writes in every covered region, as (SSM parameter name, value): the
+    subscription settings the CLI uses unless told otherwise (design.md section 3), in
+    /central-logging/settings. Exclusions that do not fit there continue in the parameter its
+    `excludeLogGroupsContinuedIn` names, which may name another, and so on."""
+    first: dict[str, Any] = {
+        "filterName": member.filter_name,
+        "filterPattern": member.filter_pattern,
+        "excludeLogGroups": [],
+        "replaceFilterNames": list(member.replace_filter_names),
+        "subscriptionMode": member.subscription_mode,
+    }
+    if not _fits(first):
+        raise _bad(
+            "replaceFilterNames",
+            f"{len(member.replace_filter_names)} names",
+            f"with filterName and filterPattern they must fit the {PARAMETER_MAX_BYTES} bytes "
+            f"of SSM parameter {SETTINGS_PARAMETER}, which the CLI reads",
+        )
+    documents = [first]
+    for pattern in member.exclude_log_groups:
+        current = documents[-1]
+        if not _fits({**current, "excludeLogGroups": [*current["excludeLogGroups"], pattern]}):
+            documents.append({"excludeLogGroups": []})
+        documents[-1]["excludeLogGroups"].append(pattern)
+    names = [SETTINGS_PARAMETER] + [
+        f"{SETTINGS_PARAMETER}-{number}" for number in range(2, len(documents) + 1)
+    ]
+    for document, following in zip(documents, names[1:], strict=False):
+        document["excludeLogGroupsContinuedIn"] = following
+    return [(n, json.dumps(d, sort_keys=True)) for n, d in zip(names, documents, strict=True)]
 
 
-def cli_settings(member: MemberSettings) -> str:
-    """What the member side writes as /central-logging/settings in every covered region: the
-    subscription settings the CLI uses unless told otherwise (design.md section 3)."""
-    return json.dumps(
-        {
-            "filterName": member.filter_name,
-            "filterPattern": member.filter_pattern,
-            "excludeLogGroups": list(member.exclude_log_groups),
-            "replaceFilterNames": list(member.replace_filter_names),
-            "subscriptionMode": member.subscription_mode,
-        },
-        sort_keys=True,
-    )
+# Room kept in each settings parameter for the name of the one it continues in.
+_CONTINUATION_ROOM = len(f', "excludeLogGroupsContinuedIn": "{SETTINGS_PARAMETER}-99999"')
+
+
+def _fits(document: Mapping[str, Any]) -> bool:
+    size = len(json.dumps(document, sort_keys=True).encode())
+    return size + _CONTINUATION_ROOM <= PARAMETER_MAX_BYTES
 
 
 def parse_organization(

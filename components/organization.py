@@ -40,7 +40,6 @@ from components.config import (
     account_policy_selection,
     cli_settings,
     key,
-    settings_parameter_tier,
 )
 from components.drift import (
     ACCOUNT_POLICY_RULE_DESCRIPTION,
@@ -81,7 +80,6 @@ from components.subscriber import (
 from handlers.core import (
     DESTINATION_PARAMETER,
     SENDER_ROLE_PARAMETER,
-    SETTINGS_PARAMETER,
     delivery_log_groups,
 )
 from handlers.heartbeat import HEARTBEAT_LOG_GROUP
@@ -319,16 +317,19 @@ def regional_template(
                 "Description": "The role CloudWatch Logs delivers this account's logs with",
             },
         ),
-        "SettingsParameter": _resource(
-            "AWS::SSM::Parameter",
-            {
-                "Name": SETTINGS_PARAMETER,
-                "Type": "String",
-                "Tier": settings_parameter_tier(cli_settings(member)),
-                "Value": cli_settings(member),
-                "Description": "The subscription settings of this account's stack (CLI defaults)",
-            },
-        ),
+        **{
+            f"SettingsParameter{number or ''}": _resource(
+                "AWS::SSM::Parameter",
+                {
+                    "Name": parameter,
+                    "Type": "String",
+                    "Value": value,
+                    "Description": "The subscription settings of this account's stack (CLI "
+                    "defaults)",
+                },
+            )
+            for number, (parameter, value) in enumerate(cli_settings(member))
+        },
         **_heartbeat(code_key),
     }
     for number, alarm in enumerate(delivery_alarms(member.filter_name)):

@@ -25,7 +25,6 @@ from components.config import (
     account_policy_selection,
     cli_settings,
     key,
-    settings_parameter_tier,
 )
 from components.drift import FILTER_RULE_DESCRIPTION, filter_drift_pattern, watch_account_policy
 from components.functions import (
@@ -39,7 +38,6 @@ from components.heartbeat import Heartbeat
 from handlers.core import (
     DESTINATION_PARAMETER,
     SENDER_ROLE_PARAMETER,
-    SETTINGS_PARAMETER,
     delivery_log_groups,
 )
 
@@ -272,16 +270,16 @@ class MemberSubscriber(pulumi.ComponentResource):
                 description="The role central-logging filters of this account pass (CLI default)",
                 opts=ResourceOptions(parent=self),
             )
-            aws.ssm.Parameter(
-                f"{name}-{region}-settings",
-                region=region,
-                name=SETTINGS_PARAMETER,
-                type="String",
-                tier=settings_parameter_tier(cli_settings(settings)),
-                value=cli_settings(settings),
-                description="The subscription settings of this account's stack (CLI defaults)",
-                opts=ResourceOptions(parent=self),
-            )
+            for parameter, value in cli_settings(settings):
+                aws.ssm.Parameter(
+                    f"{name}-{region}-{parameter.rsplit('/', 1)[1]}",
+                    region=region,
+                    name=parameter,
+                    type="String",
+                    value=value,
+                    description="The subscription settings of this account's stack (CLI defaults)",
+                    opts=ResourceOptions(parent=self),
+                )
             if settings.subscription_mode == "account-policy":
                 self._account_policy(region, destination_arn, excluded, sender_policy)
             else:

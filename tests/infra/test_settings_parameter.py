@@ -1,14 +1,18 @@
 """The member stack writes its subscription settings as /central-logging/settings in every
-region beside the destination parameter, in the tier its size needs (issue 22 item 3)."""
+region beside the destination parameter (issue 22 item 3); long exclusion lists continue in
+further standard (free, 4 KB) parameters rather than advanced ones ($0.05 a month each)."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from tests.infra.harness import config_error
+from tests.infra.test_organization import run_organization, template
 from tests.infra.test_subscriber import LOGGING_OUTPUTS, MEMBER, STACK, run_member
 
 PARAMETER = "aws:ssm/parameter:Parameter"
+MANY = [f"/aws/lambda/service-{i:05d}-with-a-longish-name" for i in range(600)]
 
 
 def test_every_region_holds_the_stacks_settings_beside_its_destination() -> None:
@@ -28,7 +32,7 @@ def test_every_region_holds_the_stacks_settings_beside_its_destination() -> None
             "/central-logging/settings",
             "String",
         )
-        assert parameter.inputs["tier"] == "Standard"
+        assert "tier" not in parameter.inputs  # standard
         assert json.loads(parameter.inputs["value"]) == {
             "filterName": "org-logs",
             "filterPattern": "ERROR",
@@ -38,29 +42,57 @@ def test_every_region_holds_the_stacks_settings_beside_its_destination() -> None
         }
 
 
-def test_long_exclusions_take_the_advanced_tier_only_when_they_need_it() -> None:
-    names = [f"/aws/lambda/service-{i:04d}-with-a-longish-name" for i in range(120)]
-    run = run_member(subscriptionMode="account-policy", excludeLogGroups=names)
-    parameter = run.one(PARAMETER, "central-eu-west-1-settings")
-    assert len(parameter.inputs["value"]) > 4096
-    assert parameter.inputs["tier"] == "Advanced"
+def followed(parameters: dict[str, str]) -> list[str]:
+    """The exclusions as the CLI reads them: from the first parameter along the chain."""
+    excluded: list[str] = []
+    name: str | None = "/central-logging/settings"
+    while name:
+        document: dict[str, Any] = json.loads(parameters.pop(name))
+        excluded += document["excludeLogGroups"]
+        name = document.get("excludeLogGroupsContinuedIn")
+    assert parameters == {}  # no parameter left out of the chain
+    return excluded
 
 
-def test_settings_beyond_what_a_parameter_holds_are_refused() -> None:
-    names = [f"/aws/lambda/service-{i:04d}-with-a-longish-name" for i in range(250)]
+def test_long_exclusions_continue_in_further_standard_parameters() -> None:
+    run = run_member(excludeLogGroups=MANY)
+    written = [
+        p
+        for p in run.of_type(PARAMETER)
+        if p.inputs["name"].startswith("/central-logging/settings")
+    ]
+    assert len(written) > 1
+    assert all(len(p.inputs["value"].encode()) <= 4096 and "tier" not in p.inputs for p in written)
+    assert followed({p.inputs["name"]: p.inputs["value"] for p in written}) == MANY
+
+
+def test_the_organization_template_writes_the_same_parameters() -> None:
+    member = run_member(regions=["eu-west-1"], excludeLogGroups=MANY)
+    regional = template(run_organization(excludeLogGroups=MANY), "regional")["Resources"]
+    in_template = {
+        r["Properties"]["Name"]: r["Properties"]["Value"]
+        for r in regional.values()
+        if r["Type"] == "AWS::SSM::Parameter"
+        and r["Properties"]["Name"].startswith("/central-logging/settings")
+    }
+    in_member = {
+        p.inputs["name"]: p.inputs["value"]
+        for p in member.of_type(PARAMETER)
+        if p.inputs["name"].startswith("/central-logging/settings")
+    }
+    assert in_template == in_member
+    assert followed(in_template) == MANY
+
+
+def test_replace_names_that_cannot_fit_one_parameter_are_refused() -> None:
+    names = [f"old-filter-{i:04d}-with-a-long-name" for i in range(150)]
     message = config_error(
-        {
-            "role": "member",
-            "loggingStack": STACK,
-            "subscriptionMode": "account-policy",
-            "excludeLogGroups": names,
-        },
+        {"role": "member", "loggingStack": STACK, "replaceFilterNames": names},
         account_id=MEMBER,
         stack_outputs=LOGGING_OUTPUTS,
     )
     assert message == (
-        "central-logging:excludeLogGroups and central-logging:replaceFilterNames make the "
-        "settings the CLI reads (SSM parameter /central-logging/settings) 12140 bytes; an SSM "
-        "parameter holds at most 8192: use fewer or shorter names, or glob patterns "
-        "(subscriptionMode lambda)."
+        "central-logging:replaceFilterNames is '150 names'; with filterName and filterPattern "
+        "they must fit the 4096 bytes of SSM parameter /central-logging/settings, which the "
+        "CLI reads."
     )
