@@ -128,7 +128,7 @@ def test_read_escapes_control_characters_in_every_field(tmp_path: Path) -> None:
     as_json = run("read", str(tmp_path), "--json")
 
     assert human.stdout == (
-        f"2026-01-10T00:00:00.000Z {ACCOUNT_A} /g\\x1b[8m s\\x9b {ESCAPED_MESSAGE}\n"
+        f"2026-01-10T00:00:00.000Z {ACCOUNT_A} - /g\\x1b[8m s\\x9b {ESCAPED_MESSAGE}\n"
     )
     assert [document["message"] for document in as_json.documents()] == [HOSTILE_MESSAGE]
 
