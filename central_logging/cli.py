@@ -39,6 +39,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 
 from central_logging import options
 from central_logging.archive import NO_CREDENTIALS, PROG, add_read_parser, run_read
+from central_logging.cache import add_cache_parser, run_cache
 from central_logging.query import add_query_parser, run_query
 from central_logging.stack_settings import StackSettings, StackSettingsError, read_stack_settings
 from handlers.core import (
@@ -75,7 +76,7 @@ if TYPE_CHECKING:
     from mypy_boto3_logs.type_defs import SubscriptionFilterTypeDef
 
 T = TypeVar("T")
-ARCHIVE_COMMANDS = {"read": run_read, "query": run_query}
+ARCHIVE_COMMANDS = {"read": run_read, "query": run_query, "cache": run_cache}
 DEFAULT_FILTER_NAME = "central-logging"
 # Audit and dry runs cannot try a put to learn whether a log group has a free filter slot, so
 # they infer full slots from the limit AWS documents today (design section 6). A real backfill
@@ -162,6 +163,7 @@ def _parser() -> _Parser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     add_read_parser(commands)
     add_query_parser(commands)
+    add_cache_parser(commands)
     for name, text in _COMMANDS.items():
         aliases = [alias for alias, command in ALIASES.items() if command == name]
         command = commands.add_parser(name, aliases=aliases, help=text, description=text)

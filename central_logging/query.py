@@ -30,7 +30,8 @@ from typing import IO, TYPE_CHECKING, Any, TextIO
 
 import duckdb
 
-from central_logging import archive
+from central_logging import archive, cache
+from central_logging.cache import default_cache_dir
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -65,11 +66,6 @@ _DECODED_COLUMNS = (
 # Errors of DuckDB reading one file it was given (a damaged gzip, JSON of another shape).
 _FILE_ERRORS = (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException)
 _USAGE_ERRORS = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
-
-
-def default_cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "central-logging")
 
 
 def cache_path(root: str, key: str) -> str | None:
@@ -142,6 +138,7 @@ def sync_s3(
             )
             continue
         if os.path.exists(path):
+            os.utime(path)  # used now: the last the cache's size limit deletes
             progress.cached += 1
             progress.show()
             continue
@@ -309,6 +306,14 @@ def add_query_parser(subparsers: Any) -> argparse.ArgumentParser:
         help=f"where s3:// sources are copied (default: {default_cache_dir()})",
     )
     parser.add_argument(
+        "--cache-limit",
+        metavar="GB",
+        type=cache.limit_gb,
+        default=cache.DEFAULT_LIMIT_GB,
+        help="after the query, the least recently used objects go until the cache holds at "
+        f"most this much (default: {cache.DEFAULT_LIMIT_GB:g})",
+    )
+    parser.add_argument(
         "--profile", help="AWS profile for an s3:// source; default: the standard chain"
     )
     return parser
@@ -329,6 +334,7 @@ def run_query(
 
     try:
         filters = archive.filters_from_args(args, now)
+        cache_dir: str | None = None
         if args.source.startswith("s3://"):
             client = archive.s3_client(args.profile)
             progress = CopyProgress(err if err.isatty() else None, args.source)
@@ -353,6 +359,8 @@ def run_query(
                 out.flush()
             finally:
                 connection.close()
+        if cache_dir is not None:
+            cache.trim(cache_dir, cache.limit_bytes(args.cache_limit))
     except BrokenPipeError:
         archive.stop_output(out)
         return 1 if unreadable else 0
@@ -423,20 +431,11 @@ def _damage(error: Exception) -> str:
 
 
 def _cache_dir(given: str | None) -> str:
-    """The cache folder, created if need be; UsageError when it cannot be."""
-    folder = given or default_cache_dir()
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise archive.UsageError(
-            f"The cache folder {folder!r} is a file; give --cache-dir a folder."
-        )
+    """The cache folder, created and marked if need be; UsageError when it cannot be used."""
     try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as error:
-        raise archive.UsageError(
-            f"The cache folder {folder!r} cannot be created ({error.strerror}); give --cache-dir "
-            "a folder you can write."
-        ) from None
-    return folder
+        return cache.prepare(given or default_cache_dir(), default=given is None)
+    except cache.CacheError as error:
+        raise archive.UsageError(str(error)) from None
 
 
 def _first_line(error: Exception) -> str:

@@ -65,7 +65,10 @@ def test_query_writes_nothing_outside_its_cache_folder(s3: S3, tmp_path: Path) -
         "csv",
     )
 
-    assert _files(tmp_path) == {cache / BUCKET / PREFIX / _FOLDER / "good.json.gz"}
+    assert _files(tmp_path) == {
+        cache / BUCKET / PREFIX / _FOLDER / "good.json.gz",
+        cache / "CACHEDIR.TAG",  # marks the folder as the cache
+    }
     assert outcome.stdout == "n\n1\n"
     assert outcome.code == 1
     assert sorted(outcome.stderr.splitlines()) == sorted(
