@@ -36,6 +36,7 @@ from components.athena import (
 )
 from components.buckets import versioned_private_bucket
 from components.config import LoggingSettings
+from components.dashboard import declare_dashboard
 from components.freshness import FreshnessCheck
 from components.reader import ArchiveReader
 from handlers.core import delivery_log_group_name
@@ -183,6 +184,21 @@ class CentralDestination(pulumi.ComponentResource):
             },
             alarms=self.alarms,
             opts=ResourceOptions(parent=self),
+        )
+        declare_dashboard(
+            self,
+            name,
+            home=settings.home_region,
+            delivery_streams={
+                region: delivery_stream_name(settings.destination_name, region)
+                for region in settings.regions
+            },
+            kinesis_streams={
+                region: delivery_stream_name(settings.destination_name, region)
+                for region in settings.regions
+                if settings.transport == "kinesis"
+            },
+            partitioned=settings.archive_format == "json",
         )
         self.reader: ArchiveReader | None = None
         if settings.reader_principals:

@@ -170,6 +170,11 @@ ACTIONS: dict[str, list[str]] = {
         "cloudwatch:TagResource",
         "cloudwatch:UntagResource",
     ],
+    "aws:cloudwatch/dashboard:Dashboard": [
+        "cloudwatch:PutDashboard",
+        "cloudwatch:GetDashboard",
+        "cloudwatch:DeleteDashboards",
+    ],
     "aws:cloudwatch/eventRule:EventRule": [
         "events:PutRule",
         "events:DescribeRule",
