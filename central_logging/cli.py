@@ -3,7 +3,9 @@
 
 Unless told otherwise by flags, each account-region is swept with the settings its member stack
 wrote there (SSM /central-logging/settings, central_logging/stack_settings.py), so that the
-CLI's defaults never fight the stack's. All three sweep every log group of each account-region through the shared core in
+CLI's defaults never fight the stack's.
+
+All three sweep every log group of each account-region through the shared core in
 `handlers.core`, so they decide exactly as the subscriber Lambda does. Within one
 account-region, DescribeLogGroups lists, a describe pipeline reads the filters of each log group
 once, and a write pipeline puts (or deletes) the filters that need it, each paced under its own

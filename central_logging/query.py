@@ -10,7 +10,7 @@ one its object's key names (`archive.object_region`), NULL if none. The columns 
 left out, and the query runs again without it; output is held back until a run succeeds, so
 nothing is printed twice. An `s3://` source is first copied into a local
 cache folder; objects already there are not downloaded again, as Firehose never rewrites one.
-`--account`, `--since` and `--until` select partitions as `read` does (`archive.list_s3` and
+`--account`, `--region`, `--since` and `--until` select partitions as `read` does (`archive.list_s3` and
 `archive.list_local`), for the copy and for the view, and the view keeps only their events.
 """
 
