@@ -26,6 +26,8 @@ if isinstance(settings, LoggingSettings):
         pulumi.export("redriveRoleArn", central.redrive.role_arn)
     if central.history_writer:
         pulumi.export("historyWriterRoleArn", central.history_writer.arn)
+    if central.reader:
+        pulumi.export("readerRoleArn", central.reader.role_arn)
 elif isinstance(settings, OrganizationSettings):
     organization = OrganizationSubscriber("central", settings)
     pulumi.export("destinationArns", organization.destination_arns)

@@ -137,6 +137,7 @@ def main() -> None:
             read_args = argparse.Namespace(
                 source=root,
                 account=None,
+                region=None,
                 log_group=None,
                 since=None,
                 until=None,
@@ -150,6 +151,7 @@ def main() -> None:
                 source=root,
                 format="csv",
                 account=None,
+                region=None,
                 since=None,
                 until=None,
                 cache_dir=None,

@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
+from central_logging import options
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
@@ -107,23 +109,49 @@ class LostEnvelopes(CorruptObject):
 @dataclass(frozen=True, slots=True)
 class Batch:
     """Events of one stream: CloudWatch event dicts with a str `id`, an int `timestamp` (ms since
-    the epoch) and a str `message`, passed through as decoded to keep `read` fast."""
+    the epoch) and a str `message`, passed through as decoded to keep `read` fast; `region` is
+    the object's (`object_region`), None where its key does not say."""
 
     account: str
     log_group: str
     log_stream: str
     events: list[dict[str, Any]]
+    region: str | None = None
 
 
 @dataclass(frozen=True)
 class Filters:
     """What `read` keeps: every field left None keeps everything. since <= timestamp < until."""
 
-    account: str | None = None
+    accounts: frozenset[str] | None = None
     log_group: str | None = None
     since: datetime | None = None
     until: datetime | None = None
     grep: str | None = None
+    regions: frozenset[str] | None = None
+
+
+# An AWS region name (central_logging/options.py), as a segment of a key.
+_REGION = r"[a-z]{2}(?:-gov|-iso[a-z]?)?-(?:north|south|east|west|central|northeast|northwest|southeast|southwest)-[1-9]"
+_REGION_FOLDER = re.compile(rf"(?:^|/)region=({_REGION})/")
+# A raw object's name: Firehose names objects DeliveryStreamName-DeliveryStreamVersion-
+# YYYY-MM-DD-HH-MM-SS-RandomString ("Configure Amazon S3 object name format",
+# https://docs.aws.amazon.com/firehose/latest/dev/s3-object-name.html), and the stack names
+# each stream <destinationName>-<region>, or past 64 characters <cut>-<region>-<8 hex>
+# (components/destination.py delivery_stream_name).
+_STREAM_REGION = re.compile(
+    rf"-({_REGION})(?:-[0-9a-f]{{8}})?-\d+-\d{{4}}-\d{{2}}-\d{{2}}-\d{{2}}-\d{{2}}-\d{{2}}-[^/]*$"
+)
+
+
+def object_region(key: str) -> str | None:
+    """The region whose logs an object holds: its `region=` partition (json layout and error
+    records), else the delivery stream named in a raw object's name; None if neither says."""
+    folder = _REGION_FOLDER.search(key)
+    if folder:
+        return folder.group(1)
+    stream = _STREAM_REGION.search(key.rsplit("/", 1)[-1])
+    return stream.group(1) if stream else None
 
 
 # --- time -------------------------------------------------------------------------------------
@@ -160,6 +188,15 @@ def format_millis(millis: int) -> str:
     """An event time as `read` prints it: ISO 8601 UTC to the millisecond."""
     seconds, rest = divmod(millis, 1000)
     return f"{_second(seconds)}{rest:03d}Z"
+
+
+def _json_time(millis: int) -> str:
+    """`format_millis` as a JSON string, or null for a time ISO 8601 cannot write (after the
+    year 9999): the event is still printed, its `timestamp` says when."""
+    try:
+        return f'"{format_millis(millis)}"'
+    except (OverflowError, ValueError):
+        return "null"
 
 
 # --- decoding ---------------------------------------------------------------------------------
@@ -315,7 +352,10 @@ def diverted_envelopes(record: Any) -> Iterator[Any]:
 
 
 def iter_object_batches(
-    chunks: Iterable[bytes], filters: Filters, diverted: bool = False
+    chunks: Iterable[bytes],
+    filters: Filters,
+    diverted: bool = False,
+    region: str | None = None,
 ) -> Iterator[Batch]:
     """The data events of one object that pass `filters`, a batch per envelope, as held;
     LostEnvelopes at the end if some envelopes were not UTF-8. A `diverted` object holds
@@ -345,7 +385,7 @@ def iter_object_batches(
             raise CorruptObject(NOT_AN_ENVELOPE) from None
         if not all(type(name) is str for name in names) or type(events) is not list:
             raise CorruptObject(NOT_AN_ENVELOPE)
-        if filters.account is not None and names[0] != filters.account:
+        if filters.accounts is not None and names[0] not in filters.accounts:
             continue
         if filters.log_group is not None and names[1] != filters.log_group:
             continue
@@ -358,7 +398,7 @@ def iter_object_batches(
                 and (grep is None or grep in event["message"])
             ]
         if events:
-            yield Batch(*names, events)
+            yield Batch(*names, events, region)
     if not_utf8:
         raise LostEnvelopes(f"holds {not_utf8} envelope(s) whose text is not UTF-8; skipped those")
 
@@ -410,6 +450,15 @@ class ArchiveObject:
     # Set for a local file: such objects can be decoded in other processes.
     path: str | None = None
 
+    @property
+    def region(self) -> str | None:
+        return object_region(self.key)
+
+
+def _in_regions(item: ArchiveObject, filters: Filters) -> bool:
+    """An object whose region is unknown is not in any region asked for."""
+    return filters.regions is None or item.region in filters.regions
+
 
 def _date_window(filters: Filters, now: datetime) -> tuple[date, date] | None:
     """The arrival days whose partitions can hold events the time filters keep."""
@@ -430,9 +479,13 @@ def _partition_matches(
     records (`errors/region=R/activePartitionExceeded/year=/month=/day=`).
     """
     if path and path[0] == ERRORS_FOLDER and PARTITION_EXCEEDED not in path:
-        return folder == PARTITION_EXCEEDED or folder.startswith("region=")
+        if folder.startswith("region="):
+            return filters.regions is None or folder.removeprefix("region=") in filters.regions
+        return folder == PARTITION_EXCEEDED
     if folder.startswith("account="):
-        return filters.account is None or folder == f"account={filters.account}"
+        return filters.accounts is None or folder.removeprefix("account=") in filters.accounts
+    if folder.startswith("region="):
+        return filters.regions is None or folder.removeprefix("region=") in filters.regions
     numbers = [_date_number(part) for part in [*path, folder]]
     date_parts = [number for number in numbers if number is not None]
     if window is None or numbers[-1] is None or len(date_parts) > 3:
@@ -482,12 +535,14 @@ def list_local(root: str, filters: Filters, now: datetime) -> Iterator[ArchiveOb
                 if _partition_matches(path, entry.name, filters, window):
                     yield from walk(entry.path, [*path, entry.name])
             elif entry.is_file() and _listed_file([*path, entry.name]):
-                yield ArchiveObject(
+                item = ArchiveObject(
                     entry.path,
                     "/".join([*path, entry.name]),
                     _file_reader(entry.path),
                     entry.path,
                 )
+                if _in_regions(item, filters):
+                    yield item
 
     yield from walk(root, [])
 
@@ -520,13 +575,15 @@ def list_s3(client: S3Client, url: str, filters: Filters, now: datetime) -> Iter
         )
         children: list[str] = []
         for page in pages:
-            for item in page.get("Contents", []):
-                key = item["Key"]
+            for listed in page.get("Contents", []):
+                key = listed["Key"]
                 if not _listed_file(key[len(prefix) :].split("/")):
                     continue
-                yield ArchiveObject(
+                item = ArchiveObject(
                     f"s3://{bucket}/{key}", key[len(prefix) :], _s3_reader(client, bucket, key)
                 )
+                if _in_regions(item, filters):
+                    yield item
             children.extend(common["Prefix"] for common in page.get("CommonPrefixes", []))
         for child in children:
             name = child[len(folder) :].rstrip("/")
@@ -576,14 +633,14 @@ def read_objects(
     holds before its damage are still yielded."""
     for item in objects:
         try:
-            batches = iter_object_batches(item.open(), filters, is_diverted(item.key))
+            batches = iter_object_batches(item.open(), filters, is_diverted(item.key), item.region)
             for batch in sorted_runs(batches):
                 yield render(batch)
         except LostEnvelopes as error:
             on_error(f"{printable(item.name)} {error}.")
         except CorruptObject as error:
             on_error(f"{printable(item.name)} {error}; skipped.")
-        except (KeyError, TypeError, ValueError, AttributeError):
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
             on_error(f"{printable(item.name)} {NOT_AN_ENVELOPE}; skipped.")
         except (ClientError, BotoCoreError) as error:
             on_error(f"{printable(item.name)} could not be read ({error}); skipped.")
@@ -671,9 +728,12 @@ def source_failure(error: Exception, source: str) -> tuple[int, str]:
 
 def no_objects(source: str, filters: Filters) -> str:
     """The notice for a source (or the partitions of it that `filters` select) without objects."""
-    if filters.account is None and filters.since is None and filters.until is None:
+    if (filters.accounts, filters.regions, filters.since, filters.until) == (None,) * 4:
         return f"{source} holds no objects."
-    return f"{source} holds no objects in the partitions --account, --since and --until select."
+    return (
+        f"{source} holds no objects in the partitions --account, --region, --since and --until "
+        "select."
+    )
 
 
 class Counted(Iterator[ArchiveObject]):
@@ -715,14 +775,40 @@ def add_read_parser(subparsers: Any) -> argparse.ArgumentParser:
         "In a local folder, folders reached through symbolic links are not read.",
     )
     parser.add_argument("source", metavar="SOURCE", help="s3://bucket/prefix or a local folder")
-    parser.add_argument("--account", metavar="ID", help="only this account")
-    parser.add_argument("--log-group", metavar="NAME", help="only this log group (exact name)")
-    parser.add_argument("--since", metavar="T", help="only events at or after T")
-    parser.add_argument("--until", metavar="T", help="only events before T")
-    parser.add_argument("--grep", metavar="TEXT", help="only messages containing TEXT")
-    parser.add_argument("--json", action="store_true", help="one JSON object per line")
-    parser.add_argument("--profile", help="AWS profile for an s3:// source")
+    add_selection_arguments(parser)
+    parser.add_argument(
+        "--log-group", metavar="NAME", help="only this log group (exact name); default: every one"
+    )
+    parser.add_argument(
+        "--grep", metavar="TEXT", help="only messages containing TEXT; default: every message"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON object per line (default: text)"
+    )
+    parser.add_argument(
+        "--profile", help="AWS profile for an s3:// source; default: the standard chain"
+    )
     return parser
+
+
+def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    """--account, --region, --since and --until, as `read` and `query` share them."""
+    parser.add_argument(
+        "--account",
+        action="append",
+        metavar="ID",
+        help="only this account (repeatable); default: every account",
+    )
+    parser.add_argument(
+        "--region",
+        action="append",
+        metavar="REGION",
+        help="only this region (repeatable); default: every region",
+    )
+    parser.add_argument(
+        "--since", metavar="T", help="only events at or after T; default: the earliest"
+    )
+    parser.add_argument("--until", metavar="T", help="only events before T; default: now")
 
 
 def filters_from_args(args: argparse.Namespace, now: datetime) -> Filters:
@@ -737,9 +823,14 @@ def filters_from_args(args: argparse.Namespace, now: datetime) -> Filters:
             f"--since {args.since} ({since.isoformat()}) is not before --until {args.until} "
             f"({until.isoformat()}); no event can match."
         )
+    try:
+        accounts = None if args.account is None else frozenset(options.accounts(args.account))
+        regions = None if args.region is None else frozenset(options.regions(args.region))
+    except options.OptionError as error:
+        raise UsageError(str(error)) from None
     # `query` has no --log-group nor --grep.
     log_group, grep = getattr(args, "log_group", None), getattr(args, "grep", None)
-    return Filters(args.account, log_group, since, until, grep)
+    return Filters(accounts, log_group, since, until, grep, regions)
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -755,8 +846,10 @@ def printable(text: str) -> str:
 
 
 def human_lines(batch: Batch) -> str:
-    """`time account logGroup logStream message` per event, every field `printable`."""
-    stream = printable(f" {batch.account} {batch.log_group} {batch.log_stream} ")
+    """`time account region logGroup logStream message` per event (region `-` when unknown),
+    every field `printable`."""
+    region = batch.region or "-"
+    stream = printable(f" {batch.account} {region} {batch.log_group} {batch.log_stream} ")
     lines = []
     for event in batch.events:
         message = printable(event["message"].rstrip("\n"))
@@ -765,14 +858,18 @@ def human_lines(batch: Batch) -> str:
 
 
 def json_lines(batch: Batch) -> str:
-    """One JSON object per event: account, logGroup, logStream, id, timestamp, message."""
+    """One JSON object per event: account, region (null when unknown), logGroup, logStream, id,
+    timestamp (ms), time (ISO 8601 UTC, Z) and message: the fields of `query --format json`."""
+    region = "null" if batch.region is None else _string(batch.region)
     stream = (
-        f'{{"account": {_string(batch.account)}, "logGroup": {_string(batch.log_group)}, '
-        f'"logStream": {_string(batch.log_stream)}, "id": '
+        f'{{"account": {_string(batch.account)}, "region": {region}, '
+        f'"logGroup": {_string(batch.log_group)}, "logStream": {_string(batch.log_stream)}, '
+        '"id": '
     )
     text = "".join(
         [
             f'{stream}{_string(event["id"])}, "timestamp": {event["timestamp"]:d}, '
+            f'"time": {_json_time(event["timestamp"])}, '
             f'"message": {_string(event["message"])}}}\n'
             for event in batch.events
         ]

@@ -1,4 +1,9 @@
-"""`central-logging backfill`, `audit` and `unsubscribe` (design section 4).
+"""`central-logging subscribe` (formerly `backfill`, still an alias), `audit` and `unsubscribe`
+(design section 4).
+
+Unless told otherwise by flags, each account-region is swept with the settings its member stack
+wrote there (SSM /central-logging/settings, central_logging/stack_settings.py), so that the
+CLI's defaults never fight the stack's.
 
 All three sweep every log group of each account-region through the shared core in
 `handlers.core`, so they decide exactly as the subscriber Lambda does. Within one
@@ -23,7 +28,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 import boto3
 import botocore.session
@@ -36,8 +41,10 @@ from botocore.credentials import (
 )
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
+from central_logging import options
 from central_logging.archive import NO_CREDENTIALS, PROG, add_read_parser, run_read
 from central_logging.archive import UsageError as ArchiveUsageError
+from central_logging.cache import add_cache_parser, run_cache
 from central_logging.history import (
     Access,
     GroupReport,
@@ -48,6 +55,7 @@ from central_logging.history import (
 from central_logging.plan import add_plan_parser, run_plan
 from central_logging.query import add_query_parser, run_query
 from central_logging.redrive import add_redrive_parser, run_redrive
+from central_logging.stack_settings import StackSettings, StackSettingsError, read_stack_settings
 from handlers.core import (
     ALREADY_SUBSCRIBED,
     CLASSES_WITHOUT_FILTERS,
@@ -59,8 +67,11 @@ from handlers.core import (
     NO_SENDER_ROLE,
     NOT_SUBSCRIBED,
     SENDER_ROLE_PARAMETER,
+    SETTINGS_PARAMETER,
     STANDARD_CLASS,
+    SUBSCRIBED,
     UNSUPPORTED_CLASS,
+    UPDATED,
     Decision,
     Result,
     Settings,
@@ -83,11 +94,13 @@ if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_logs.type_defs import SubscriptionFilterTypeDef
 
+T = TypeVar("T")
 ARCHIVE_COMMANDS = {
     "read": run_read,
     "query": run_query,
     "plan": run_plan,
     "redrive": run_redrive,
+    "cache": run_cache,
 }
 DEFAULT_FILTER_NAME = "central-logging"
 # Audit and dry runs cannot try a put to learn whether a log group has a free filter slot, so
@@ -113,8 +126,13 @@ _FLAG_OF_VARIABLE = {
     "EXCLUDE_PATTERNS": "--exclude",
     "REPLACE_FILTER_NAMES": "--replace-filter",
 }
+SUBSCRIBE = "subscribe"
+# `subscribe` was `backfill` until `history` came to copy events; the old name still works.
+ALIASES = {"backfill": SUBSCRIBE}
+# Where a command's outcome leaves the log group delivering to the archive (for --summary).
+COVERED = frozenset({SUBSCRIBED, UPDATED, ALREADY_SUBSCRIBED})
 _COMMANDS = {
-    "backfill": "subscribe every eligible existing log group",
+    SUBSCRIBE: "subscribe every eligible existing log group (alias: backfill)",
     "audit": "report which log groups are covered, which are not, and why; read-only",
     "unsubscribe": "remove this project's own filters (exact names) from every log group",
     "history": "copy the events each log group held before its subscription into the archive",
@@ -157,6 +175,11 @@ class Target:
     settings: Settings | None
     # The role assumed in the account, refreshed as it expires; None: the caller's own.
     credentials: Credentials | None
+    # The filters this project owns there (what `unsubscribe` removes).
+    owned_filter_names: frozenset[str] = frozenset()
+
+
+STACK_DEFAULT = f"default: the stack's (SSM parameter {SETTINGS_PARAMETER} of each account-region)"
 
 
 def _parser() -> _Parser:
@@ -165,13 +188,16 @@ def _parser() -> _Parser:
         description="Subscribe, audit or unsubscribe every existing log group; read, query or "
         "redrive the archive; plan quotas and cost.",
     )
+    parser.add_argument("--version", action="version", version=options.version())
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     add_read_parser(commands)
     add_query_parser(commands)
     add_plan_parser(commands)
     add_redrive_parser(commands)
+    add_cache_parser(commands)
     for name, text in _COMMANDS.items():
-        command = commands.add_parser(name, help=text, description=text)
+        aliases = [alias for alias, command in ALIASES.items() if command == name]
+        command = commands.add_parser(name, aliases=aliases, help=text, description=text)
         if name == "history":
             add_history_arguments(command)
         if name != "unsubscribe":
@@ -187,14 +213,14 @@ def _parser() -> _Parser:
                 "--logging-outputs",
                 metavar="FILE|JSON",
                 help="the logging stack's outputs (`pulumi stack output --json`, a file or the "
-                "JSON itself): the destination of each region from its destinationArns",
+                "JSON itself): the destination of each region from its destinationArns; default: none",
             )
             command.add_argument(
                 "--logging-account",
                 metavar="ID",
                 help="the logging account: every destination must be in it; with neither "
                 "--destination-arn nor --logging-outputs, an SSM parameter naming another "
-                "account is reported as a finding",
+                "account is reported as a finding; default: none",
             )
             command.add_argument(
                 "--allow-class",
@@ -202,7 +228,7 @@ def _parser() -> _Parser:
                 default=[],
                 metavar="CLASS",
                 help="a log class whose log groups may stay uncovered (repeatable), such as "
-                f"{' or '.join(sorted(CLASSES_WITHOUT_FILTERS))}",
+                f"{' or '.join(sorted(CLASSES_WITHOUT_FILTERS))}; default: none",
             )
             command.add_argument(
                 "--role-arn",
@@ -210,28 +236,77 @@ def _parser() -> _Parser:
                 "--organization, the role of the same name in each account; default: the SSM "
                 f"parameter {SENDER_ROLE_PARAMETER} of each account-region, else none",
             )
-        command.add_argument("--filter-name", default=DEFAULT_FILTER_NAME)
-        if name != "unsubscribe":
-            command.add_argument("--filter-pattern", default="")
-            command.add_argument("--exclude", action="append", default=[], metavar="GLOB")
-        command.add_argument("--replace-filter", action="append", default=[], metavar="NAME")
-        if name != "audit":
-            command.add_argument("--dry-run", action="store_true", help="write nothing")
-        command.add_argument("--json", action="store_true", help="print one JSON report")
         command.add_argument(
-            "--region", action="append", default=[], help="repeatable; default: configured"
+            "--filter-name",
+            metavar="NAME",
+            help=f"the filter this project owns; {STACK_DEFAULT}, else {DEFAULT_FILTER_NAME}",
         )
-        command.add_argument("--profile")
+        if name != "unsubscribe":
+            command.add_argument(
+                "--filter-pattern",
+                metavar="PATTERN",
+                help=f"CloudWatch Logs filter pattern; {STACK_DEFAULT}, else all events",
+            )
+            command.add_argument(
+                "--exclude",
+                action="append",
+                metavar="GLOB",
+                help="log groups never subscribed (repeatable; replaces the stack's list); "
+                f"{STACK_DEFAULT}, else none",
+            )
+        command.add_argument(
+            "--replace-filter",
+            action="append",
+            metavar="NAME",
+            help="an earlier filter this project may replace (repeatable; replaces the stack's "
+            f"list); {STACK_DEFAULT}, else none",
+        )
+        if name != "audit":
+            command.add_argument(
+                "--dry-run", action="store_true", help="write nothing, say what (default: off)"
+            )
+        command.add_argument(
+            "--json", action="store_true", help="print one JSON report (default: text)"
+        )
+        command.add_argument(
+            "--summary",
+            action="store_true",
+            help="one line per account-region: covered, and uncovered by reason "
+            "(default: every problem log group)",
+        )
+        command.add_argument(
+            "--region",
+            action="append",
+            default=[],
+            help="AWS region (repeatable); default: the configured region, or those of "
+            "--destination-arn",
+        )
+        command.add_argument("--profile", help="AWS profile; default: the standard chain")
         accounts = command.add_mutually_exclusive_group()
-        accounts.add_argument("--accounts", nargs="+", default=[], metavar="ID")
-        accounts.add_argument("--organization", action="store_true")
-        command.add_argument("--assume-role", metavar="NAME", help="role assumed in each account")
+        accounts.add_argument(
+            "--accounts",
+            nargs="+",
+            default=[],
+            metavar="ID",
+            help="sweep these accounts through --assume-role; default: the caller's own",
+        )
+        accounts.add_argument(
+            "--organization",
+            action="store_true",
+            help="sweep every active account of the organization (default: off)",
+        )
+        command.add_argument(
+            "--assume-role",
+            metavar="NAME",
+            help="role assumed in each account; default: none (needed with --accounts or "
+            "--organization)",
+        )
         # What a command has no flag for is not used by it.
         command.set_defaults(
             destination_arn=[],
             role_arn=None,
-            filter_pattern="",
-            exclude=[],
+            filter_pattern=None,
+            exclude=None,
             dry_run=False,
             logging_outputs=None,
             logging_account=None,
@@ -240,33 +315,59 @@ def _parser() -> _Parser:
     return parser
 
 
+def _chosen(given: T | None, from_stack: T | None, default: T) -> T:
+    """A flag as given, else the stack's value, else the CLI's own default."""
+    if given is not None:
+        return given
+    return default if from_stack is None else from_stack
+
+
 def _settings(
     args: argparse.Namespace,
     destination_arn: str,
     role_arn: str | None,
     delivery_groups: Sequence[str] = (),
+    stack: StackSettings | None = None,
 ) -> Settings:
-    """The core's settings, validated by the core; its errors name the CLI flags."""
+    """The core's settings, validated by the core; its errors name the CLI flags, or the
+    stack's parameter where a value came from there."""
+    excludes = _chosen(args.exclude, stack and list(stack.exclude_log_groups), [])
+    replace = _chosen(args.replace_filter, stack and list(stack.replace_filter_names), [])
     env = {
         "DESTINATION_ARN": destination_arn,
         "SENDER_ROLE_ARN": role_arn or "",
-        "FILTER_NAME": args.filter_name,
-        "FILTER_PATTERN": args.filter_pattern,
-        "EXCLUDE_PATTERNS": json.dumps([*args.exclude, *delivery_groups]),
-        "REPLACE_FILTER_NAMES": json.dumps(args.replace_filter),
+        "FILTER_NAME": _chosen(args.filter_name, stack and stack.filter_name, DEFAULT_FILTER_NAME),
+        "FILTER_PATTERN": _chosen(args.filter_pattern, stack and stack.filter_pattern, ""),
+        "EXCLUDE_PATTERNS": json.dumps([*excludes, *delivery_groups]),
+        "REPLACE_FILTER_NAMES": json.dumps(replace),
     }
     try:
         return Settings.from_env(env)
     except SettingsError as error:
         message = str(error)
         variable = message.split(" ", 1)[0]
-        raise UsageError(_FLAG_OF_VARIABLE[variable] + message[len(variable) :]) from error
+        source = (
+            _FLAG_OF_VARIABLE[variable] if stack is None else f"{variable} of the stack's settings"
+        )
+        raise UsageError(source + message[len(variable) :]) from error
 
 
-def _owned_filter_names(args: argparse.Namespace) -> frozenset[str]:
+def _owned_filter_names(
+    args: argparse.Namespace, stack: StackSettings | None = None
+) -> frozenset[str]:
     # The core validates filter names; any destination ARN does for that.
     placeholder = "arn:aws:logs:us-east-1:000000000000:destination:unused"
-    return _settings(args, placeholder, None).owned_filter_names
+    return _settings(args, placeholder, None, stack=stack).owned_filter_names
+
+
+def _stack_settings(
+    session: boto3.session.Session, account: str, region: str
+) -> StackSettings | None:
+    """What the member stack wrote in this account-region, or None if nothing."""
+    try:
+        return read_stack_settings(lambda name: _parameter(session, region, name))
+    except StackSettingsError as error:
+        raise UsageError(f"Account {account} region {region}: {error}") from error
 
 
 def _region_of(destination_arn: str) -> str:
@@ -360,22 +461,53 @@ def _parameter(session: boto3.session.Session, region: str, name: str) -> str | 
     return response["Parameter"]["Value"]
 
 
+def _account_targets(
+    args: argparse.Namespace,
+    session: boto3.session.Session,
+    account: str,
+    regions: Sequence[str],
+    credentials: Credentials | None,
+) -> list[Target | Entry]:
+    """The account-regions of one account to sweep, each with the settings its member stack
+    wrote there unless flags say otherwise, or the finding that stops a region being swept."""
+    stacks = {region: _stack_settings(session, account, region) for region in regions}
+    if args.command == "unsubscribe":
+        return [
+            Target(account, r, None, credentials, _owned_filter_names(args, stacks[r]))
+            for r in regions
+        ]
+    for region, stack in stacks.items():
+        if args.command == SUBSCRIBE and stack and stack.subscription_mode == "account-policy":
+            raise UsageError(
+                f"Account {account} region {region} is covered by an account-level subscription "
+                f"filter policy (subscriptionMode account-policy in SSM parameter "
+                f"{SETTINGS_PARAMETER}); per-log-group filters would deliver its events twice, "
+                "so subscribe leaves it alone."
+            )
+    by_region = _account_settings(args, session, account, regions, credentials is not None, stacks)
+    return [
+        Entry(account, r, found)
+        if isinstance(found, Result)
+        else Target(account, r, found, credentials, found.owned_filter_names)
+        for r, found in by_region.items()
+    ]
+
+
 def _account_settings(
     args: argparse.Namespace,
     session: boto3.session.Session,
     account: str,
     regions: Sequence[str],
     fan_out: bool,
-) -> dict[str, Settings | Result | None]:
+    stacks: dict[str, StackSettings | None],
+) -> dict[str, Settings | Result]:
     """Settings per region of one account: the destination and sender role the member stack
     wrote there unless given, and the exclusions of the stack (the delivery path's own log
     groups, when this account owns a destination). A region whose SSM parameter names a
     destination outside --logging-account gets the finding instead."""
-    if args.command == "unsubscribe":
-        return dict.fromkeys(regions)
     given = _given_destinations(args)
     chosen: dict[str, tuple[str, str | None]] = {}
-    findings: dict[str, Settings | Result | None] = {}
+    findings: dict[str, Settings | Result] = {}
     for region in regions:
         destination = given.get(region) or _parameter(session, region, DESTINATION_PARAMETER)
         if destination is None:
@@ -408,7 +540,7 @@ def _account_settings(
         group for arn, _ in chosen.values() for group in delivery_log_groups(arn, account)
     )
     return findings | {
-        region: _settings(args, destination, role, list(delivery))
+        region: _settings(args, destination, role, list(delivery), stacks[region])
         for region, (destination, role) in chosen.items()
     }
 
@@ -534,7 +666,7 @@ class Sweep:
         self.client = client
         self.command = args.command
         self.dry_run: bool = args.dry_run
-        self.owned = _owned_filter_names(args)
+        self.owned = target.owned_filter_names
         self.progress = progress
         self.stop = stop
         self.key = f"{target.account}/{target.region}"
@@ -698,20 +830,6 @@ def _sweep_target(
     Sweep(target, client, args, progress=progress, record=record, stop=stop).run()
 
 
-def _targets(
-    account: str,
-    by_region: dict[str, Settings | Result | None],
-    credentials: Credentials | None,
-) -> list[Target | Entry]:
-    """A target per region of one account, or the finding that stops a region being swept."""
-    return [
-        Entry(account, region, found)
-        if isinstance(found, Result)
-        else Target(account, region, found, credentials)
-        for region, found in by_region.items()
-    ]
-
-
 def _fan_out_account(
     args: argparse.Namespace, account: str, regions: Sequence[str]
 ) -> list[Target | Entry]:
@@ -722,12 +840,9 @@ def _fan_out_account(
         detail = f"could not assume role {args.assume_role!r}: {error_result('', error).detail}"
         return [Entry(account, region, Result(None, FAILED, detail)) for region in regions]
     try:
-        by_region = _account_settings(
-            args, _session(None, credentials), account, regions, fan_out=True
-        )
+        return _account_targets(args, _session(None, credentials), account, regions, credentials)
     except UsageError as error:
         return [Entry(account, region, Result(None, FAILED, str(error))) for region in regions]
-    return _targets(account, by_region, credentials)
 
 
 @dataclass(frozen=True)
@@ -745,6 +860,10 @@ def _plan(args: argparse.Namespace) -> Plan:
     except ProfileNotFound as error:
         raise UsageError(f"The AWS profile {args.profile!r} does not exist.") from error
     fan_out = bool(args.accounts or args.organization)
+    try:
+        args.region = options.regions(args.region)
+    except options.OptionError as error:
+        raise UsageError(str(error)) from None
     if fan_out != (args.assume_role is not None):
         raise UsageError("--assume-role goes with --accounts or --organization, and they with it.")
     _owned_filter_names(args)  # malformed flags are usage errors before any AWS call
@@ -766,12 +885,40 @@ def _plan(args: argparse.Namespace) -> Plan:
     regions = _regions(args, session)
     if fan_out:
         return Plan([], _accounts(args, session), regions)
-    by_region = _account_settings(args, session, own_account, regions, fan_out=False)
-    return Plan(_targets(own_account, by_region, None), [], regions)
+    return Plan(_account_targets(args, session, own_account, regions, None), [], regions)
+
+
+def _account_regions(entries: Sequence[Entry]) -> dict[tuple[str, str], Counter[str]]:
+    """Outcome counts per account-region, in report order."""
+    counts: dict[tuple[str, str], Counter[str]] = {}
+    for e in entries:
+        counts.setdefault((e.account, e.region), Counter())[e.result.outcome] += 1
+    return counts
+
+
+def _summary_line(account: str, region: str, counts: Counter[str]) -> str:
+    """`ACCOUNT REGION: N covered, M uncovered (K reason, ...)`."""
+    covered = sum(n for outcome, n in counts.items() if outcome in COVERED)
+    reasons = sorted((o, n) for o, n in counts.items() if o not in COVERED)
+    uncovered = sum(n for _, n in reasons)
+    why = f" ({', '.join(f'{n} {o}' for o, n in reasons)})" if reasons else ""
+    return f"{account} {region}: {covered} covered, {uncovered} uncovered{why}\n"
 
 
 def _report(entries: Sequence[Entry], args: argparse.Namespace, out: TextIO) -> None:
     summary = Counter(e.result.outcome for e in entries)
+    if args.summary:
+        per_region = _account_regions(entries)
+        if args.json:
+            rows = [
+                {"account": a, "region": r, "outcomes": dict(c)} for (a, r), c in per_region.items()
+            ]
+            out.write(json.dumps({"summary": dict(summary), "accountRegions": rows}, indent=2))
+            out.write("\n")
+            return
+        for (account, region), outcomes in per_region.items():
+            out.write(_summary_line(account, region, outcomes))
+        return
     if args.json:
         document = {"summary": dict(summary), "logGroups": [e.as_dict() for e in entries]}
         out.write(json.dumps(document, indent=2) + "\n")
@@ -811,8 +958,10 @@ def _problems(args: argparse.Namespace) -> frozenset[str]:
 
 def _listed(args: argparse.Namespace) -> frozenset[str]:
     """Outcomes the report names one by one: the problems, and log groups of a class that
-    takes no subscription filters (not centralised, but nothing this tool can fix)."""
-    return _problems(args) | {UNSUPPORTED_CLASS}
+    takes no subscription filters (not centralised, but nothing this tool can fix); for
+    `unsubscribe --dry-run`, every log group with a filter it would delete."""
+    would_delete = {ALREADY_SUBSCRIBED} if args.command == "unsubscribe" and args.dry_run else set()
+    return _problems(args) | {UNSUPPORTED_CLASS} | would_delete
 
 
 class _Entries:
@@ -923,6 +1072,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     try:
         args = _parser().parse_args(argv)
+        args.command = ALIASES.get(args.command, args.command)
         if args.command in ARCHIVE_COMMANDS:
             return ARCHIVE_COMMANDS[args.command](args)
         now = datetime.now(UTC)

@@ -771,12 +771,15 @@ def add_history_arguments(command: argparse.ArgumentParser) -> None:
         "archive", metavar="ARCHIVE", help="s3://bucket/prefix of the archive (json format)"
     )
     command.add_argument(
-        "--since", metavar="T", help="only events stamped on or after the UTC day of T"
+        "--since",
+        metavar="T",
+        help="only events stamped on or after the UTC day of T; default: the earliest",
     )
     command.add_argument(
         "--verify",
         action="store_true",
-        help="write nothing; compare the event ids of the history objects with the source",
+        help="write nothing; compare the event ids of the history objects with the source "
+        "(default: off)",
     )
     command.add_argument(
         "--writer-role-arn",

@@ -591,32 +591,54 @@ def add_plan_parser(subparsers: Any) -> argparse.ArgumentParser:
         "measured: --organization --assume-role ROLE reads AWS/Logs IncomingBytes of the last "
         "day in every account and region.",
     )
-    parser.add_argument("--accounts", type=int, metavar="N", help="accounts covered (offline)")
+    parser.add_argument(
+        "--accounts", type=int, metavar="N", help="accounts covered (offline); default: none"
+    )
     parser.add_argument(
         "--regions",
         metavar="R|LIST",
-        help="a region count, or region names separated by commas",
+        help="a region count, or region names separated by commas; default: none",
     )
     parser.add_argument(
-        "--gb-per-day", type=float, metavar="G", help="logs of the whole organisation (offline)"
+        "--gb-per-day",
+        type=float,
+        metavar="G",
+        help="logs of the whole organisation (offline); default: none",
     )
     parser.add_argument(
         "--home-region",
         help="the logging stack's region (default: the first of --regions, else us-east-1)",
     )
-    parser.add_argument("--heartbeat-minutes", type=int, default=5, metavar="M")
-    parser.add_argument("--buffer-seconds", type=int, default=300, metavar="S")
-    parser.add_argument("--transport", choices=TRANSPORTS, default="firehose")
-    parser.add_argument("--mode", choices=MODES, default="lambda", help="subscriptionMode")
-    parser.add_argument("--member-alarms", action="store_true", help="alarms in every member")
-    parser.add_argument("--freshness-metrics", choices=FRESHNESS_METRICS, default="aggregate")
+    parser.add_argument("--heartbeat-minutes", type=int, default=5, metavar="M", help="default: 5")
+    parser.add_argument("--buffer-seconds", type=int, default=300, metavar="S", help="default: 300")
     parser.add_argument(
-        "--existing-bucket", action="store_true", help="existingBucketName is set (no events)"
+        "--transport", choices=TRANSPORTS, default="firehose", help="default: firehose"
     )
-    parser.add_argument("--organization", action="store_true", help="measure every account")
-    parser.add_argument("--assume-role", metavar="ROLE", help="role assumed in each account")
-    parser.add_argument("--profile")
-    parser.add_argument("--json", action="store_true", help="one JSON document")
+    parser.add_argument(
+        "--mode", choices=MODES, default="lambda", help="subscriptionMode; default: lambda"
+    )
+    parser.add_argument(
+        "--member-alarms", action="store_true", help="alarms in every member (default: off)"
+    )
+    parser.add_argument(
+        "--freshness-metrics",
+        choices=FRESHNESS_METRICS,
+        default="aggregate",
+        help="default: aggregate",
+    )
+    parser.add_argument(
+        "--existing-bucket",
+        action="store_true",
+        help="existingBucketName is set (no events; default: off)",
+    )
+    parser.add_argument(
+        "--organization", action="store_true", help="measure every account (default: off)"
+    )
+    parser.add_argument(
+        "--assume-role", metavar="ROLE", help="role assumed in each account; default: none"
+    )
+    parser.add_argument("--profile", help="AWS profile; default: the standard chain")
+    parser.add_argument("--json", action="store_true", help="one JSON document (default: text)")
     return parser
 
 

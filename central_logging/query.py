@@ -4,11 +4,13 @@ The SQL sees one view, `events`, with the columns of `EVENTS_COLUMNS`. `json` ob
 Firehose layout (`account=/region=/year=/month=/day=` below the source) are read by DuckDB
 itself, with those folders as hive partitions, so a filter on `account` or `region` skips the
 other folders. Every other object (the `raw` format, records Firehose diverted for want of a
-partition, or `json` objects outside that layout) is decoded by `archive.py` into temporary
-newline-delimited JSON files first; its `region` is that of a diverted record's error folder,
-else NULL, as the `raw` layout does not record it. An `s3://` source is first copied into a local
+partition, or `json` objects outside that layout) is decoded by `archive.py` into a temporary
+newline-delimited JSON file first; its `region` is the one its object's key names (`archive.object_region`), NULL if none. The columns and the
+`--format json` fields are those of `read --json`. An object DuckDB cannot read is named and
+left out, and the query runs again without it; output is held back until a run succeeds, so
+nothing is printed twice. An `s3://` source is first copied into a local
 cache folder; objects already there are not downloaded again, as Firehose never rewrites one.
-`--account`, `--since` and `--until` select partitions as `read` does (`archive.list_s3` and
+`--account`, `--region`, `--since` and `--until` select partitions as `read` does (`archive.list_s3` and
 `archive.list_local`), for the copy and for the view, and the view keeps only their events.
 """
 
@@ -24,23 +26,26 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
 import duckdb
 
-from central_logging import archive
+from central_logging import archive, cache
+from central_logging.cache import default_cache_dir
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-# The view `events`, as (name, DuckDB type); an Athena table over the archive must agree.
+# The view `events`, as (name, DuckDB type): the fields of `read --json`, `time` the UTC
+# TIMESTAMP of `timestamp` (ms); an Athena view over the archive must agree.
 EVENTS_COLUMNS: tuple[tuple[str, str], ...] = (
     ("account", "VARCHAR"),
     ("region", "VARCHAR"),
-    ("log_group", "VARCHAR"),
-    ("log_stream", "VARCHAR"),
+    ("logGroup", "VARCHAR"),
+    ("logStream", "VARCHAR"),
     ("id", "VARCHAR"),
-    ("ts", "TIMESTAMP"),
+    ("timestamp", "BIGINT"),
+    ("time", "TIMESTAMP"),
     ("message", "VARCHAR"),
 )
 FORMATS = ("table", "csv", "json")
@@ -55,15 +60,12 @@ _ENVELOPE_COLUMNS = (
 )
 # The lines of `read --json`.
 _DECODED_COLUMNS = (
-    "{account: 'VARCHAR', logGroup: 'VARCHAR', logStream: 'VARCHAR', id: 'VARCHAR', "
-    "timestamp: 'BIGINT', message: 'VARCHAR'}"
+    "{account: 'VARCHAR', region: 'VARCHAR', logGroup: 'VARCHAR', logStream: 'VARCHAR', "
+    "id: 'VARCHAR', timestamp: 'BIGINT', message: 'VARCHAR'}"
 )
+# Errors of DuckDB reading one file it was given (a damaged gzip, JSON of another shape).
+_FILE_ERRORS = (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException)
 _USAGE_ERRORS = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
-
-
-def default_cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "central-logging")
 
 
 def cache_path(root: str, key: str) -> str | None:
@@ -136,6 +138,7 @@ def sync_s3(
             )
             continue
         if os.path.exists(path):
+            os.utime(path)  # used now: the last the cache's size limit deletes
             progress.cached += 1
             progress.show()
             continue
@@ -160,14 +163,6 @@ def sync_s3(
     return root, listed
 
 
-def _known_region(key: str) -> str | None:
-    """The region of a decoded object: that of the error folder of diverted records
-    (`errors/region=R/activePartitionExceeded/...`); the raw layout records none."""
-    if not archive.is_diverted(key):
-        return None
-    return next((part[7:] for part in key.split("/") if part.startswith("region=")), None)
-
-
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -179,33 +174,40 @@ def create_events_view(
     filters: archive.Filters,
     now: datetime,
     report: Callable[[str], None],
-) -> int:
+    left_out: frozenset[str] = frozenset(),
+) -> tuple[int, dict[str, str]]:
     """Create the view `events` over the events of the archive in the local folder `root`
-    that `filters` keep; returns the number of objects found.
+    that `filters` keep; returns the number of objects found, and the files DuckDB reads
+    itself (absolute path -> key below `root`), those in `left_out` left out.
 
     Objects outside the hive layout are decoded into a file in the folder `scratch`; those that
     cannot be read go to `report` and are skipped, as are downloads that `sync_s3` left
     unfinished.
     """
-    hive: list[str] = []
+    hive: dict[str, str] = {}
     others: list[archive.ArchiveObject] = []
+    found = 0
     for item in archive.list_local(root, filters, now):
         if _HIVE_KEY.fullmatch(item.key):
-            hive.append(os.path.abspath(item.name))
+            found += 1
+            path = os.path.abspath(item.name)
+            if path not in left_out:
+                hive[path] = item.key
         elif not item.key.endswith(".partial"):
+            found += 1
             others.append(item)
     parts = []
     if hive:
         # The files that `list_local` found, not a glob: DuckDB's globs follow symbolic links.
-        connection.execute(f"SET VARIABLE {_FILES_VARIABLE} = ?", [hive])
+        connection.execute(f"SET VARIABLE {_FILES_VARIABLE} = ?", [list(hive)])
         window = [
             f'e."timestamp" {operator} {archive.to_millis(moment)}'
             for operator, moment in ((">=", filters.since), ("<", filters.until))
             if moment is not None
         ]
         parts.append(
-            "SELECT account, region, logGroup AS log_group, logStream AS log_stream, "
-            'e.id AS id, epoch_ms(e."timestamp") AS ts, e.message AS message '
+            "SELECT account, region, logGroup, logStream, e.id AS id, "
+            'e."timestamp" AS "timestamp", epoch_ms(e."timestamp") AS "time", e.message AS message '
             "FROM (SELECT account, region, logGroup, logStream, unnest(logEvents) AS e "
             f"FROM read_json(getvariable('{_FILES_VARIABLE}'), format = 'newline_delimited', "
             f"columns = {_ENVELOPE_COLUMNS}, hive_partitioning = true, "
@@ -213,54 +215,57 @@ def create_events_view(
             "WHERE messageType = 'DATA_MESSAGE')"
             + (" WHERE " + " AND ".join(window) if window else "")
         )
-    by_region: dict[str | None, list[archive.ArchiveObject]] = {}
-    for item in others:
-        by_region.setdefault(_known_region(item.key), []).append(item)
-    for number, (region, items) in enumerate(by_region.items()):
-        decoded = os.path.join(scratch, f"decoded-{number}.ndjson")
-        with open(decoded, "w", encoding="utf-8") as file:
-            for text in archive.read_objects(items, filters, archive.json_lines, report):
-                file.write(text)
-        region_sql = "NULL" if region is None else _literal(region)
+    if others:
+        decoded = os.path.join(scratch, "decoded.ndjson")
+        if not os.path.exists(decoded):  # decoded once, whatever runs follow
+            with open(decoded, "w", encoding="utf-8") as file:
+                for text in archive.read_objects(others, filters, archive.json_lines, report):
+                    file.write(text)
         parts.append(
-            f"SELECT account, {region_sql}::VARCHAR AS region, logGroup AS log_group, "
-            "logStream AS log_stream, id, epoch_ms(timestamp) AS ts, message "
+            'SELECT account, region, logGroup, logStream, id, "timestamp", '
+            'epoch_ms("timestamp") AS "time", message '
             f"FROM read_json({_literal(decoded)}, format = 'newline_delimited', "
             f"columns = {_DECODED_COLUMNS})"
         )
     if not parts:
         columns = ", ".join(f"NULL::{kind} AS {name}" for name, kind in EVENTS_COLUMNS)
         parts.append(f"SELECT {columns} WHERE false")
-    connection.execute("CREATE VIEW events AS " + " UNION ALL ".join(parts))
-    return len(hive) + len(others)
+    connection.execute("CREATE OR REPLACE VIEW events AS " + " UNION ALL ".join(parts))
+    return found, hive
+
+
+def _utc(value: datetime) -> str:
+    """A TIMESTAMP as ISO 8601 UTC with Z, to the millisecond as `read` prints it; DuckDB's
+    TIMESTAMP has no zone, and every time of the archive is UTC."""
+    moment = value.astimezone(UTC) if value.tzinfo else value
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def _text(value: Any) -> str:
     if value is None:
         return "NULL"
     if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
+        return _utc(value)
     return archive.printable(str(value))
 
 
 def _json_value(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.isoformat()
+        return _utc(value)
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)
 
 
 def write_result(
-    names: Sequence[str], rows: Iterator[tuple[Any, ...]], form: str, out: TextIO
+    names: Sequence[str], rows: Iterator[tuple[Any, ...]], form: str, out: IO[str]
 ) -> None:
     """Rows as an aligned table, CSV with a header, or one JSON object per line."""
     if form == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(names)
         writer.writerows(
-            [value if value is None else archive.printable(str(value)) for value in row]
-            for row in rows
+            [value if value is None else _text(value) for value in row] for row in rows
         )
     elif form == "json":
         for row in rows:
@@ -293,16 +298,24 @@ def add_query_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("sql", metavar="SQL")
     parser.add_argument("source", metavar="SOURCE", help="s3://bucket/prefix or a local folder")
-    parser.add_argument("--account", metavar="ID", help="only this account")
-    parser.add_argument("--since", metavar="T", help="only events at or after T")
-    parser.add_argument("--until", metavar="T", help="only events before T")
+    archive.add_selection_arguments(parser)
     parser.add_argument("--format", choices=FORMATS, default="table", help="default: table")
     parser.add_argument(
         "--cache-dir",
         metavar="DIR",
         help=f"where s3:// sources are copied (default: {default_cache_dir()})",
     )
-    parser.add_argument("--profile", help="AWS profile for an s3:// source")
+    parser.add_argument(
+        "--cache-limit",
+        metavar="GB",
+        type=cache.limit_gb,
+        default=cache.DEFAULT_LIMIT_GB,
+        help="after the query, the least recently used objects go until the cache holds at "
+        f"most this much (default: {cache.DEFAULT_LIMIT_GB:g})",
+    )
+    parser.add_argument(
+        "--profile", help="AWS profile for an s3:// source; default: the standard chain"
+    )
     return parser
 
 
@@ -321,6 +334,7 @@ def run_query(
 
     try:
         filters = archive.filters_from_args(args, now)
+        cache_dir: str | None = None
         if args.source.startswith("s3://"):
             client = archive.s3_client(args.profile)
             progress = CopyProgress(err if err.isatty() else None, args.source)
@@ -335,15 +349,18 @@ def run_query(
         with tempfile.TemporaryDirectory(prefix="central-logging-query-") as scratch:
             connection = duckdb.connect()
             try:
-                found = create_events_view(connection, root, scratch, filters, now, report)
-                if (found if listed is None else listed) == 0:
-                    archive.say(err, archive.no_objects(args.source, filters))
-                result = connection.execute(args.sql)
-                names = [column[0] for column in result.description or []]
-                write_result(names, _rows(result), args.format, out)
+                result = _run_leaving_out_damaged(
+                    connection, args, root, scratch, filters, now, report, err, listed
+                )
+                with result:
+                    result.seek(0)
+                    while text := result.read(archive.CHUNK_BYTES):
+                        out.write(text)
                 out.flush()
             finally:
                 connection.close()
+        if cache_dir is not None:
+            cache.trim(cache_dir, cache.limit_bytes(args.cache_limit))
     except BrokenPipeError:
         archive.stop_output(out)
         return 1 if unreadable else 0
@@ -360,21 +377,65 @@ def run_query(
     return 1 if unreadable else 0
 
 
-def _cache_dir(given: str | None) -> str:
-    """The cache folder, created if need be; UsageError when it cannot be."""
-    folder = given or default_cache_dir()
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise archive.UsageError(
-            f"The cache folder {folder!r} is a file; give --cache-dir a folder."
+def _run_leaving_out_damaged(
+    connection: duckdb.DuckDBPyConnection,
+    args: argparse.Namespace,
+    root: str,
+    scratch: str,
+    filters: archive.Filters,
+    now: datetime,
+    report: Callable[[str], None],
+    err: TextIO,
+    listed: int | None,
+) -> IO[str]:
+    """The query's output, in a temporary file: run again without each object DuckDB finds
+    damaged (named through `report`), so that one damaged object is not the end of the query."""
+    left_out: set[str] = set()
+    while True:
+        found, hive = create_events_view(
+            connection, root, scratch, filters, now, report, frozenset(left_out)
         )
+        if not left_out and (found if listed is None else listed) == 0:
+            archive.say(err, archive.no_objects(args.source, filters))
+        # Returned open: the caller copies it out, then closes it.
+        output = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+            max_size=archive.CHUNK_BYTES, mode="w+", encoding="utf-8", dir=scratch
+        )
+        try:
+            result = connection.execute(args.sql)
+            names = [column[0] for column in result.description or []]
+            write_result(names, _rows(result), args.format, output)
+            return output
+        except _FILE_ERRORS as error:
+            output.close()
+            damaged = [path for path in hive if path in str(error)]
+            if not damaged:
+                raise
+            left_out.add(damaged[0])
+            report(f"{_object_name(args.source, hive[damaged[0]])} {_damage(error)}; skipped.")
+
+
+def _object_name(source: str, key: str) -> str:
+    """How the user knows an object of the source: its s3:// URL, or its local path."""
+    if source.startswith("s3://"):
+        bucket, prefix = archive.parse_s3_url(source)
+        return archive.printable(f"s3://{bucket}/{prefix}{key}")
+    return archive.printable(os.path.join(source, *key.split("/")))
+
+
+def _damage(error: Exception) -> str:
+    """Why DuckDB could not read an object, without the path it already names."""
+    if isinstance(error, duckdb.IOException):
+        return "is not a valid gzip stream"
+    return archive.NOT_AN_ENVELOPE
+
+
+def _cache_dir(given: str | None) -> str:
+    """The cache folder, created and marked if need be; UsageError when it cannot be used."""
     try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as error:
-        raise archive.UsageError(
-            f"The cache folder {folder!r} cannot be created ({error.strerror}); give --cache-dir "
-            "a folder you can write."
-        ) from None
-    return folder
+        return cache.prepare(given or default_cache_dir(), default=given is None)
+    except cache.CacheError as error:
+        raise archive.UsageError(str(error)) from None
 
 
 def _first_line(error: Exception) -> str:

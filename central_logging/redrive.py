@@ -219,10 +219,15 @@ def add_redrive_parser(subparsers: Any) -> argparse.ArgumentParser:
         "delete each diverted object whose records are all written.",
     )
     parser.add_argument("archive", metavar="ARCHIVE", help="s3://bucket/prefix")
-    parser.add_argument("--role-arn", help="the logging stack's redriveRoleArn, assumed")
-    parser.add_argument("--dry-run", action="store_true", help="write and delete nothing")
-    parser.add_argument("--json", action="store_true", help="print one JSON report")
-    parser.add_argument("--profile")
+    parser.add_argument(
+        "--role-arn",
+        help="the logging stack's redriveRoleArn, assumed; default: the caller's own credentials",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="write and delete nothing (default: off)"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON report (default: text)")
+    parser.add_argument("--profile", help="AWS profile; default: the standard chain")
     return parser
 
 

@@ -48,17 +48,20 @@ ENVELOPE_COLUMNS: list[tuple[str, str]] = [
 ]
 PARTITION_KEYS = ["account", "region", "year", "month", "day"]
 
-# The flattened view: the same columns, in the same order, as `central-logging query`.
+# The flattened view: the same columns, in the same order, as `central-logging query` (the
+# fields of `read --json`). Athena and Glue keep names in lower case (an unquoted logGroup in
+# the SQL is loggroup), and match them case-insensitively, so the same SQL works in both.
 EVENTS_COLUMNS: list[tuple[str, str]] = [
     ("account", "varchar"),
     ("region", "varchar"),
-    ("log_group", "varchar"),
-    ("log_stream", "varchar"),
+    ("loggroup", "varchar"),
+    ("logstream", "varchar"),
     ("id", "varchar"),
-    ("ts", "timestamp(3)"),
+    ("timestamp", "bigint"),
+    ("time", "timestamp(3)"),
     ("message", "varchar"),
 ]
-HIVE_TYPES = {"varchar": "string", "timestamp(3)": "timestamp"}
+HIVE_TYPES = {"varchar": "string", "bigint": "bigint", "timestamp(3)": "timestamp"}
 
 # A Firehose error record ("Troubleshoot dynamic partitioning errors",
 # https://docs.aws.amazon.com/firehose/latest/dev/dynamic-partitioning-error-handling.html).
@@ -75,10 +78,11 @@ DIVERTED_PARTITION_KEYS = ["region", "year", "month", "day"]
 ARCHIVE_SQL = f"""SELECT
   e.account AS account,
   e.region AS region,
-  e.loggroup AS log_group,
-  e.logstream AS log_stream,
+  e.loggroup AS logGroup,
+  e.logstream AS logStream,
   ev.id AS id,
-  CAST(from_unixtime(ev.timestamp / 1000e0) AS timestamp(3)) AS ts,
+  ev.timestamp AS "timestamp",
+  CAST(from_unixtime(ev.timestamp / 1000e0) AS timestamp(3)) AS "time",
   ev.message AS message
 FROM {DATABASE}.{TABLE} e
 CROSS JOIN UNNEST(e.logevents) AS t (ev)
@@ -178,21 +182,21 @@ def named_queries(accounts_known: bool) -> dict[str, tuple[str, str]]:
     return {
         "recent-events-of-a-log-group": (
             "The latest events of one log group",
-            f"SELECT ts, account, log_stream, message\nFROM {VIEW}\n"
-            f"WHERE log_group = '/aws/lambda/example'{accounts}\n"
-            "ORDER BY ts DESC\nLIMIT 100",
+            f'SELECT "time", account, logStream, message\nFROM {VIEW}\n'
+            f"WHERE logGroup = '/aws/lambda/example'{accounts}\n"
+            'ORDER BY "time" DESC\nLIMIT 100',
         ),
         "error-counts-by-account-and-day": (
             "Events containing 'error' per account and day",
-            f"SELECT account, date(ts) AS day, count(*) AS errors\nFROM {VIEW}\n"
+            f'SELECT account, date("time") AS day, count(*) AS errors\nFROM {VIEW}\n'
             f"WHERE regexp_like(message, '(?i)error'){accounts}\n"
             "GROUP BY 1, 2\nORDER BY 2 DESC, 3 DESC",
         ),
         "who-did-what": (
             "Events mentioning a text (a user, a role, an API call), newest first",
-            f"SELECT ts, account, log_group, log_stream, message\nFROM {VIEW}\n"
+            f'SELECT "time", account, logGroup, logStream, message\nFROM {VIEW}\n'
             f"WHERE strpos(message, 'AssumeRole') > 0{accounts}\n"
-            "ORDER BY ts DESC\nLIMIT 200",
+            'ORDER BY "time" DESC\nLIMIT 200',
         ),
     }
 

@@ -18,7 +18,7 @@ import pulumi
 
 from components.filter_pattern import FilterPatternError, first_unmatched
 from components.policies import partition_for
-from handlers.core import delivery_log_group_name
+from handlers.core import SETTINGS_PARAMETER, delivery_log_group_name
 from handlers.freshness import DEFAULT_STATE_KEY as FRESHNESS_STATE_KEY
 from handlers.heartbeat import HEARTBEAT_LOG_GROUP
 
@@ -51,6 +51,12 @@ SCHEDULE_RE = re.compile(
 )
 # A role ARN, as aws:PrincipalArn holds it for every session of the role (path included).
 ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+# IAM Identity Center creates a permission set's role as AWSReservedSSO_<set>_<suffix> under the
+# path aws-reserved/sso.amazonaws.com/ (then, in most regions, the region): aws:PrincipalArn
+# holds that path, so an ARN written without it matches no one ("Referencing permission sets in
+# resource policies", https://docs.aws.amazon.com/singlesignon/latest/userguide/referencingpermissionsets.html).
+IDENTITY_CENTER_ROLE_PREFIX = "AWSReservedSSO_"
+IDENTITY_CENTER_ROLE_PATH = "aws-reserved/sso.amazonaws.com/"
 TRAIL_ARN_RE = re.compile(
     r"^arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:trail/[A-Za-z0-9._-]{3,128}$"
 )
@@ -106,6 +112,11 @@ TYPICAL_LOG_GROUPS = (
     "/ecs/web",
     "application",
 )
+# A standard SSM parameter's value holds at most 4 KB; an advanced one 8 KB for $0.05 a month
+# each, $1,700 a month over 34,000 account-regions ("Managing parameter tiers",
+# https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-advanced-parameters.html).
+# Long exclusion lists continue in further standard parameters instead.
+PARAMETER_MAX_BYTES = 4096
 DEFAULT_SHARD_COUNT = 2
 
 # Whether the logging stack's destinations admit a whole organisation (senders pass a role of
@@ -189,6 +200,69 @@ class Raw:
             if item in items[:index]:
                 raise _bad(name, item, "each entry may appear only once")
         return tuple(items)
+
+
+def _account_ids_quoted(raw: Raw, name: str) -> None:
+    """An account ID written without quotes in the stack YAML arrives as a number, without
+    the leading zeros an ID may have: say so rather than "not a 12-digit account ID"."""
+    try:
+        items: Any = json.loads(raw.text(name) or "[]")
+    except json.JSONDecodeError:
+        return
+    numbers = [i for i in items if type(i) is int] if isinstance(items, list) else []
+    if numbers:
+        raise _bad(
+            name,
+            numbers[0],
+            'write each account ID in quotes, such as "012345678901", since YAML reads an '
+            "unquoted one as a number and drops its leading zeros",
+        )
+
+
+def _account_ids(raw: Raw, name: str) -> tuple[str, ...]:
+    _account_ids_quoted(raw, name)
+    return raw.strings(name, _matches(ACCOUNT_RE), "a 12-digit account ID")
+
+
+def _identity_center_path(name: str, role_arn: str) -> None:
+    path_and_name = role_arn.split(":", 5)[5].removeprefix("role/")
+    role_name = path_and_name.rsplit("/", 1)[-1]
+    if role_name.startswith(IDENTITY_CENTER_ROLE_PREFIX) and not path_and_name.startswith(
+        IDENTITY_CENTER_ROLE_PATH
+    ):
+        raise _bad(
+            name,
+            role_arn,
+            "an IAM Identity Center role is matched by its full ARN, path included: write it "
+            f"as IAM lists it, role/{IDENTITY_CENTER_ROLE_PATH}REGION/{role_name} (no REGION/ "
+            "for roles created in us-east-1)",
+        )
+
+
+def _role_arns(raw: Raw, name: str) -> tuple[str, ...]:
+    arns = raw.strings(
+        name,
+        _matches(ROLE_ARN_RE),
+        "an IAM role ARN such as arn:aws:iam::111111111111:role/NAME (not an assumed-role "
+        "session ARN)",
+    )
+    for arn in arns:
+        _identity_center_path(name, arn)
+    return arns
+
+
+def _principals(raw: Raw, name: str) -> tuple[str, ...]:
+    """Accounts (every principal its administrators allow) or IAM role ARNs."""
+    _account_ids_quoted(raw, name)
+    principals = raw.strings(
+        name,
+        lambda p: ACCOUNT_RE.fullmatch(p) is not None or ROLE_ARN_RE.fullmatch(p) is not None,
+        "a 12-digit account ID or an IAM role ARN such as arn:aws:iam::111111111111:role/NAME",
+    )
+    for principal in principals:
+        if principal.startswith("arn:"):
+            _identity_center_path(name, principal)
+    return principals
 
 
 def _matches(pattern: re.Pattern[str]) -> Callable[[str], bool]:
@@ -372,6 +446,8 @@ class LoggingSettings:
     coverage: CoverageConfig | None = None
     # Accounts or role ARNs that may assume the history writer role (`central-logging history`).
     history_writer_principals: tuple[str, ...] = ()
+    # Accounts or role ARNs that may assume the archive reader role (components/reader.py).
+    reader_principals: tuple[str, ...] = ()
 
     @property
     def destination_scope(self) -> str:
@@ -427,10 +503,8 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         ORGANIZATION_RE,
         "it must be an AWS Organizations ID such as o-exampleorgid",
     )
-    member_accounts = raw.strings("memberAccounts", _matches(ACCOUNT_RE), "a 12-digit account ID")
-    freshness_accounts = raw.strings(
-        "freshnessAccounts", _matches(ACCOUNT_RE), "a 12-digit account ID"
-    )
+    member_accounts = _account_ids(raw, "memberAccounts")
+    freshness_accounts = _account_ids(raw, "freshnessAccounts")
     if not organization_id and not member_accounts:
         raise ConfigError(
             f"Neither {key('organizationId')} nor {key('memberAccounts')} is set; set at least "
@@ -601,12 +675,7 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         athena=raw.boolean("athena", True) and archive_format == "json",
         athena_results_days=_require(raw.integer("athenaResultsDays", 1, 36500, 30)),
         alarms=_alarms(raw, regions, logging_home=home),
-        archive_admin_role_arns=raw.strings(
-            "archiveAdminRoleArns",
-            _matches(ROLE_ARN_RE),
-            "an IAM role ARN such as arn:aws:iam::111111111111:role/NAME (not an assumed-role "
-            "session ARN)",
-        ),
+        archive_admin_role_arns=_role_arns(raw, "archiveAdminRoleArns"),
         access_trail=access_trail,
         freshness_accounts=freshness_accounts,
         freshness_metrics=raw.choice("freshnessMetrics", ("aggregate", "per-account"), "aggregate"),
@@ -616,6 +685,7 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         organization_reader_role_arn=_organization_reader(raw, organization_id),
         coverage=_coverage(raw, organization_id, s3_prefix),
         history_writer_principals=_history_writer_principals(raw, archive_format),
+        reader_principals=_principals(raw, "readerPrincipals"),
     )
 
 
@@ -749,7 +819,7 @@ def parse_member(values: Mapping[str, str | None], home_region: str | None) -> M
             schedule,
             "it must be an EventBridge schedule such as rate(6 hours) or cron(0 3 * * ? *), or off",
         )
-    return MemberSettings(
+    member = MemberSettings(
         regions=regions,
         home_region=home_region or regions[0],
         logging_stack=logging_stack,
@@ -767,6 +837,50 @@ def parse_member(values: Mapping[str, str | None], home_region: str | None) -> M
             "it must be the logging account's 12-digit ID",
         ),
     )
+    cli_settings(member)  # they fit
+    return member
+
+
+def cli_settings(member: MemberSettings) -> list[tuple[str, str]]:
+    """What the member side writes in every covered region, as (SSM parameter name, value): the
+    subscription settings the CLI uses unless told otherwise (design.md section 3), in
+    /central-logging/settings. Exclusions that do not fit there continue in the parameter its
+    `excludeLogGroupsContinuedIn` names, which may name another, and so on."""
+    first: dict[str, Any] = {
+        "filterName": member.filter_name,
+        "filterPattern": member.filter_pattern,
+        "excludeLogGroups": [],
+        "replaceFilterNames": list(member.replace_filter_names),
+        "subscriptionMode": member.subscription_mode,
+    }
+    if not _fits(first):
+        raise _bad(
+            "replaceFilterNames",
+            f"{len(member.replace_filter_names)} names",
+            f"with filterName and filterPattern they must fit the {PARAMETER_MAX_BYTES} bytes "
+            f"of SSM parameter {SETTINGS_PARAMETER}, which the CLI reads",
+        )
+    documents = [first]
+    for pattern in member.exclude_log_groups:
+        current = documents[-1]
+        if not _fits({**current, "excludeLogGroups": [*current["excludeLogGroups"], pattern]}):
+            documents.append({"excludeLogGroups": []})
+        documents[-1]["excludeLogGroups"].append(pattern)
+    names = [SETTINGS_PARAMETER] + [
+        f"{SETTINGS_PARAMETER}-{number}" for number in range(2, len(documents) + 1)
+    ]
+    for document, following in zip(documents, names[1:], strict=False):
+        document["excludeLogGroupsContinuedIn"] = following
+    return [(n, json.dumps(d, sort_keys=True)) for n, d in zip(names, documents, strict=True)]
+
+
+# Room kept in each settings parameter for the name of the one it continues in.
+_CONTINUATION_ROOM = len(f', "excludeLogGroupsContinuedIn": "{SETTINGS_PARAMETER}-99999"')
+
+
+def _fits(document: Mapping[str, Any]) -> bool:
+    size = len(json.dumps(document, sort_keys=True).encode())
+    return size + _CONTINUATION_ROOM <= PARAMETER_MAX_BYTES
 
 
 def partition_room(region: str, archive_format: str) -> int:
@@ -839,6 +953,13 @@ def _check_exclusions_leave_logs(excludes: Sequence[str]) -> None:
         )
 
 
+# In account-policy mode the organization's regional template holds the exclusions twice: in
+# the account policy's selection criteria and in the /central-logging/settings parameters the
+# CLI reads. Both must fit CloudFormation's 51,200-byte template body with the rest of the
+# template for 17 regions (tests/infra/test_limits.py), which leaves 12 KiB for each copy.
+ORGANIZATION_SELECTION_LIMIT = 12 * 1024
+
+
 def parse_organization(
     values: Mapping[str, str | None], home_region: str | None
 ) -> OrganizationSettings:
@@ -852,6 +973,16 @@ def parse_organization(
                 "this stack can be notified, so leave it unset",
             )
     member = parse_member(values, home_region)
+    if member.subscription_mode == "account-policy":
+        size = len((account_policy_selection(member.exclude_log_groups) or "").encode())
+        if size > ORGANIZATION_SELECTION_LIMIT:
+            raise ConfigError(
+                f"{key('excludeLogGroups')} has {len(member.exclude_log_groups)} names, which "
+                f"make the account policy's selection criteria {size} bytes; an organization "
+                f"stack fits at most {ORGANIZATION_SELECTION_LIMIT} in its StackSet template "
+                "(the names are written there twice): exclude fewer log groups, or use "
+                "subscriptionMode lambda."
+            )
     return OrganizationSettings(
         member=member,
         organizational_unit_ids=raw.strings(
@@ -859,9 +990,7 @@ def parse_organization(
             _matches(ORGANIZATIONAL_UNIT_RE),
             "an organizational unit ID (ou-...) or the root ID (r-...)",
         ),
-        exclude_accounts=raw.strings(
-            "excludeAccounts", _matches(ACCOUNT_RE), "a 12-digit account ID"
-        ),
+        exclude_accounts=_account_ids(raw, "excludeAccounts"),
         call_as=raw.choice("callAs", ("SELF", "DELEGATED_ADMIN"), "SELF"),
         max_concurrent_percentage=_require(raw.integer("maxConcurrentPercentage", 1, 100, 25)),
         failure_tolerance_percentage=_require(
@@ -905,6 +1034,7 @@ LOGGING_KEYS = [
     "accessTrail",
     *COVERAGE_KEYS,
     "historyWriterPrincipals",
+    "readerPrincipals",
 ]
 MEMBER_KEYS = [
     "regions",
@@ -931,11 +1061,65 @@ ORGANIZATION_KEYS = [
 ]
 
 
+ROLE_KEYS = {
+    "logging": LOGGING_KEYS,
+    "member": MEMBER_KEYS,
+    "organization": ORGANIZATION_KEYS,
+}
+# Pulumi hands every stack the Pulumi.yaml default of each declared key; a key of another role
+# counts as set only when it differs from its default. "" / [] / 0 mean "not set"; the other
+# defaults are these (tests/infra/test_config_messages.py keeps them equal to Pulumi.yaml's).
+UNSET_VALUES = ("", "[]", "0")
+DECLARED_DEFAULTS = {
+    "freshnessMetrics": "aggregate",
+    "destinationName": "CentralLogDestination",
+    "transport": "firehose",
+    "archiveFormat": "json",
+    "kinesisStreamMode": "ON_DEMAND",
+    "kinesisRetentionHours": "48",
+    "s3Prefix": "CentralizedAccountsLog/",
+    "bufferIntervalSeconds": "300",
+    "bufferSizeMiB": "64",
+    "athena": "true",
+    "athenaResultsDays": "30",
+    "accessTrail": SERVER_ACCESS_LOGS,
+    "alarmFreshnessSeconds": "900",
+    "alarmIteratorAgeSeconds": "600",
+    "subscriptionMode": "lambda",
+    "filterName": "central-logging",
+    "reconcileSchedule": "rate(1 day)",
+    "callAs": "SELF",
+    "maxConcurrentPercentage": "25",
+    "failureTolerancePercentage": "10",
+    "memberAlarms": "false",
+}
+
+
+def refuse_keys_of_other_roles(role: str, values: Mapping[str, str | None]) -> None:
+    """A key set in a stack whose role does not read it would be ignored without a word: name
+    the role it belongs to instead. `values` holds the keys of the other roles."""
+    for name, value in values.items():
+        if name in ROLE_KEYS[role] or value is None:
+            continue
+        if value in UNSET_VALUES or value == DECLARED_DEFAULTS.get(name):
+            continue
+        owners = [other for other, keys in ROLE_KEYS.items() if name in keys]
+        raise _bad(
+            name,
+            value,
+            f"it is a key of the {' and '.join(owners)} role{'s' if len(owners) > 1 else ''}, "
+            f"and this stack's role is {role}: remove it here, or set it in that stack",
+        )
+
+
 def read_stack_config() -> LoggingSettings | MemberSettings | OrganizationSettings:
     """Read and validate this stack's configuration: the settings of its role."""
     config = pulumi.Config(NAMESPACE)
     home_region = pulumi.Config("aws").get("region")
     role = config.get("role")
+    if role in ROLE_KEYS:
+        every_key = dict.fromkeys(k for keys in ROLE_KEYS.values() for k in keys)
+        refuse_keys_of_other_roles(role, {k: config.get(k) for k in every_key})
     if role == "logging":
         return parse_logging({k: config.get(k) for k in LOGGING_KEYS}, home_region)
     if role == "member":

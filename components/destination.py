@@ -27,14 +27,22 @@ from pulumi_aws.kinesis import (
 from components import policies
 from components.access_trail import declare_access_trail
 from components.alarms import PERIOD_SECONDS, AlarmNotifier
-from components.athena import QueryLayer, declare_query_layer, declare_results_bucket
+from components.athena import (
+    DATABASE,
+    WORKGROUP,
+    QueryLayer,
+    declare_query_layer,
+    declare_results_bucket,
+)
 from components.buckets import versioned_private_bucket
 from components.config import LoggingSettings
 from components.coverage import REPORT_PREFIX as COVERAGE_REPORT_PREFIX
 from components.coverage import ROLE_NAME as COVERAGE_ROLE_NAME
 from components.coverage import CoverageCheck
+from components.dashboard import declare_dashboard
 from components.freshness import FreshnessCheck, state_keys
 from components.organization import SENDER_ROLE_NAME
+from components.reader import ArchiveReader
 from components.redrive import RedriveRole
 from handlers.core import delivery_log_group_name
 
@@ -244,6 +252,24 @@ class CentralDestination(pulumi.ComponentResource):
                 alarms=self.alarms,
                 opts=ResourceOptions(parent=self),
             )
+        declare_dashboard(
+            self,
+            name,
+            home=settings.home_region,
+            delivery_streams={
+                region: delivery_stream_name(settings.destination_name, region)
+                for region in settings.regions
+            },
+            kinesis_streams={
+                region: delivery_stream_name(settings.destination_name, region)
+                for region in settings.regions
+                if settings.transport == "kinesis"
+            },
+            partitioned=settings.archive_format == "json",
+        )
+        self.reader: ArchiveReader | None = None
+        if settings.reader_principals:
+            self.reader = self._reader()
         self.register_outputs(
             {
                 "destinationArns": self.destination_arns,
@@ -252,6 +278,22 @@ class CentralDestination(pulumi.ComponentResource):
                 "kmsKeyArn": self.kms_key_arn,
                 "accessTrail": self.access_trail,
             }
+        )
+
+    def _reader(self) -> ArchiveReader:
+        s = self.settings
+        layer = self.query_layer
+        return ArchiveReader(
+            f"{self.name}-reader",
+            principals=s.reader_principals,
+            region=s.home_region,
+            account_id=self.account_id,
+            bucket_arn=self.bucket_arn,
+            s3_prefix=s.s3_prefix,
+            kms_key_arn=self.kms_key_arn,
+            athena=(WORKGROUP, DATABASE) if layer else None,
+            results_bucket_arn=self.athena_results.arn if self.athena_results else None,
+            opts=ResourceOptions(parent=self),
         )
 
     def _archive_key(self) -> aws.kms.Key:

@@ -39,6 +39,7 @@ from components.config import (
     MemberSettings,
     OrganizationSettings,
     account_policy_selection,
+    cli_settings,
     key,
 )
 from components.coverage import READER_ROLE_NAME
@@ -387,6 +388,19 @@ def regional_template(
                 "Description": "The role CloudWatch Logs delivers this account's logs with",
             },
         ),
+        **{
+            f"SettingsParameter{number or ''}": _resource(
+                "AWS::SSM::Parameter",
+                {
+                    "Name": parameter,
+                    "Type": "String",
+                    "Value": value,
+                    "Description": "The subscription settings of this account's stack (CLI "
+                    "defaults)",
+                },
+            )
+            for number, (parameter, value) in enumerate(cli_settings(member))
+        },
         **_heartbeat(code_key),
     }
     for number, alarm in enumerate(delivery_alarms(member.filter_name)):

@@ -1173,3 +1173,146 @@ def redrive_role_policy(*, bucket_arn: str, s3_prefix: str, kms_key_arn: str) ->
             "Resource": kms_key_arn,
         },
     )
+
+
+def reader_trust(partition: str, principals: Sequence[str]) -> Policy:
+    """Who may assume the archive reader role: whole accounts (whichever of their principals
+    their administrators allow), and single roles. A role is named by aws:PrincipalArn behind
+    its account's root, not as the Principal itself: IAM refuses a trust policy naming a role
+    that does not exist yet, and one naming a role later recreated silently stops matching
+    (IAM User Guide, "AWS JSON policy elements: Principal", "IAM role principals")."""
+    accounts = sorted(p for p in principals if not p.startswith("arn:"))
+    roles = sorted(p for p in principals if p.startswith("arn:"))
+    statements: list[Statement] = []
+    if accounts:
+        statements.append(
+            {
+                "Sid": "ReaderAccounts",
+                "Effect": "Allow",
+                "Principal": {"AWS": [f"arn:{partition}:iam::{a}:root" for a in accounts]},
+                "Action": "sts:AssumeRole",
+            }
+        )
+    if roles:
+        statements.append(
+            {
+                "Sid": "ReaderRoles",
+                "Effect": "Allow",
+                "Principal": {
+                    "AWS": sorted({f"arn:{partition}:iam::{arn_account(r)}:root" for r in roles})
+                },
+                "Action": "sts:AssumeRole",
+                "Condition": {"ArnEquals": {"aws:PrincipalArn": roles}},
+            }
+        )
+    return document(*statements)
+
+
+# Running queries in the workgroup, as AWS's example workgroup policy lists the actions
+# ("Example workgroup policies", https://docs.aws.amazon.com/athena/latest/ug/example-policies-workgroup.html);
+# none of them changes the workgroup or its saved queries.
+ATHENA_QUERY_ACTIONS = [
+    "athena:BatchGetNamedQuery",
+    "athena:BatchGetQueryExecution",
+    "athena:GetNamedQuery",
+    "athena:GetQueryExecution",
+    "athena:GetQueryResults",
+    "athena:GetQueryResultsStream",
+    "athena:GetWorkGroup",
+    "athena:ListNamedQueries",
+    "athena:ListQueryExecutions",
+    "athena:StartQueryExecution",
+    "athena:StopQueryExecution",
+]
+# What Athena reads from the Glue Data Catalog to plan a query over the table and view
+# ("Configure access to databases and tables in the AWS Glue Data Catalog",
+# https://docs.aws.amazon.com/athena/latest/ug/fine-grained-access-to-glue-resources.html).
+GLUE_READ_ACTIONS = [
+    "glue:BatchGetPartition",
+    "glue:GetDatabase",
+    "glue:GetPartition",
+    "glue:GetPartitions",
+    "glue:GetTable",
+    "glue:GetTables",
+]
+
+
+def archive_reader_policy(
+    *,
+    partition: str,
+    region: str,
+    account_id: str,
+    bucket_arn: str,
+    s3_prefix: str,
+    kms_key_arn: str,
+    athena: tuple[str, str, str] | None,
+) -> Policy:
+    """The archive reader: lists and gets the archive's objects (all versions) and decrypts
+    them through S3 only (kms:ViaService), so the key serves no other use. With `athena`
+    (workgroup name, Glue database, ARN of the bucket the workgroup writes its results into)
+    it runs that workgroup's queries: Athena reads the table and writes the results as the
+    caller, who needs the results location and the key "to encrypt and decrypt" it ("Work with
+    query results and recent queries", https://docs.aws.amazon.com/athena/latest/ug/querying.html),
+    so the results bucket is the one place it may write. It changes, tags or deletes nothing."""
+    via_s3 = {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}
+    readable = [f"{bucket_arn}/{s3_prefix}*"]
+    statements: list[Statement] = [
+        {
+            "Sid": "ListArchive",
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
+            "Resource": bucket_arn,
+        }
+    ]
+    key_actions = ["kms:Decrypt"]
+    if athena:
+        workgroup, database, results_arn = athena
+        readable.append(f"{results_arn}/*")
+        key_actions.append("kms:GenerateDataKey")
+        glue = f"arn:{partition}:glue:{region}:{account_id}"
+        statements += [
+            {
+                "Sid": "ListQueryResults",
+                "Effect": "Allow",
+                "Action": ["s3:GetBucketLocation", "s3:ListBucket"],
+                "Resource": results_arn,
+            },
+            {
+                "Sid": "RunQueries",
+                "Effect": "Allow",
+                "Action": ATHENA_QUERY_ACTIONS,
+                "Resource": f"arn:{partition}:athena:{region}:{account_id}:workgroup/{workgroup}",
+            },
+            {
+                "Sid": "ReadCatalog",
+                "Effect": "Allow",
+                "Action": GLUE_READ_ACTIONS,
+                "Resource": [
+                    f"{glue}:catalog",
+                    f"{glue}:database/{database}",
+                    f"{glue}:table/{database}/*",
+                ],
+            },
+            {
+                "Sid": "WriteQueryResults",
+                "Effect": "Allow",
+                "Action": ["s3:AbortMultipartUpload", "s3:PutObject"],
+                "Resource": f"{results_arn}/*",
+            },
+        ]
+    statements += [
+        {
+            "Sid": "ReadArchive",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": readable,
+        },
+        {
+            "Sid": "DecryptThroughS3",
+            "Effect": "Allow",
+            "Action": key_actions,
+            "Resource": kms_key_arn,
+            "Condition": via_s3,
+        },
+    ]
+    return document(*statements)

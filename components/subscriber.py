@@ -26,6 +26,7 @@ from components.config import (
     ConfigError,
     MemberSettings,
     account_policy_selection,
+    cli_settings,
     key,
 )
 from components.drift import FILTER_RULE_DESCRIPTION, filter_drift_pattern, watch_account_policy
@@ -333,6 +334,16 @@ class MemberSubscriber(pulumi.ComponentResource):
                 description="The role central-logging filters of this account pass (CLI default)",
                 opts=ResourceOptions(parent=self),
             )
+            for parameter, value in cli_settings(settings):
+                aws.ssm.Parameter(
+                    f"{name}-{region}-{parameter.rsplit('/', 1)[1]}",
+                    region=region,
+                    name=parameter,
+                    type="String",
+                    value=value,
+                    description="The subscription settings of this account's stack (CLI defaults)",
+                    opts=ResourceOptions(parent=self),
+                )
             if settings.subscription_mode == "account-policy":
                 self._account_policy(region, destination_arn, excluded, sender_policy)
             else:

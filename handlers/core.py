@@ -86,6 +86,9 @@ _ONLY_STANDARD = "only supported on the Standard log class"
 # role its filters pass (written by the member stack, read by the CLI).
 DESTINATION_PARAMETER = "/central-logging/destination-arn"
 SENDER_ROLE_PARAMETER = "/central-logging/sender-role-arn"
+# Beside them, the stack's subscription settings as one JSON object (filterName, filterPattern,
+# excludeLogGroups, replaceFilterNames, subscriptionMode), so the CLI's defaults are the stack's.
+SETTINGS_PARAMETER = "/central-logging/settings"
 # Its value where the destinations list accounts: their filters pass no roleArn.
 NO_SENDER_ROLE = "none"
 

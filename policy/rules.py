@@ -172,6 +172,8 @@ ALLOWED_TYPES: dict[str, frozenset[str]] = {
         "central-logging:destination:CentralDestination",
         "central-logging:freshness:FreshnessCheck",
         "central-logging:redrive:RedriveRole",
+        "central-logging:reader:ArchiveReader",
+        "aws:cloudwatch/dashboard:Dashboard",
         SQS_QUEUE,
         SQS_QUEUE_POLICY,
         BUCKET_NOTIFICATION,

@@ -61,6 +61,9 @@ S3_SAME_NAME = frozenset(
         "GetBucketLocation",
         "GetObjectRetention",
         "CreateBucket",
+        "DeleteBucket",
+        "DeleteBucketPolicy",
+        "PutBucketVersioning",
     }
 )
 

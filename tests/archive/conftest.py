@@ -79,15 +79,28 @@ def raw_object(envelopes: Sequence[dict[str, Any]]) -> bytes:
     )
 
 
-def truth_of(envelopes: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The `read --json` documents of the data events of `envelopes`."""
+def iso_time(timestamp: int) -> str | None:
+    """ISO 8601 UTC to the millisecond with Z; None past the year 9999."""
+    try:
+        moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=timestamp)
+    except OverflowError:
+        return None
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def truth_of(
+    envelopes: Sequence[dict[str, Any]], region: str | None = None
+) -> list[dict[str, Any]]:
+    """The `read --json` documents of the data events of `envelopes`, in an object of `region`."""
     return [
         {
             "account": item["owner"],
+            "region": region,
             "logGroup": item["logGroup"],
             "logStream": item["logStream"],
             "id": event["id"],
             "timestamp": event["timestamp"],
+            "time": iso_time(event["timestamp"]),
             "message": event["message"],
         }
         for item in envelopes
@@ -103,9 +116,9 @@ class Archive:
     objects: dict[str, bytes] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, key: str, data: bytes, envelopes: Sequence[dict[str, Any]]) -> None:
+    def add(self, key: str, data: bytes, envelopes: Sequence[dict[str, Any]], region: str) -> None:
         self.objects[key] = data
-        self.events.extend(truth_of(envelopes))
+        self.events.extend(truth_of(envelopes, region))
 
     def write(self, root: Path) -> Path:
         for key, data in self.objects.items():
@@ -170,15 +183,24 @@ def build_json_archive() -> Archive:
                 folder = _day_folder(account, region, moment)
                 name = f"central-logging-1-{moment:%Y-%m-%d-%H-%M-%S}-0001.json.gz"
                 members = 3 if account == ACCOUNT_B else 1
-                result.add(folder + name, json_object(envelopes, members), envelopes)
+                result.add(folder + name, json_object(envelopes, members), envelopes, region)
     return result
 
 
+# The delivery stream of each region as the logging stack names it, in raw object names; the
+# last one, of a destinationName past Firehose's 64 characters, cut short with a hash.
+RAW_STREAMS = {
+    "eu-west-1": "CentralLogDestination-eu-west-1",
+    "us-east-1": "Central-Log-Destination-of-a-very-long-name-f-us-east-1-4b4b9be2",
+}
+
+
 def build_raw_archive() -> Archive:
-    """The seed's layout: YYYY/MM/DD/HH/ folders, gzip members concatenated, no extension."""
+    """The seed's layout: YYYY/MM/DD/HH/ folders, gzip members concatenated, no extension,
+    named as Firehose names objects: stream, version, time, random."""
     result = Archive()
     for day in (DAY_1, DAY_2):
-        for account in (ACCOUNT_A, ACCOUNT_B):
+        for account, region in zip((ACCOUNT_A, ACCOUNT_B), RAW_STREAMS, strict=True):
             moment = day + timedelta(hours=5 if account == ACCOUNT_A else 6)
             envelopes = [
                 envelope(
@@ -187,8 +209,8 @@ def build_raw_archive() -> Archive:
                 control(moment),
                 envelope(account, "/app/web", "web-1", _events_of(account, "raw2", moment, 3)),
             ]
-            key = f"{moment:%Y/%m/%d/%H}/central-logging-1-{moment:%Y-%m-%d-%H-%M-%S}-{account}"
-            result.add(key, raw_object(envelopes), envelopes)
+            name = f"{RAW_STREAMS[region]}-1-{moment:%Y-%m-%d-%H-%M-%S}-5f0c9a2e-{account}"
+            result.add(f"{moment:%Y/%m/%d/%H}/{name}", raw_object(envelopes), envelopes, region)
     return result
 
 

@@ -49,6 +49,7 @@ def add_diverted(result: Archive, gzip_raw: bool, gzip_object: bool, tag: str) -
         diverted_key("eu-west-1", DAY_1, f"diverted-{tag}"),
         diverted_object(records, gzip_object),
         envelopes,
+        "eu-west-1",
     )
 
 
@@ -151,7 +152,7 @@ def test_query_sees_diverted_events(json_archive: Archive, tmp_path: Path) -> No
 
     outcome = run(
         "query",
-        "SELECT id, account, region FROM events WHERE log_group = '/app/diverted' ORDER BY id",
+        "SELECT id, account, region FROM events WHERE logGroup = '/app/diverted' ORDER BY id",
         str(root),
         "--format",
         "json",
@@ -194,14 +195,7 @@ def test_decoding_diverted_records_returns_every_event(
 
     batches_read = archive.iter_object_batches(chunks, archive.Filters(), diverted=True)
     decoded = [
-        {
-            "account": b.account,
-            "logGroup": b.log_group,
-            "logStream": b.log_stream,
-            **{k: event[k] for k in ("id", "timestamp", "message")},
-        }
-        for b in batches_read
-        for event in b.events
+        json.loads(line) for b in batches_read for line in archive.json_lines(b).split("\n") if line
     ]
 
     assert decoded == truth_of(envelopes)

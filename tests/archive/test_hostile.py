@@ -65,7 +65,10 @@ def test_query_writes_nothing_outside_its_cache_folder(s3: S3, tmp_path: Path) -
         "csv",
     )
 
-    assert _files(tmp_path) == {cache / BUCKET / PREFIX / _FOLDER / "good.json.gz"}
+    assert _files(tmp_path) == {
+        cache / BUCKET / PREFIX / _FOLDER / "good.json.gz",
+        cache / "CACHEDIR.TAG",  # marks the folder as the cache
+    }
     assert outcome.stdout == "n\n1\n"
     assert outcome.code == 1
     assert sorted(outcome.stderr.splitlines()) == sorted(
@@ -128,7 +131,7 @@ def test_read_escapes_control_characters_in_every_field(tmp_path: Path) -> None:
     as_json = run("read", str(tmp_path), "--json")
 
     assert human.stdout == (
-        f"2026-01-10T00:00:00.000Z {ACCOUNT_A} /g\\x1b[8m s\\x9b {ESCAPED_MESSAGE}\n"
+        f"2026-01-10T00:00:00.000Z {ACCOUNT_A} - /g\\x1b[8m s\\x9b {ESCAPED_MESSAGE}\n"
     )
     assert [document["message"] for document in as_json.documents()] == [HOSTILE_MESSAGE]
 

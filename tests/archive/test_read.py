@@ -42,7 +42,8 @@ def test_every_data_event_once_as_the_documented_json(archive: Archive, tmp_path
         archive.events, key=lambda d: d["id"]
     )
     assert all(
-        list(document) == ["account", "logGroup", "logStream", "id", "timestamp", "message"]
+        list(document)
+        == ["account", "region", "logGroup", "logStream", "id", "timestamp", "time", "message"]
         for document in outcome.documents()
     )
     assert "CONTROL MESSAGE" not in outcome.stdout
@@ -54,7 +55,7 @@ def test_human_output_is_one_line_per_event(json_archive: Archive, tmp_path: Pat
     lines = outcome.stdout.splitlines()
     assert len(lines) == len(json_archive.events)
     assert (
-        "2026-01-10T03:00:04.000Z 011111111111 /aws/lambda/api eu-west-1/[$LATEST]a "
+        "2026-01-10T03:00:04.000Z 011111111111 eu-west-1 /aws/lambda/api eu-west-1/[$LATEST]a "
         "ERROR payment failed\\n  at charge()\\n  at main()"
     ) in lines
     assert any(line.endswith(" utilisateur créé: Zoë 🚀") for line in lines)

@@ -26,7 +26,7 @@ def _add(archive: Archive, name: str, gzip_raw: bool = True) -> str:
     envelopes = [*_diverted(ACCOUNT_A, name), *_diverted(ACCOUNT_B, name + "b")]
     records = [error_record(envelopes[:3], gzip_raw), error_record(envelopes[3:], gzip_raw)]
     key = diverted_key("eu-west-1", DAY_1, name)
-    archive.add(key, diverted_object(records, gzip_object=True), envelopes)
+    archive.add(key, diverted_object(records, gzip_object=True), envelopes, "eu-west-1")
     return PREFIX + key
 
 

@@ -141,7 +141,7 @@ def test_a_prefix_without_objects_says_so(
     assert (too_early.code, too_early.stderr) == (
         0,
         f"central-logging: s3://{BUCKET}/{PREFIX} holds no objects in the partitions --account, "
-        "--since and --until select.\n",
+        "--region, --since and --until select.\n",
     )
 
 
@@ -164,7 +164,7 @@ def test_query_copies_only_the_partitions_that_account_and_time_can_match(
     s3: S3, json_archive: Archive, tmp_path: Path
 ) -> None:
     json_archive.upload(s3.client)
-    sql = "SELECT count(*) AS n, min(ts) AS first FROM events"
+    sql = "SELECT count(*) AS n, min(time) AS first FROM events"
     since, until = DAY_2 + timedelta(hours=3), DAY_2 + timedelta(hours=4, minutes=30)
     window = ["--since", since.isoformat(), "--until", until.isoformat()]
 

@@ -174,13 +174,13 @@ def test_query_sees_history_objects(
     copy(capsys)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
 
-    sql = "SELECT log_stream, count(*) AS n FROM events GROUP BY log_stream ORDER BY 1"
+    sql = "SELECT logStream, count(*) AS n FROM events GROUP BY logStream ORDER BY 1"
     code, out, _ = run(capsys, "query", sql, ARCHIVE, "--format", "json")
 
     assert code == 0
     assert [json.loads(line) for line in out.splitlines()] == [
-        {"log_stream": "web-1", "n": 3},
-        {"log_stream": "web-2", "n": 2},
+        {"logStream": "web-1", "n": 3},
+        {"logStream": "web-2", "n": 2},
     ]
 
 

@@ -692,6 +692,11 @@ REQUESTS: dict[str, Callable[[Resource], list[Request]]] = {
         "logs", "CreateLogStream", {"logGroupName": "logGroupName", "logStreamName": _name}
     ),
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
+    "aws:cloudwatch/dashboard:Dashboard": _simple(
+        "cloudwatch",
+        "PutDashboard",
+        {"DashboardName": "dashboardName", "DashboardBody": "dashboardBody"},
+    ),
     "aws:cloudwatch/eventRule:EventRule": _simple(
         "events",
         "PutRule",

@@ -86,7 +86,8 @@ def test_events_view_has_the_query_commands_columns() -> None:
 def test_the_view_and_the_query_command_have_the_same_columns() -> None:
     from central_logging.query import EVENTS_COLUMNS as QUERY_COLUMNS
 
-    assert [name for name, _ in EVENTS_COLUMNS] == [name for name, _ in QUERY_COLUMNS]
+    # Athena keeps names in lower case and matches them case-insensitively.
+    assert [name for name, _ in EVENTS_COLUMNS] == [name.lower() for name, _ in QUERY_COLUMNS]
     assert [kind.split("(")[0] for _, kind in EVENTS_COLUMNS] == [
         kind.lower() for _, kind in QUERY_COLUMNS
     ]

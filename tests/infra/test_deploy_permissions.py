@@ -198,6 +198,11 @@ ACTIONS: dict[str, list[str]] = {
         "cloudwatch:TagResource",
         "cloudwatch:UntagResource",
     ],
+    "aws:cloudwatch/dashboard:Dashboard": [
+        "cloudwatch:PutDashboard",
+        "cloudwatch:GetDashboard",
+        "cloudwatch:DeleteDashboards",
+    ],
     # internal/service/events/rule.go
     "aws:cloudwatch/eventRule:EventRule": [
         "events:PutRule",
@@ -461,6 +466,7 @@ CONFIGS: dict[str, list[dict[str, object]]] = {
             "transitionDays": 30,
             "expireDays": 400,
             "alarmEmail": "ops@example.com",
+            "readerPrincipals": [MEMBER],
         },
         {
             "role": "logging",

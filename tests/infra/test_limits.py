@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -35,12 +36,18 @@ GLOBS = [f"/aws/lambda/team-{i:04d}-service-name-*-x" for i in range(200)]
 NAMES = [f"/app/{i:04d}/" + "n" * 490 for i in range(60)]
 
 
-def most_accepted(values: dict[str, str], key: str, items: list[str]) -> int:
-    """The largest n such that the member config with items[:n] under `key` is accepted."""
+def most_accepted(
+    values: dict[str, str],
+    key: str,
+    items: list[str],
+    parse: Callable[..., object] = parse_member,
+) -> int:
+    """The largest n such that the config (member, or as `parse` reads it) with items[:n]
+    under `key` is accepted."""
 
     def accepted(count: int) -> bool:
         try:
-            parse_member({**values, key: json.dumps(items[:count])}, "eu-west-1")
+            parse({**values, key: json.dumps(items[:count])}, "eu-west-1")
         except ConfigError:
             return False
         return True
@@ -137,7 +144,7 @@ MODES = pytest.mark.parametrize(
 
 def largest_settings(mode: str, items: list[str]) -> dict[str, str]:
     values = {**LONGEST_SETTINGS, "subscriptionMode": mode}
-    fits = most_accepted(values, "excludeLogGroups", items)
+    fits = most_accepted(values, "excludeLogGroups", items, parse_organization)
     return {**values, "excludeLogGroups": json.dumps(items[:fits])}
 
 

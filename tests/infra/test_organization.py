@@ -323,6 +323,17 @@ def test_lambda_mode_declares_the_member_stacks_functions_rules_and_parameters()
         "/central-logging/sender-role-arn": {
             "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/central-logging-sender"
         },
+        # What the CLI uses unless told otherwise: the stack's own subscription settings.
+        "/central-logging/settings": json.dumps(
+            {
+                "excludeLogGroups": ["/aws/lambda/noisy-*"],
+                "filterName": "central-logging",
+                "filterPattern": "",
+                "replaceFilterNames": ["CentralLogDestination"],
+                "subscriptionMode": "lambda",
+            },
+            sort_keys=True,
+        ),
     }
     subscriber = resources["Subscriber"]["Properties"]
     assert subscriber["FunctionName"] == "central-logging-subscriber"

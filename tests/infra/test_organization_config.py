@@ -3,9 +3,11 @@ resource; the member keys keep their meaning and their checks."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from components.config import parse_organization
+from components.config import ConfigError, parse_member, parse_organization
 from tests.infra.harness import config_error
 
 STACK = "example-org/central-logging/logging"
@@ -43,8 +45,9 @@ CASES = [
     ),
     (
         {"excludeAccounts": [111111111111]},
-        "central-logging:excludeAccounts is '[111111111111]'; it must be a list, each entry a "
-        "12-digit account ID.",
+        "central-logging:excludeAccounts is 111111111111; write each account ID in quotes, "
+        'such as "012345678901", since YAML reads an unquoted one as a number and drops its '
+        "leading zeros.",
     ),
     (
         {"callAs": "self"},
@@ -159,3 +162,22 @@ def test_values_are_read() -> None:
     assert settings.call_as == "DELEGATED_ADMIN"
     assert (settings.max_concurrent_percentage, settings.failure_tolerance_percentage) == (100, 0)
     assert settings.member_alarms is True
+
+
+def test_account_policy_exclusions_that_would_not_fit_the_stack_set_twice_are_refused() -> None:
+    names = [f"/app/{i:04d}/" + "n" * 490 for i in range(30)]
+    values = {
+        "loggingStack": STACK,
+        "subscriptionMode": "account-policy",
+        "excludeLogGroups": json.dumps(names),
+    }
+    # A member stack takes them (its settings are SSM parameters, not a template body) ...
+    parse_member(values, "eu-west-1")
+    # ... an organization stack, whose template holds them twice, does not.
+    with pytest.raises(ConfigError) as raised:
+        parse_organization(values, "eu-west-1")
+    assert str(raised.value).startswith(
+        "central-logging:excludeLogGroups has 30 names, which make the account policy's "
+        "selection criteria 15"
+    )
+    assert "an organization stack fits at most 12288" in str(raised.value)

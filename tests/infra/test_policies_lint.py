@@ -67,6 +67,7 @@ CONFIGS = {
         "organizationId": ORG_ID,
         "accessTrail": "cloudtrail",
         "archiveAdminRoleArns": ["arn:aws:iam::999999999999:role/break-glass"],
+        "readerPrincipals": ["444444444444", "arn:aws:iam::555555555555:role/siem"],
     },
     "organization-coverage": {
         "role": "logging",
