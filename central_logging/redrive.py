@@ -36,6 +36,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from central_logging import archive
+from handlers.heartbeat import HEARTBEAT_PARTITION, partition_of
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -112,8 +113,11 @@ def group_by_account(chunks: Iterator[bytes]) -> dict[str, IO[bytes]]:
                     raise archive.CorruptObject(archive.NOT_AN_ENVELOPE)
                 if envelope["messageType"] == "CONTROL_MESSAGE":
                     continue
-                owner = envelope.get("owner")
-                if not isinstance(owner, str) or not _OWNER.fullmatch(owner):
+                # Heartbeats go where Firehose puts them: their shared partition.
+                owner = partition_of(envelope)
+                if owner != HEARTBEAT_PARTITION and (
+                    not isinstance(owner, str) or not _OWNER.fullmatch(owner)
+                ):
                     raise Unredrivable(f"holds an envelope whose owner {owner!r} is no account ID")
                 if owner not in files:
                     # Returned open: the caller closes it after the upload; closed below on error.

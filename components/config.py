@@ -20,7 +20,7 @@ from components.filter_pattern import FilterPatternError, first_unmatched
 from components.policies import partition_for
 from handlers.core import SETTINGS_PARAMETER, delivery_log_group_name
 from handlers.freshness import DEFAULT_STATE_KEY as FRESHNESS_STATE_KEY
-from handlers.heartbeat import HEARTBEAT_LOG_GROUP
+from handlers.heartbeat import DEFAULT_HEARTBEAT_MINUTES, HEARTBEAT_LOG_GROUP
 
 NAMESPACE = "central-logging"
 
@@ -448,6 +448,8 @@ class LoggingSettings:
     history_writer_principals: tuple[str, ...] = ()
     # Accounts or role ARNs that may assume the archive reader role (components/reader.py).
     reader_principals: tuple[str, ...] = ()
+    # The members' heartbeat interval, which the freshness check's threshold allows for.
+    heartbeat_minutes: int = DEFAULT_HEARTBEAT_MINUTES
 
     @property
     def destination_scope(self) -> str:
@@ -471,6 +473,7 @@ class MemberSettings:
     reconcile_schedule: str | None
     alarms: AlarmSettings
     logging_account_id: str | None = None
+    heartbeat_minutes: int = DEFAULT_HEARTBEAT_MINUTES
 
 
 @dataclass(frozen=True)
@@ -686,6 +689,7 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         coverage=_coverage(raw, organization_id, s3_prefix),
         history_writer_principals=_history_writer_principals(raw, archive_format),
         reader_principals=_principals(raw, "readerPrincipals"),
+        heartbeat_minutes=heartbeat_minutes(raw),
     )
 
 
@@ -830,6 +834,7 @@ def parse_member(values: Mapping[str, str | None], home_region: str | None) -> M
         replace_filter_names=replace_names,
         reconcile_schedule=None if schedule == "off" else schedule,
         alarms=_alarms(raw, regions, logging_home=None),
+        heartbeat_minutes=heartbeat_minutes(raw),
         logging_account_id=_one_of(
             "loggingAccountId",
             raw.text("loggingAccountId"),
@@ -953,6 +958,17 @@ def _check_exclusions_leave_logs(excludes: Sequence[str]) -> None:
         )
 
 
+# EventBridge's rate() takes whole minutes; beyond an hour silence would go unnoticed too long.
+HEARTBEAT_MINUTES_RANGE = (1, 60)
+
+
+def heartbeat_minutes(raw: Raw) -> int:
+    """`heartbeatMinutes`: how often members write a heartbeat (both sides read it)."""
+    return _require(
+        raw.integer("heartbeatMinutes", *HEARTBEAT_MINUTES_RANGE, DEFAULT_HEARTBEAT_MINUTES)
+    )
+
+
 # In account-policy mode the organization's regional template holds the exclusions twice: in
 # the account policy's selection criteria and in the /central-logging/settings parameters the
 # CLI reads. Both must fit CloudFormation's 51,200-byte template body with the rest of the
@@ -1028,6 +1044,7 @@ LOGGING_KEYS = [
     "alarmEmail",
     "alarmFreshnessSeconds",
     "alarmIteratorAgeSeconds",
+    "heartbeatMinutes",
     "athena",
     "athenaResultsDays",
     "archiveAdminRoleArns",
@@ -1048,6 +1065,7 @@ MEMBER_KEYS = [
     "alarmTopicArn",
     "alarmEmail",
     "loggingAccountId",
+    "heartbeatMinutes",
 ]
 
 ORGANIZATION_KEYS = [
@@ -1092,6 +1110,7 @@ DECLARED_DEFAULTS = {
     "maxConcurrentPercentage": "25",
     "failureTolerancePercentage": "10",
     "memberAlarms": "false",
+    "heartbeatMinutes": str(DEFAULT_HEARTBEAT_MINUTES),
 }
 
 

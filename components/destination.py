@@ -45,6 +45,7 @@ from components.organization import SENDER_ROLE_NAME
 from components.reader import ArchiveReader
 from components.redrive import RedriveRole
 from handlers.core import delivery_log_group_name
+from handlers.heartbeat import partition_key_query
 
 # Colder storage for `transitionDays`: still readable at once, so Athena and `read` work.
 TRANSITION_STORAGE_CLASS = "GLACIER_IR"
@@ -80,24 +81,10 @@ def archive_prefixes(settings: LoggingSettings, region: str) -> tuple[str, str]:
     return base, errors
 
 
-# CloudWatch Logs' own health checks of a destination ("CONTROL_MESSAGE", owner
-# "CloudwatchLogs": https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/SubscriptionFilters.html)
-# would take an active partition of their own in every stream they reach; the logging account's
-# partition is active anyway wherever that account is covered, so they join it. Readers skip them.
-CONTROL_MESSAGE_TYPE = "CONTROL_MESSAGE"
 # Warn when a stream's active partitions reach this share of its quota (500 by default, up to
 # 5,000 on request); beyond the quota records go to errors/activePartitionExceeded/
 # ("Buffer data for dynamic partitioning", https://docs.aws.amazon.com/firehose/latest/dev/buffering.html).
 PARTITIONS_WARNING_SHARE = 0.9
-
-
-def partition_key_query(logging_account_id: str) -> str:
-    """The JQ query (Firehose runs JQ 1.6) that gives a record's account partition: the
-    envelope's owner, or for CloudWatch Logs' control messages the logging account."""
-    return (
-        f'{{owner: (if .messageType == "{CONTROL_MESSAGE_TYPE}" then "{logging_account_id}" '
-        "else .owner end)}"
-    )
 
 
 def _json_dumps(policy: Output[policies.Policy]) -> Output[str]:
@@ -800,7 +787,7 @@ class CentralDestination(pulumi.ComponentResource):
                         parameters=[
                             Parameter(
                                 parameter_name="MetadataExtractionQuery",
-                                parameter_value=self.account_id.apply(partition_key_query),
+                                parameter_value=partition_key_query(),
                             ),
                             Parameter(parameter_name="JsonParsingEngine", parameter_value="JQ-1.6"),
                         ],

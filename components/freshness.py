@@ -1,16 +1,19 @@
 """FreshnessCheck: does every account-region still deliver? (logging stack, home region)
 
-Every 5 minutes a function (handlers/freshness.py) judges, per expected account-region, when
-it last delivered. Members write a heartbeat every 5 minutes, so an account-region with
-nothing archived for the buffer interval plus two heartbeats has stopped delivering. The
-`archive-stale` alarm fires when any account-region has been stale for
-`alarmFreshnessSeconds`.
+Every minute a function (handlers/freshness.py) judges, per expected account-region, when its
+newest archived heartbeat was sent. Members write one every `heartbeatMinutes`, and Firehose
+holds it up to 1.5 buffer intervals ("Buffer data for dynamic partitioning",
+https://docs.aws.amazon.com/firehose/latest/dev/buffering.html), so an account-region whose
+newest heartbeat is older than both together, plus a minute for the notification to reach
+the function, has stopped delivering: at the defaults (5 minutes, 300 s) after 13.5 minutes,
+reported by the next run within 14.5. The `archive-stale` alarm fires when two runs in a row
+find one stale, or publish nothing.
 
-On a bucket the stack creates, S3 event notifications of every object created under the
-archive prefix go to an SQS queue that invokes the same function, which folds them into one
-state object (`events`): the scheduled run then costs a few S3 requests, whatever the number
-of account-regions. S3 event notifications rather than EventBridge: both are documented ways
-to an SQS queue ("Amazon S3 Event Notifications",
+On a bucket the stack creates, S3 event notifications of every object created in the heartbeat
+partition go to an SQS queue that invokes the same function, which reads those objects and
+folds their heartbeats into one state object (`events`): the scheduled run then costs a few
+S3 requests, whatever the number of account-regions. S3 event notifications rather than
+EventBridge: both are documented ways to an SQS queue ("Amazon S3 Event Notifications",
 https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventNotifications.html); the direct one
 needs no EventBridge rule in between, and its queue policy can name the bucket as the only
 source. The function reads both shapes. With `existingBucketName` the bucket's
@@ -28,7 +31,7 @@ import pulumi_aws as aws
 from pulumi import Output, ResourceOptions
 
 from components import policies
-from components.alarms import PERIOD_SECONDS, AlarmNotifier, AlarmSpec
+from components.alarms import AlarmNotifier, AlarmSpec
 from components.config import LoggingSettings
 from components.functions import scheduled_function
 from handlers.freshness import (
@@ -37,7 +40,7 @@ from handlers.freshness import (
     STALE_METRIC,
     report_key_for,
 )
-from handlers.heartbeat import HEARTBEAT_INTERVAL_SECONDS
+from handlers.heartbeat import HEARTBEAT_PARTITION
 
 FUNCTION_NAME = "central-logging-freshness"
 FUNCTION_TIMEOUT_SECONDS = 300
@@ -47,11 +50,17 @@ FUNCTION_MEMORY_MB = 512
 # "set the source queue's visibility timeout to at least six times the configuration timeout
 # on your function" (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
 QUEUE_VISIBILITY_SECONDS = 6 * FUNCTION_TIMEOUT_SECONDS
-# Up to 1,000 notifications per invocation, gathered for up to 60 s (batches over 10 need a
-# batching window): one state read and write per batch. At 2,000 accounts x 17 regions the
-# archive gets about 113 objects a second, so about 7 batches a minute.
+# The check runs every minute: silence is reported within a minute of passing the threshold.
+SCHEDULE = "rate(1 minute)"
+CHECK_PERIOD_SECONDS = 60
+# Up to 1,000 notifications per invocation, gathered for up to 10 s (batches over 10 need a
+# batching window): one state read and write per batch. Only the heartbeat partition is
+# announced, one object per stream per buffer interval: 17 regions make 17 every 5 minutes.
 BATCH_SIZE = 1000
-BATCHING_WINDOW_SECONDS = 60
+BATCHING_WINDOW_SECONDS = 10
+# From an object's creation to its heartbeats in the state: the notification, the batching
+# window and the fold.
+NOTICE_SECONDS = 60
 # At most two folds at once (the least Lambda allows, "Configuring maximum concurrency for
 # Amazon SQS event sources", https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html):
 # fewer lost races on the one state object; conditional writes make the rest safe.
@@ -73,9 +82,22 @@ DEAD_LETTERS_ALARM = AlarmSpec(
 
 
 def freshness_seconds(settings: LoggingSettings) -> int:
-    """How long an account-region may deliver nothing before it is stale: Firehose holds a
-    heartbeat up to the buffer interval, and one late heartbeat is no failure."""
-    return settings.buffer_interval_seconds + 2 * HEARTBEAT_INTERVAL_SECONDS
+    """How long after its newest heartbeat was sent an account-region is stale: the next
+    heartbeat is due `heartbeatMinutes` later, Firehose may hold it 1.5 buffer intervals, and
+    the notification takes up to NOTICE_SECONDS to reach the state."""
+    return (
+        settings.heartbeat_minutes * 60
+        + math.ceil(1.5 * settings.buffer_interval_seconds)
+        + NOTICE_SECONDS
+    )
+
+
+def notification_prefix(settings: LoggingSettings) -> str:
+    """The objects whose creation the queue hears of: the heartbeat partition (json), every
+    delivered object (raw, whose layout has no partitions)."""
+    if settings.archive_format == "raw":
+        return settings.s3_prefix
+    return f"{settings.s3_prefix}account={HEARTBEAT_PARTITION}/"
 
 
 def expected_accounts(settings: LoggingSettings) -> list[str]:
@@ -166,7 +188,7 @@ class FreshnessCheck(pulumi.ComponentResource):
             function_name=FUNCTION_NAME,
             description="central-logging freshness: has every account-region delivered lately?",
             handler="handlers.freshness.handler",
-            schedule=f"rate({PERIOD_SECONDS // 60} minutes)",
+            schedule=SCHEDULE,
             environment=environment,
             timeout=FUNCTION_TIMEOUT_SECONDS,
             memory=FUNCTION_MEMORY_MB,
@@ -181,6 +203,9 @@ class FreshnessCheck(pulumi.ComponentResource):
                     queue_arn=a[3],
                     organization=from_organizations,
                     organization_role_arn=settings.organization_reader_role_arn,
+                    heartbeat_prefix=None
+                    if settings.archive_format == "raw"
+                    else notification_prefix(settings),
                 )
             ),
         )
@@ -210,18 +235,19 @@ class FreshnessCheck(pulumi.ComponentResource):
                     aws.s3.BucketNotificationQueueArgs(
                         queue_arn=queue.arn,
                         events=["s3:ObjectCreated:*"],
-                        filter_prefix=settings.s3_prefix,
+                        filter_prefix=notification_prefix(settings),
                     )
                 ],
                 opts=ResourceOptions(parent=self, depends_on=[queue_policy]),
             )
         per_region = " (per region: archiveFormat raw has no account partition)"
-        # Silence is the failure: the function publishes the count every 5 minutes, so no
-        # data means the check itself stopped (or cannot list the archive), and breaches.
+        # Silence is the failure: the function publishes the count every minute, so no data
+        # means the check itself stopped (or cannot read the archive), and breaches. Two runs
+        # in a row, so that one late run is no alarm.
         alarms.alarm(
             "archive-stale",
             home,
-            "An account-region has delivered nothing to the archive for "
+            "An account-region's newest heartbeat in the archive is older than "
             f"{freshness_seconds(settings)} s"
             f"{per_region if settings.archive_format == 'raw' else ''}: read "
             f"/aws/lambda/{FUNCTION_NAME} or s3://<archive bucket>/{report_key} for which, "
@@ -231,7 +257,8 @@ class FreshnessCheck(pulumi.ComponentResource):
             dimensions={},
             statistic="Maximum",
             threshold=0,
-            periods=math.ceil(settings.alarms.freshness_seconds / PERIOD_SECONDS),
+            periods=2,
+            period=CHECK_PERIOD_SECONDS,
             missing_data="breaching",
         )
         self.register_outputs({})

@@ -71,9 +71,11 @@ def scheduled_function(
     timeout: int = SCHEDULED_TIMEOUT_SECONDS,
     memory: int = SCHEDULED_MEMORY_MB,
     role_name: str | None = None,
+    log_level: str | None = None,
 ) -> ScheduledFunction:
     """A function run on `schedule`, whose role holds only `policy(own log group ARN)`; the
-    role is named `role_name` where other accounts' policies name it."""
+    role is named `role_name` where other accounts' policies name it. With `log_level`, its
+    logs are JSON, system and application logs filtered at that level."""
     child = ResourceOptions(parent=parent)
     log_group = aws.cloudwatch.LogGroup(
         f"{prefix}-logs",
@@ -109,6 +111,11 @@ def scheduled_function(
         timeout=timeout,
         environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment)
         if environment
+        else None,
+        logging_config=aws.lambda_.FunctionLoggingConfigArgs(
+            log_format="JSON", application_log_level=log_level, system_log_level=log_level
+        )
+        if log_level
         else None,
         opts=ResourceOptions(parent=parent, depends_on=[log_group, role_policy]),
     )

@@ -195,6 +195,7 @@ def _function(
     code_key: str,
     environment: Mapping[str, Any] | None = None,
     dead_letters: bool = False,
+    log_level: str | None = None,
 ) -> dict[str, Any]:
     """A function of this region with its log group and its role (holding `policy`)."""
     properties: dict[str, Any] = {
@@ -218,6 +219,12 @@ def _function(
     }
     if environment:
         properties["Environment"] = {"Variables": dict(environment)}
+    if log_level:
+        properties["LoggingConfig"] = {
+            "LogFormat": "JSON",
+            "ApplicationLogLevel": log_level,
+            "SystemLogLevel": log_level,
+        }
     if dead_letters:
         # Asynchronous invocations that still fail after Lambda's retries are kept.
         properties["DeadLetterConfig"] = {"TargetArn": {"Fn::GetAtt": ["DeadLetters", "Arn"]}}
@@ -401,7 +408,7 @@ def regional_template(
             )
             for number, (parameter, value) in enumerate(cli_settings(member))
         },
-        **_heartbeat(code_key),
+        **_heartbeat(code_key, member.heartbeat_minutes),
     }
     for number, alarm in enumerate(delivery_alarms(member.filter_name)):
         resources[f"DeliveryAlarm{number}"] = _query_alarm(alarm)
@@ -494,7 +501,7 @@ def _permission(function: str, rule: str) -> dict[str, Any]:
     )
 
 
-def _heartbeat(code_key: str) -> dict[str, Any]:
+def _heartbeat(code_key: str, minutes: int) -> dict[str, Any]:
     """What components/heartbeat.py declares in a member region."""
     policy = policies.heartbeat_function_policy(
         partition=PARTITION,
@@ -515,22 +522,23 @@ def _heartbeat(code_key: str) -> dict[str, Any]:
         **_function(
             "Heartbeat",
             heartbeat.FUNCTION_NAME,
-            description=heartbeat.DESCRIPTION,
+            description=heartbeat.description(minutes),
             handler=heartbeat.HANDLER,
             timeout=SCHEDULED_TIMEOUT_SECONDS,
             memory=SCHEDULED_MEMORY_MB,
             policy=policy,
             code_key=code_key,
+            log_level=heartbeat.QUIET_LOG_LEVEL,
         ),
         "HeartbeatScheduleRule": _rule(
             HEARTBEAT_RULE_NAME,
-            heartbeat.DESCRIPTION,
+            heartbeat.description(minutes),
             _target("Heartbeat", retry=False),
-            ScheduleExpression=heartbeat.SCHEDULE,
+            ScheduleExpression=heartbeat.schedule(minutes),
         ),
         "HeartbeatSchedulePermission": _permission("Heartbeat", "HeartbeatScheduleRule"),
         "HeartbeatMissingAlarm": _alarm(
-            heartbeat.MISSING_ALARM, {"LogGroupName": HEARTBEAT_LOG_GROUP}
+            heartbeat.missing_alarm(minutes), {"LogGroupName": HEARTBEAT_LOG_GROUP}
         ),
     }
 

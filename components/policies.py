@@ -800,9 +800,11 @@ def freshness_function_policy(
     queue_arn: str | None,
     organization: bool,
     organization_role_arn: str | None = None,
+    heartbeat_prefix: str | None = None,
 ) -> Policy:
-    """The freshness check reads and writes its state and writes its report (no archived
-    object is read), lists the archive's folders under its prefix, consumes its queue of
+    """The freshness check reads and writes its state and writes its report, reads the
+    objects of the heartbeat partition (`heartbeat_prefix`, json archives; no other archived
+    object), lists the archive's folders under its prefix, consumes its queue of
     object-created events (`queue_arn`, when the stack's own bucket sends them), reads the
     organisation's accounts (`organization`), and publishes its metrics into its own
     namespace only."""
@@ -820,7 +822,8 @@ def freshness_function_policy(
             "Sid": "ReadState",
             "Effect": "Allow",
             "Action": "s3:GetObject",
-            "Resource": f"{bucket_arn}/{state_key}",
+            "Resource": [f"{bucket_arn}/{state_key}"]
+            + ([f"{bucket_arn}/{heartbeat_prefix}*"] if heartbeat_prefix else []),
         },
         {
             "Sid": "WriteStateAndReport",

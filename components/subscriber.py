@@ -307,6 +307,7 @@ class MemberSubscriber(pulumi.ComponentResource):
                 partition=self.partition,
                 account_id=self.account_id,
                 alarms=self.alarms,
+                minutes=settings.heartbeat_minutes,
                 opts=ResourceOptions(parent=self),
             )
             for alarm in delivery_alarms(settings.filter_name):

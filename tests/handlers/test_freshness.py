@@ -16,7 +16,7 @@ from moto.s3.models import s3_backends
 
 from handlers import freshness
 from handlers.freshness import FreshnessSettings, FreshnessSettingsError
-from tests.handlers.harness import MEMBER_ACCOUNT, REGION, FakeAws
+from tests.handlers.harness import MEMBER_ACCOUNT, REGION, FakeAws, without_action
 from tests.handlers.test_function_policy import resources_by_action
 from tests.infra.harness import Run, run_program
 
@@ -75,15 +75,52 @@ class Archive:
             Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
         )
 
-    def put(self, key: str, modified: datetime) -> None:
-        self.s3.put_object(Bucket=BUCKET, Key=key, Body=gzip.compress(b"{}\n"))
+    def put(self, key: str, modified: datetime, body: bytes = b"{}\n") -> None:
+        self.s3.put_object(Bucket=BUCKET, Key=key, Body=gzip.compress(body))
         s3_backends[MEMBER_ACCOUNT]["aws"].buckets[BUCKET].keys[key].last_modified = modified
 
     def deliver(self, account: str, region: str, at: datetime) -> None:
+        """A heartbeat of `account` in `region` sent at `at`, in an object of the heartbeat
+        partition written at `at`, as Firehose names it."""
+        self.put(heartbeat_key(region, at, account), at, heartbeat_envelopes((account, at)))
+
+    def log_object(self, account: str, region: str, at: datetime, name: str = "") -> None:
+        """An object of logs (no heartbeat) in the account's own partition."""
         folder = (
             f"{PREFIX}account={account}/region={region}/year={at:%Y}/month={at:%m}/day={at:%d}/"
         )
-        self.put(f"{folder}CentralLogDestination-1-{at:%Y-%m-%d-%H-%M-%S}-abc.json.gz", at)
+        self.put(
+            folder + (name or f"CentralLogDestination-1-{at:%Y-%m-%d-%H-%M-%S}-abc.json.gz"), at
+        )
+
+
+def heartbeat_key(region: str, at: datetime, tag: str = "abc") -> str:
+    folder = f"{PREFIX}account=heartbeat/region={region}/year={at:%Y}/month={at:%m}/day={at:%d}/"
+    return f"{folder}CentralLogDestination-1-{at:%Y-%m-%d-%H-%M-%S}-{tag}.json.gz"
+
+
+def heartbeat_envelopes(*beats: tuple[str, datetime]) -> bytes:
+    """Newline-delimited envelopes as Firehose writes them, one heartbeat each."""
+    return b"".join(
+        json.dumps(
+            {
+                "messageType": "DATA_MESSAGE",
+                "owner": account,
+                "logGroup": "/central-logging/heartbeat",
+                "logStream": "heartbeat",
+                "subscriptionFilters": ["central-logging"],
+                "logEvents": [
+                    {
+                        "id": "1",
+                        "timestamp": int(sent.timestamp() * 1000),
+                        "message": json.dumps({"heartbeat": True, "account": account}),
+                    }
+                ],
+            }
+        ).encode()
+        + b"\n"
+        for account, sent in beats
+    )
 
 
 @pytest.fixture
@@ -161,7 +198,10 @@ def test_the_policy_keeps_the_state_lists_the_prefix_and_publishes_its_namespace
     state = {f"arn:aws:s3:::{BUCKET}/{STATE_KEY}", f"arn:aws:s3:::{BUCKET}/{REPORT_KEY}"}
     assert resources_by_action(policy) == {
         "s3:ListBucket": {f"arn:aws:s3:::{BUCKET}"},
-        "s3:GetObject": {f"arn:aws:s3:::{BUCKET}/{STATE_KEY}"},
+        "s3:GetObject": {
+            f"arn:aws:s3:::{BUCKET}/{STATE_KEY}",
+            f"arn:aws:s3:::{BUCKET}/{PREFIX}account=heartbeat/*",
+        },
         "s3:PutObject": state,
         "kms:Decrypt": {key},
         "kms:GenerateDataKey": {key},
@@ -197,8 +237,8 @@ def test_the_stack_gives_the_function_the_documented_environment() -> None:
         "ARCHIVE_PREFIX": PREFIX,
         "REGIONS": json.dumps([REGION, OTHER_REGION]),
         "EXPECTED_ACCOUNTS": json.dumps([FRESH, STALE, MISSING]),
-        # bufferIntervalSeconds 300 + two heartbeats
-        "FRESHNESS_SECONDS": "900",
+        # a heartbeat (5 min) + 1.5 x bufferIntervalSeconds 300 + a minute's notice
+        "FRESHNESS_SECONDS": "810",
         "ARCHIVE_FORMAT": "json",
         "STATE_KEY": STATE_KEY,
         # The stack's own bucket tells the function what arrives.
@@ -213,13 +253,21 @@ def test_the_stack_gives_the_function_the_documented_environment() -> None:
 def test_fresh_stale_and_missing_account_regions_are_reported_and_published(
     aws: FakeAws, archive: Archive, listings: list[tuple[str, str | None]]
 ) -> None:
+    """Listing (an existing bucket): each run reads the heartbeat objects of the last ten
+    minutes into the state, and judges from the state."""
+    earlier = {
+        f"{STALE}/{REGION}": "2026-11-27T12:00:00Z",
+        f"{FRESH}/{OTHER_REGION}": "2026-11-29T11:40:00Z",
+        f"{SEEN_LONG_AGO}/{REGION}": "2026-11-20T12:00:00Z",
+    }
+    archive.s3.put_object(
+        Bucket=BUCKET, Key=STATE_KEY, Body=json.dumps({"deliveries": earlier}).encode()
+    )
     archive.deliver(FRESH, REGION, NOW - timedelta(minutes=2))
-    archive.deliver(FRESH, OTHER_REGION, NOW - timedelta(hours=1))
-    for day in range(1, 40):  # a long history that must not be listed
-        archive.deliver(FRESH, REGION, NOW - timedelta(days=day))
-    archive.deliver(STALE, REGION, NOW - timedelta(days=2, hours=3))
-    archive.deliver(SEEN_LATELY, REGION, NOW - timedelta(minutes=14))
-    archive.deliver(SEEN_LONG_AGO, REGION, NOW - timedelta(days=9))
+    archive.deliver(SEEN_LATELY, REGION, NOW - timedelta(minutes=8))
+    archive.deliver(STALE, OTHER_REGION, NOW - timedelta(hours=1))  # read by runs long ago
+    for day in range(1, 40):  # a long history of logs that is never listed
+        archive.log_object(FRESH, REGION, NOW - timedelta(days=day))
     archive.deliver(FRESH, "ap-south-1", NOW)  # a region the stack does not cover
     archive.put(f"{PREFIX}errors/region={REGION}/processing-failed/x", NOW)
     settings = FreshnessSettings.from_env(listing_environment(FRESHNESS_METRICS="per-account"))
@@ -233,8 +281,8 @@ def test_fresh_stale_and_missing_account_regions_are_reported_and_published(
 
     assert result == {
         "stale": [
-            stale(FRESH, OTHER_REGION, "2026-11-29T11:00:00Z"),
-            stale(STALE, REGION, "2026-11-27T09:00:00Z"),
+            stale(FRESH, OTHER_REGION, "2026-11-29T11:40:00Z"),
+            stale(STALE, REGION, "2026-11-27T12:00:00Z"),
             stale(STALE, OTHER_REGION, None),
             stale(MISSING, REGION, None),
             stale(MISSING, OTHER_REGION, None),
@@ -243,52 +291,108 @@ def test_fresh_stale_and_missing_account_regions_are_reported_and_published(
     }
     assert published() == in_order(
         [
-            ("SecondsSinceLastDelivery", {"Account": FRESH, "Region": OTHER_REGION}, 3600.0),
+            ("SecondsSinceLastDelivery", {"Account": FRESH, "Region": OTHER_REGION}, 1200.0),
             ("SecondsSinceLastDelivery", {"Account": FRESH, "Region": REGION}, 120.0),
-            ("SecondsSinceLastDelivery", {"Account": SEEN_LATELY, "Region": REGION}, 840.0),
-            ("SecondsSinceLastDelivery", {"Account": STALE, "Region": REGION}, 183600.0),
-            ("SecondsSinceLastDelivery", {"Region": REGION}, 183600.0),
-            ("SecondsSinceLastDelivery", {"Region": OTHER_REGION}, 3600.0),
+            ("SecondsSinceLastDelivery", {"Account": SEEN_LATELY, "Region": REGION}, 480.0),
+            ("SecondsSinceLastDelivery", {"Account": STALE, "Region": REGION}, 172800.0),
+            ("SecondsSinceLastDelivery", {"Region": REGION}, 172800.0),
+            ("SecondsSinceLastDelivery", {"Region": OTHER_REGION}, 1200.0),
             ("StaleAccountRegions", {}, 5.0),
             ("StaleAccountRegions", {"Region": REGION}, 2.0),
             ("StaleAccountRegions", {"Region": OTHER_REGION}, 3.0),
         ]
     )
-
-    def day(account: str, region: str, back: int) -> tuple[str, None]:
-        at = NOW - timedelta(days=back)
-        return (
-            f"{PREFIX}account={account}/region={region}/year={at:%Y}/month={at:%m}/day={at:%d}/",
-            None,
-        )
-
-    # Folder names of two levels, then day folders newest first, stopping at the first
-    # that holds anything: never the history, never a whole account or region.
-    assert sorted(listings) == sorted(
+    # Today's heartbeat folder of each region, nothing else: no account's own partition.
+    today = "year=2026/month=11/day=29/"
+    assert sorted(listings) == [
+        (f"{PREFIX}account=heartbeat/region={region}/{today}", None)
+        for region in sorted((REGION, OTHER_REGION))
+    ]
+    # Remembered for the next runs; an undeclared account silent for 7 days forgotten.
+    remembered = json.loads(archive.s3.get_object(Bucket=BUCKET, Key=STATE_KEY)["Body"].read())
+    assert sorted(remembered["deliveries"]) == sorted(
         [
-            (PREFIX, "/"),
-            *[(f"{PREFIX}account={a}/", "/") for a in (FRESH, STALE, SEEN_LATELY, SEEN_LONG_AGO)],
-            day(FRESH, REGION, 0),
-            day(FRESH, OTHER_REGION, 0),
-            day(STALE, REGION, 0),
-            day(STALE, REGION, 1),
-            day(STALE, REGION, 2),
-            day(SEEN_LATELY, REGION, 0),
-            *[day(SEEN_LONG_AGO, REGION, n) for n in range(8)],
+            f"{STALE}/{REGION}",
+            f"{FRESH}/{OTHER_REGION}",
+            f"{FRESH}/{REGION}",
+            f"{SEEN_LATELY}/{REGION}",
         ]
     )
 
 
-def test_history_objects_are_not_deliveries(aws: FakeAws, archive: Archive) -> None:
-    archive.deliver(STALE, REGION, NOW - timedelta(days=2))
+def test_a_bucket_that_refuses_the_state_is_judged_from_the_listing_alone(
+    aws: FakeAws, archive: Archive, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive.deliver(FRESH, REGION, NOW - timedelta(minutes=2))
+    settings = FreshnessSettings.from_env(listing_environment())
+    # As an existing bucket's own policy might: nothing but the archive to read.
+    policy = without_action(
+        without_action(freshness_policy(), "s3:PutObject"), "kms:GenerateDataKey"
+    )
+    session = aws.function_session(policy)
+
+    with aws.iam.enforced():
+        result = freshness.check(
+            session.client("s3", region_name=REGION),
+            session.client("cloudwatch", region_name=REGION),
+            settings,
+            NOW,
+        )
+
+    assert result["fresh"] == 1 and len(result["stale"]) == 5
+    assert "cannot be kept" in capsys.readouterr().out
+
+
+def test_a_heartbeat_dated_later_than_its_object_counts_as_written(
+    aws: FakeAws, archive: Archive
+) -> None:
+    """A member administrator can date a heartbeat event hours ahead; the object's time,
+    which S3 sets, bounds it, so the account still goes stale when it goes dark."""
+    written = NOW - timedelta(minutes=5)
+    archive.put(
+        heartbeat_key(REGION, written),
+        written,
+        heartbeat_envelopes((STALE, written + timedelta(hours=2))),
+    )
+    settings = FreshnessSettings.from_env(listing_environment())
+
+    state = freshness.fold_listed(archive.s3, settings, NOW)
+
+    assert state.last(STALE, REGION) == written
+
+
+def test_only_heartbeat_envelopes_of_real_accounts_count(archive: Archive) -> None:
+    """Control messages share the partition; a line too long to be a heartbeat, or one that
+    is no JSON, is skipped without costing the others."""
+    written = NOW - timedelta(minutes=1)
+    control = {"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logEvents": []}
+    other_group = json.loads(heartbeat_envelopes((MISSING, written)))
+    other_group["logGroup"] = "/aws/lambda/app"
+    body = b"".join(
+        [
+            json.dumps(control).encode() + b"\n",
+            b"[" * (freshness.MAX_HEARTBEAT_LINE + 1) + b"\n",
+            b"not json\n",
+            json.dumps(other_group).encode() + b"\n",
+            heartbeat_envelopes((FRESH, written)),
+        ]
+    )
+    archive.put(heartbeat_key(REGION, written), written, body)
+
+    beats = freshness.read_heartbeats(archive.s3, BUCKET, heartbeat_key(REGION, written), written)
+
+    assert beats == [(FRESH, written)]
+
+
+def test_logs_and_history_in_an_accounts_partition_are_no_heartbeat(
+    aws: FakeAws, archive: Archive
+) -> None:
     folder = f"{PREFIX}account={STALE}/region={REGION}/year=2026/month=11/day=29/"
     archive.put(f"{folder}history-{'0' * 32}-0-1764417600000.json.gz", NOW)
-    settings = FreshnessSettings.from_env(freshness_environment())
+    archive.log_object(STALE, REGION, NOW - timedelta(minutes=1))
+    settings = FreshnessSettings.from_env(listing_environment())
 
-    found = freshness.check_json(archive.s3, settings, NOW, expected=[])
-
-    [stale] = [r for r in found if (r.account, r.region) == (STALE, REGION)]
-    assert stale.as_dict()["lastDelivery"] == "2026-11-27T12:00:00Z"
+    assert freshness.fold_listed(archive.s3, settings, NOW).deliveries == {}
 
 
 def test_a_delivery_just_before_midnight_is_found_in_yesterdays_folder(
@@ -448,9 +552,11 @@ def test_the_handler_folds_real_notifications_and_judges_as_its_role(
     for variable, value in freshness_environment().items():
         monkeypatch.setenv(variable, value)
     archive.deliver(FRESH, REGION, datetime.now(UTC))
+    # Neither logs nor errors are announced: only the heartbeat partition is.
+    archive.log_object(FRESH, OTHER_REGION, datetime.now(UTC))
     archive.put(f"{PREFIX}errors/region={REGION}/processing-failed/x", datetime.now(UTC))
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
-    assert len(messages) == 3  # S3's test event, and one per object
+    assert len(messages) == 2  # S3's test event, and the heartbeat object
 
     with aws.iam.enforced():
         folded = freshness.handler(sqs_event(*[m["Body"] for m in messages]), None)

@@ -30,6 +30,8 @@ from tests.handlers.test_freshness import (
     Archive,
     freshness_environment,
     freshness_policy,
+    heartbeat_envelopes,
+    heartbeat_key,
     published,
     sqs_event,
 )
@@ -42,6 +44,12 @@ LEFT_THE_ORGANIZATION = "888888888888"
 def key(account: str, region: str, at: datetime, name: str | None = None) -> str:
     folder = f"{PREFIX}account={account}/region={region}/year={at:%Y}/month={at:%m}/day={at:%d}/"
     return folder + (name or f"CentralLogDestination-{region}-1-{at:%Y-%m-%d-%H-%M-%S}-a1b2")
+
+
+def beat(archive: Archive, account: str, region: str, at: datetime) -> str:
+    """The key of a new object of the heartbeat partition holding one heartbeat."""
+    archive.deliver(account, region, at)
+    return heartbeat_key(region, at, account)
 
 
 def notification(
@@ -120,19 +128,24 @@ def test_a_batch_keeps_the_newest_delivery_of_each_account_region_and_nothing_el
         NOW - timedelta(minutes=9),
         NOW - timedelta(hours=1),
     )
+    control = heartbeat_key(REGION, NOW, "control")
+    archive.put(control, NOW, b'{"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs"}\n')
+    uncovered = beat(archive, MISSING, "ap-south-1", NOW)
     event = sqs_event(
-        notification(key(FRESH, REGION, fresh_at), fresh_at),
-        notification(key(FRESH, REGION, older), older),  # arrives late: changes nothing
-        eventbridge(key(STALE, OTHER_REGION, stale_at), stale_at),
+        notification(beat(archive, FRESH, REGION, fresh_at), fresh_at),
+        notification(beat(archive, FRESH, REGION, older), older),  # late: changes nothing
+        eventbridge(beat(archive, STALE, OTHER_REGION, stale_at), stale_at),
         {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET},
-        # Not deliveries: the error prefix, history and redriven objects, another bucket,
-        # a region the stack does not cover, a removal, an owner that is no account.
+        # No heartbeats: the error prefix, an account's logs, objects of the partition not
+        # named as Firehose names them (redriven), another bucket, a region the stack does
+        # not cover, a removal, CloudWatch Logs' control messages.
         notification(f"{PREFIX}errors/region={REGION}/processing-failed/x", NOW),
-        notification(key(MISSING, REGION, NOW, "history-0123abcd.json.gz"), NOW),
-        notification(key(MISSING, REGION, NOW), NOW, bucket="someone-elses-bucket"),
-        notification(key(MISSING, "ap-south-1", NOW), NOW),
-        notification(key(MISSING, REGION, NOW), NOW, name="Delete"),
-        notification(key(MISSING, REGION, NOW).replace(MISSING, "CloudwatchLogs"), NOW),
+        notification(key(MISSING, REGION, NOW), NOW),
+        notification(heartbeat_key(REGION, NOW).rsplit("/", 1)[0] + "/redrive-0a.json.gz", NOW),
+        notification(heartbeat_key(REGION, NOW), NOW, bucket="someone-elses-bucket"),
+        notification(uncovered, NOW),
+        notification(heartbeat_key(REGION, NOW), NOW, name="Delete"),
+        notification(control, NOW),
     )
 
     with aws.iam.enforced():
@@ -146,6 +159,30 @@ def test_a_batch_keeps_the_newest_delivery_of_each_account_region_and_nothing_el
     assert sorted(set(aws.iam.actions)) == ["s3:GetObject", "s3:PutObject"]
 
 
+def test_one_object_holds_the_heartbeats_of_many_accounts(
+    aws: FakeAws, archive: Archive, s3: Any
+) -> None:
+    """The shared partition: one object per stream per buffer interval, whatever the
+    number of accounts; each account's newest heartbeat counts."""
+    written = NOW - timedelta(minutes=1)
+    body = heartbeat_envelopes(
+        (FRESH, written - timedelta(minutes=5)),
+        (STALE, written - timedelta(seconds=30)),
+        (FRESH, written - timedelta(seconds=10)),
+    )
+    archive.put(heartbeat_key(REGION, written), written, body)
+
+    with aws.iam.enforced():
+        freshness.fold(
+            s3, settings(), sqs_event(notification(heartbeat_key(REGION, written), written)), NOW
+        )
+
+    assert state(archive)["deliveries"] == {
+        f"{FRESH}/{REGION}": iso(written - timedelta(seconds=10)),
+        f"{STALE}/{REGION}": iso(written - timedelta(seconds=30)),
+    }
+
+
 def test_a_message_that_is_no_event_is_left_for_the_dead_letter_queue_alone(
     aws: FakeAws, archive: Archive, s3: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -155,7 +192,7 @@ def test_a_message_that_is_no_event_is_left_for_the_dead_letter_queue_alone(
         {"Records": [{"eventSource": "aws:s3", "s3": None}]},
         {"Records": [1]},
         [],
-        notification(key(FRESH, REGION, at), at),
+        notification(beat(archive, FRESH, REGION, at), at),
     )
 
     with aws.iam.enforced():
@@ -166,26 +203,43 @@ def test_a_message_that_is_no_event_is_left_for_the_dead_letter_queue_alone(
     assert capsys.readouterr().out.count("left for the dead-letter queue") == 4
 
 
+def test_an_object_that_cannot_be_read_is_retried_alone(
+    aws: FakeAws, archive: Archive, s3: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    at = NOW - timedelta(minutes=1)
+    broken = heartbeat_key(REGION, at, "broken")
+    archive.s3.put_object(Bucket=BUCKET, Key=broken, Body=b"not gzip")
+    event = sqs_event(
+        notification(heartbeat_key(REGION, at, "gone"), at),  # no such object
+        notification(broken, at),
+        notification(beat(archive, FRESH, REGION, at), at),
+    )
+
+    with aws.iam.enforced():
+        result = freshness.fold(s3, settings(), event, NOW)
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": f"message-{n}"} for n in range(2)]}
+    assert state(archive)["deliveries"] == {f"{FRESH}/{REGION}": iso(at)}
+    assert capsys.readouterr().out.count("the message is retried") == 2
+
+
 def test_two_folds_at_once_lose_no_delivery(
     aws: FakeAws, archive: Archive, session: boto3.session.Session, s3: Any
 ) -> None:
     first, second = NOW - timedelta(minutes=3), NOW - timedelta(minutes=1)
+    early, late = beat(archive, FRESH, REGION, first), beat(archive, STALE, REGION, second)
     other = session.client("s3", region_name=REGION)
     puts: list[dict[str, Any]] = []
 
     def meanwhile(params: dict[str, Any], **_: Any) -> None:
         puts.append({k: v for k, v in params.items() if k.startswith("If")})
         if len(puts) == 1:  # between this fold's read and its write, another fold writes
-            freshness.fold(
-                other, settings(), sqs_event(notification(key(STALE, REGION, second), second)), NOW
-            )
+            freshness.fold(other, settings(), sqs_event(notification(late, second)), NOW)
 
     s3.meta.events.register("provide-client-params.s3.PutObject", meanwhile)
 
     with aws.iam.enforced():
-        freshness.fold(
-            s3, settings(), sqs_event(notification(key(FRESH, REGION, first), first)), NOW
-        )
+        freshness.fold(s3, settings(), sqs_event(notification(early, first)), NOW)
 
     assert state(archive)["deliveries"] == {
         f"{FRESH}/{REGION}": iso(first),
@@ -213,7 +267,7 @@ def test_a_state_that_keeps_changing_fails_the_batch_for_sqs_to_retry(
         other.put_object(Bucket=BUCKET, Key=STATE_KEY, Body=json.dumps({"n": writes}).encode())
 
     s3.meta.events.register("provide-client-params.s3.PutObject", always_lost)
-    event = sqs_event(notification(key(FRESH, REGION, NOW), NOW))
+    event = sqs_event(notification(beat(archive, FRESH, REGION, NOW), NOW))
 
     with aws.iam.enforced(), pytest.raises(RuntimeError, match="kept changing during 2 attempts"):
         freshness.fold(s3, settings(), event, NOW)

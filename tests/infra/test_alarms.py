@@ -266,6 +266,13 @@ def test_the_heartbeat_function_runs_every_five_minutes_in_each_region() -> None
             schedule.state["name"],
             function.state["arn"],
         )
+        # Its own log group is subscribed too: Lambda's START and REPORT lines for every
+        # run would flush an object into the account's partition each time.
+        assert function.inputs["loggingConfig"] == {
+            "logFormat": "JSON",
+            "applicationLogLevel": "WARN",
+            "systemLogLevel": "WARN",
+        }
         # One component per file: the heartbeat is a child component of the member's.
         assert run.ancestor_types(function)[:2] == [
             "central-logging:heartbeat:Heartbeat",
@@ -274,11 +281,23 @@ def test_the_heartbeat_function_runs_every_five_minutes_in_each_region() -> None
 
 
 @pytest.mark.parametrize(
-    ("config", "periods"),
-    [({}, 3), ({"alarmFreshnessSeconds": 1200, "alarmEmail": "oncall@example.com"}, 4)],
+    ("minutes", "rate", "periods"), [(1, "rate(1 minute)", 1), (15, "rate(15 minutes)", 9)]
 )
+def test_heartbeat_minutes_sets_the_schedule_and_the_missing_alarm(
+    minutes: int, rate: str, periods: int
+) -> None:
+    run = run_member(regions=["eu-west-1"], heartbeatMinutes=minutes, alarmEmail="a@example.com")
+    schedule = run.one(
+        "aws:cloudwatch/eventRule:EventRule", "central-eu-west-1-heartbeat-function-schedule"
+    )
+    assert schedule.inputs["scheduleExpression"] == rate
+    # Three missed heartbeats, in 5-minute periods.
+    assert alarms(run, "eu-west-1")["heartbeat-missing"]["evaluationPeriods"] == periods
+
+
+@pytest.mark.parametrize("config", [{}, {"alarmEmail": "oncall@example.com"}])
 def test_archive_stale_watches_the_freshness_count_in_the_home_region(
-    config: dict[str, object], periods: int
+    config: dict[str, object],
 ) -> None:
     run = run_program(
         {
@@ -302,8 +321,9 @@ def test_archive_stale_watches_the_freshness_count_in_the_home_region(
         "GreaterThanThreshold",
         0,
     )
-    assert alarm["evaluationPeriods"] == periods
-    # The check publishes every 5 minutes: its silence is a failure too.
+    # Two runs in a row, a minute apart: one late run is no alarm.
+    assert (alarm["evaluationPeriods"], alarm["period"]) == (2, 60)
+    # The check publishes every minute: its silence is a failure too.
     assert alarm["treatMissingData"] == "breaching"
     if "alarmEmail" in config:
         topic = run.one(TOPIC, "central-eu-west-1-alarms").state["arn"]
@@ -313,7 +333,7 @@ def test_archive_stale_watches_the_freshness_count_in_the_home_region(
     schedule = run.one("aws:cloudwatch/eventRule:EventRule", "central-freshness-function-schedule")
     assert (schedule.inputs["region"], schedule.inputs["scheduleExpression"]) == (
         "eu-west-1",
-        "rate(5 minutes)",
+        "rate(1 minute)",
     )
     assert run.ancestor_types(schedule)[:2] == [
         "central-logging:freshness:FreshnessCheck",

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from components.destination import partition_key_query
+from handlers.heartbeat import partition_key_query, partition_of
 from tests.infra.harness import LOGGING_ACCOUNT_ID, ORG_ID, Run, run_program
 
 BUCKET = "aws:s3/bucket:Bucket"
@@ -148,7 +148,7 @@ def test_json_archive_is_decompressed_partitioned_and_gzipped(
         "AppendDelimiterToRecord",
     ]
     query = {p["parameterName"]: p["parameterValue"] for p in processors[1]["parameters"]}
-    assert query["MetadataExtractionQuery"] == partition_key_query(LOGGING_ACCOUNT_ID)
+    assert query["MetadataExtractionQuery"] == partition_key_query()
     assert s3["cloudwatchLoggingOptions"]["enabled"] is True
     assert s3["kmsKeyArn"] == run.one(KEY).state["arn"]
     assert run.one(FIREHOSE).inputs["serverSideEncryption"]["enabled"] is True
@@ -535,14 +535,25 @@ def jq(query: str, record: dict[str, Any]) -> Any:
     return json.loads(out.stdout)
 
 
-def test_control_messages_join_the_logging_accounts_partition_not_one_of_their_own() -> None:
-    query = partition_key_query(LOGGING_ACCOUNT_ID)
-    data = {"messageType": "DATA_MESSAGE", "owner": "111111111111", "logEvents": []}
+def test_heartbeats_and_control_messages_share_one_partition_others_keep_their_owner() -> None:
+    """Every account's heartbeat in its own partition would keep all of them active, each
+    flushing an object per buffer interval; CloudWatch Logs' control messages have no
+    account. Both go to the heartbeat partition, as partition_of (redrive) says too."""
+    query = partition_key_query()
+    data = {"messageType": "DATA_MESSAGE", "owner": "111111111111", "logGroup": "/app"}
+    heartbeat = {**data, "logGroup": "/central-logging/heartbeat"}
     # As CloudWatch Logs sends it to check a destination: no account of its own.
     control = {"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logEvents": []}
-    forged = {"messageType": "DATA_MESSAGE", "owner": "CloudwatchLogs", "logEvents": []}
+    forged = {"messageType": "DATA_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "/app"}
+    # Only fields CloudWatch Logs sets decide: a message text changes nothing.
+    lookalike = {**data, "logEvents": [{"message": '{"heartbeat": true}'}]}
 
-    assert jq(query, data) == {"owner": "111111111111"}
-    assert jq(query, control) == {"owner": LOGGING_ACCOUNT_ID}
-    # Only the message type CloudWatch Logs sets decides; any other record keeps its owner.
-    assert jq(query, forged) == {"owner": "CloudwatchLogs"}
+    for record, partition in [
+        (data, "111111111111"),
+        (heartbeat, "heartbeat"),
+        (control, "heartbeat"),
+        (forged, "CloudwatchLogs"),
+        (lookalike, "111111111111"),
+    ]:
+        assert jq(query, record) == {"owner": partition}
+        assert partition_of(record) == partition

@@ -39,14 +39,16 @@ def test_objects_created_under_the_prefix_reach_the_function_through_a_queue() -
         {
             "queueArn": queue.state["arn"],
             "events": ["s3:ObjectCreated:*"],
-            "filterPrefix": "CentralizedAccountsLog/",
+            # Only the heartbeat partition: announcements in proportion to streams, not to
+            # what every account delivers.
+            "filterPrefix": "CentralizedAccountsLog/account=heartbeat/",
         }
     ]
     mapping = run.one("aws:lambda/eventSourceMapping:EventSourceMapping").inputs
     assert mapping["eventSourceArn"] == queue.state["arn"]
     assert mapping["functionName"] == function.state["arn"]
     assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert (mapping["batchSize"], mapping["maximumBatchingWindowInSeconds"]) == (1000, 60)
+    assert (mapping["batchSize"], mapping["maximumBatchingWindowInSeconds"]) == (1000, 10)
     assert mapping["scalingConfig"] == {"maximumConcurrency": 2}
     # Six times the function's timeout (Lambda developer guide), and poison to the DLQ.
     assert queue.inputs["visibilityTimeoutSeconds"] == 6 * function.inputs["timeout"]
@@ -131,3 +133,22 @@ def test_a_raw_archive_is_checked_per_region_without_reading_the_organisation() 
 
     assert function_variables(run)["EXPECTED_FROM_ORGANIZATIONS"] == "false"
     assert "ReadOrganizationAccounts" not in {s.get("Sid") for s in policy["Statement"]}
+
+
+def test_the_threshold_allows_for_the_heartbeat_and_the_buffer() -> None:
+    """Stale once the newest heartbeat is older than the heartbeat interval, 1.5 buffer
+    intervals (Firehose's delivery) and a minute's notice: 13.5 minutes at the defaults,
+    reported by the next run, a minute later at most."""
+    assert function_variables(run_logging())["FRESHNESS_SECONDS"] == "810"
+    slower = run_logging(heartbeatMinutes=10, bufferIntervalSeconds=600)
+    assert function_variables(slower)["FRESHNESS_SECONDS"] == str(600 + 900 + 60)
+
+
+def test_a_raw_archive_announces_every_object_and_reads_none() -> None:
+    run = run_logging(archiveFormat="raw")
+    [notification] = run.of_type("aws:s3/bucketNotification:BucketNotification")
+    assert notification.inputs["queues"][0]["filterPrefix"] == "CentralizedAccountsLog/"
+    policy = run.one("aws:iam/rolePolicy:RolePolicy", "central-freshness-function").policy("policy")
+    assert statement(policy, "ReadState")["Resource"] == [
+        f"arn:aws:s3:::central-archive/{STATE_KEYS[0]}"
+    ]
