@@ -1,15 +1,12 @@
-"""Organisation-scale benchmark of the freshness path: what one scheduled run and one day of
-folding cost at N accounts x R regions, run under moto.
+"""Organisation-scale benchmark of the freshness path: what one buffer interval's folding and
+one scheduled run cost at N accounts x R regions, run under moto.
 
-For each size it folds one delivery of every account-region through the function's fold
-(batches of the event source mapping's size, as S3 event notifications), then runs the
-scheduled check, counting S3 requests, metrics and PutMetricData calls and timing both. It
-then prints a day's requests and a month's cost of the freshness path from cited us-east-1
-list prices (`PRICES`), at every account-region delivering every buffer interval (a
-heartbeat every 5 minutes, the 300 s default buffer: 288 objects a day each).
-
-`central-logging plan`'s totals for the same sizes are not printed here yet: `plan` is built
-separately; `main()` is where they belong, next to `freshness_cost()`.
+Each region's stream writes one object of the heartbeat partition per buffer interval, holding
+the heartbeat of every account (handlers/heartbeat.py). The benchmark writes those R objects,
+folds them through the function's fold (one S3 event notification each, in one batch), then
+runs the scheduled check, counting S3 requests, metrics and PutMetricData calls and timing
+both. It ends with `central-logging plan`'s monthly overhead at the defaults for each size,
+from the plan's cost model (central_logging/plan.py: cited us-east-1 list prices).
 
     PYTHONPATH=. venv/bin/python bench/org_scale.py [--accounts 200,2000] [--regions 17]
 """
@@ -17,6 +14,7 @@ separately; `main()` is where they belong, next to `freshness_cost()`.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import logging
 import os
@@ -29,33 +27,11 @@ from urllib.parse import quote_plus
 import boto3
 from moto import mock_aws
 
-from central_logging.plan import total_usd
-from components.freshness import BATCH_SIZE, FUNCTION_MEMORY_MB
+from central_logging.plan import PlanInputs, build_plan
 from handlers import freshness
 from handlers.freshness import FreshnessSettings
+from handlers.heartbeat import HEARTBEAT_LOG_GROUP, HEARTBEAT_PARTITION
 
-# us-east-1 list prices, read 2026-12-06.
-PRICES = {
-    # https://aws.amazon.com/s3/pricing/ (S3 Standard requests)
-    "s3PutPer1000": 0.005,
-    "s3GetPer1000": 0.0004,
-    # https://aws.amazon.com/sqs/pricing/ (standard queue, after the first million a month)
-    "sqsPerMillion": 0.40,
-    # https://aws.amazon.com/lambda/pricing/ (Arm: per GB-second, per million requests)
-    "lambdaPerGbSecond": 0.0000133334,
-    "lambdaPerMillion": 0.20,
-    # https://aws.amazon.com/cloudwatch/pricing/ (custom metric, first 10,000; API requests)
-    "metricPerMonth": 0.30,
-    "putMetricDataPer1000": 0.01,
-}
-SOURCES = sorted(
-    {
-        "https://aws.amazon.com/s3/pricing/",
-        "https://aws.amazon.com/sqs/pricing/",
-        "https://aws.amazon.com/lambda/pricing/",
-        "https://aws.amazon.com/cloudwatch/pricing/",
-    }
-)
 REGIONS = [
     "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "eu-west-1",
     "eu-west-2", "eu-west-3", "eu-central-1", "eu-north-1", "ap-south-1", "ap-northeast-1",
@@ -64,19 +40,14 @@ REGIONS = [
 HOME = "us-east-1"
 BUCKET = "central-archive-bench"
 PREFIX = "CentralizedAccountsLog/"
-RUNS_PER_DAY = 24 * 60 // 5
-OBJECTS_PER_ACCOUNT_REGION_PER_DAY = 24 * 3600 // 300
-# An S3 notification is one SendMessage; Lambda receives and deletes up to 10 per request.
-SQS_REQUESTS_PER_OBJECT = 1 + 2 / 10
-DAYS_PER_MONTH = 30
 
 
 @dataclass
 class Measurement:
     accounts: int
     regions: int
-    fold_seconds_per_batch: float
-    fold_s3_requests_per_batch: float
+    fold_seconds: float
+    fold_s3_requests: Counter[str]
     run_seconds: float
     run_s3_requests: Counter[str]
     metrics: int
@@ -84,31 +55,36 @@ class Measurement:
     stale: int
 
 
-def _notification(account: str, region: str, at: datetime) -> str:
-    key = (
-        f"{PREFIX}account={account}/region={region}/year={at:%Y}/month={at:%m}/day={at:%d}/"
-        f"CentralLogDestination-{region}-1-{at:%Y-%m-%d-%H-%M-%S}-bench"
+def heartbeat_object(accounts: list[str], sent: datetime) -> bytes:
+    """One buffer interval of a stream's heartbeat partition, as Firehose writes it."""
+    stamp = int(sent.timestamp() * 1000)
+    lines = (
+        json.dumps(
+            {
+                "messageType": "DATA_MESSAGE",
+                "owner": account,
+                "logGroup": HEARTBEAT_LOG_GROUP,
+                "logStream": "heartbeat",
+                "subscriptionFilters": ["central-logging"],
+                "logEvents": [{"id": "1", "timestamp": stamp, "message": '{"heartbeat": true}'}],
+            }
+        )
+        for account in accounts
     )
-    record = {
-        "eventSource": "aws:s3",
-        "eventName": "ObjectCreated:Put",
-        "eventTime": at.isoformat().replace("+00:00", "Z"),
-        "s3": {"bucket": {"name": BUCKET}, "object": {"key": quote_plus(key)}},
-    }
-    return json.dumps({"Records": [record]})
+    return gzip.compress("\n".join(lines).encode() + b"\n")
 
 
 def measure(accounts: int, regions: list[str]) -> Measurement:
     ids = [f"{100000000000 + n:012d}" for n in range(accounts)]
     now = datetime.now(UTC)
+    sent = now - timedelta(minutes=2)
     settings = FreshnessSettings.from_env(
         {
             "ARCHIVE_BUCKET": BUCKET,
             "ARCHIVE_PREFIX": PREFIX,
             "REGIONS": json.dumps(regions),
-            # Every hundredth account silent: the run has something to report.
             "EXPECTED_ACCOUNTS": json.dumps(ids),
-            "FRESHNESS_SECONDS": "900",
+            "FRESHNESS_SECONDS": "810",
             "FRESHNESS_SOURCE": "events",
         }
     )
@@ -116,6 +92,29 @@ def measure(accounts: int, regions: list[str]) -> Measurement:
         s3 = boto3.client("s3", region_name=HOME)
         s3.create_bucket(Bucket=BUCKET)
         cloudwatch = boto3.client("cloudwatch", region_name=HOME)
+        # Every hundredth account silent: the run has something to report.
+        body = heartbeat_object([a for n, a in enumerate(ids) if n % 100], sent)
+        records = []
+        for region in regions:
+            key = (
+                f"{PREFIX}account={HEARTBEAT_PARTITION}/region={region}/year={sent:%Y}/"
+                f"month={sent:%m}/day={sent:%d}/"
+                f"CentralLogDestination-{region}-1-{sent:%Y-%m-%d-%H-%M-%S}-bench.json.gz"
+            )
+            s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+            notification = {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "eventTime": sent.isoformat().replace("+00:00", "Z"),
+                "s3": {"bucket": {"name": BUCKET}, "object": {"key": quote_plus(key)}},
+            }
+            records.append(
+                {
+                    "messageId": region,
+                    "body": json.dumps({"Records": [notification]}),
+                    "eventSource": "aws:sqs",
+                }
+            )
         requests: Counter[str] = Counter()
         s3.meta.events.register(
             "before-call.s3.*", lambda model, **_: requests.update([model.name])
@@ -125,25 +124,10 @@ def measure(accounts: int, regions: list[str]) -> Measurement:
             "provide-client-params.cloudwatch.PutMetricData",
             lambda params, **_: metric_calls.append(len(params["MetricData"])),
         )
-        bodies = [
-            _notification(account, region, now - timedelta(minutes=2))
-            for n, account in enumerate(ids)
-            if n % 100
-            for region in regions
-        ]
         started = time.monotonic()
-        batches = 0
-        for start in range(0, len(bodies), BATCH_SIZE):
-            event = {
-                "Records": [
-                    {"messageId": str(i), "body": body, "eventSource": "aws:sqs"}
-                    for i, body in enumerate(bodies[start : start + BATCH_SIZE])
-                ]
-            }
-            freshness.fold(s3, settings, event, now)
-            batches += 1
-        fold_seconds = (time.monotonic() - started) / max(batches, 1)
-        fold_requests = sum(requests.values()) / max(batches, 1)
+        freshness.fold(s3, settings, {"Records": records}, now)
+        fold_seconds = time.monotonic() - started
+        fold_requests = Counter(requests)
         requests.clear()
 
         started = time.monotonic()
@@ -152,41 +136,14 @@ def measure(accounts: int, regions: list[str]) -> Measurement:
     return Measurement(
         accounts=accounts,
         regions=len(regions),
-        fold_seconds_per_batch=fold_seconds,
-        fold_s3_requests_per_batch=fold_requests,
+        fold_seconds=fold_seconds,
+        fold_s3_requests=fold_requests,
         run_seconds=run_seconds,
         run_s3_requests=requests,
-        metrics=sum(metric_calls),  # datums of the one run
+        metrics=sum(metric_calls),
         put_metric_data_calls=len(metric_calls),
         stale=len(result["stale"]),
     )
-
-
-def freshness_cost(m: Measurement) -> dict[str, float]:
-    """A month of the freshness path in USD, from PRICES."""
-    objects = m.accounts * m.regions * OBJECTS_PER_ACCOUNT_REGION_PER_DAY * DAYS_PER_MONTH
-    batches = objects / BATCH_SIZE
-    runs = RUNS_PER_DAY * DAYS_PER_MONTH
-    gb = FUNCTION_MEMORY_MB / 1024
-    puts_per_batch = m.fold_s3_requests_per_batch / 2  # one read, one write per batch
-    cost = {
-        "sqs": objects * SQS_REQUESTS_PER_OBJECT / 1e6 * PRICES["sqsPerMillion"],
-        "s3Requests": (batches * puts_per_batch + runs * m.run_s3_requests["PutObject"])
-        / 1000
-        * PRICES["s3PutPer1000"]
-        + (batches * puts_per_batch + runs * m.run_s3_requests["GetObject"])
-        / 1000
-        * PRICES["s3GetPer1000"],
-        "lambda": (batches * m.fold_seconds_per_batch + runs * m.run_seconds)
-        * gb
-        * PRICES["lambdaPerGbSecond"]
-        + (batches + runs) / 1e6 * PRICES["lambdaPerMillion"],
-        # Each run publishes each metric once: the datums of one run are the metrics.
-        "metrics": m.metrics * PRICES["metricPerMonth"],
-        "putMetricData": runs * m.put_metric_data_calls / 1000 * PRICES["putMetricDataPer1000"],
-    }
-    cost["total"] = sum(cost.values())
-    return {k: round(v, 2) for k, v in cost.items()}
 
 
 def main() -> None:
@@ -205,18 +162,22 @@ def main() -> None:
             f"{m.accounts} accounts x {m.regions} regions = {m.accounts * m.regions} account-regions"
         )
         print(
+            f"  fold of one buffer interval ({m.regions} heartbeat objects of {m.accounts} "
+            f"heartbeats): {sum(m.fold_s3_requests.values())} S3 requests "
+            f"({dict(m.fold_s3_requests)}), {m.fold_seconds:.2f} s"
+        )
+        print(
             f"  scheduled run: {sum(m.run_s3_requests.values())} S3 requests "
             f"({dict(m.run_s3_requests)}), {m.metrics} metrics in {m.put_metric_data_calls} "
             f"PutMetricData call(s), {m.run_seconds:.2f} s, {m.stale} stale"
         )
+        plan = build_plan(PlanInputs(accounts=size, region_count=m.regions, gb_per_day=0.0))
         print(
-            f"  fold of {BATCH_SIZE} notifications: {m.fold_s3_requests_per_batch:.0f} S3 "
-            f"requests, {m.fold_seconds_per_batch:.2f} s"
+            f"  plan at the defaults: {plan['objectsPerDay']:,} objects a day, overhead "
+            f"${plan['monthlyUsd']['total']:,.2f} a month (freshness path "
+            f"${plan['monthlyUsd']['freshness']:,.2f}), silence noticed within "
+            f"{plan['silenceNoticedMinutes']:g} minutes"
         )
-        print(f"  freshness path, USD a month: {json.dumps(freshness_cost(m))}")
-        # The whole overhead at the defaults, from `central-logging plan`'s cost model.
-        print(f"  plan, overhead USD a month: {total_usd(m.accounts, m.regions):,.2f}")
-    print("prices:", ", ".join(SOURCES))
 
 
 if __name__ == "__main__":

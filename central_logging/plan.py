@@ -66,6 +66,9 @@ PRICES: dict[str, Price] = {
     "logsIngestion": Price(0.50, "GB ingested (standard log class)", CLOUDWATCH_PRICING),
     "s3Put": Price(0.005 / 1000, "PUT, COPY, POST or LIST request (S3 Standard)", S3_PRICING),
     "s3Get": Price(0.0004 / 1000, "GET request (S3 Standard)", S3_PRICING),
+    "cloudwatchApiRequest": Price(
+        0.01 / 1000, "API request (PutMetricData, GetMetricData, ...)", CLOUDWATCH_PRICING
+    ),
     # Direct PUT ingestion, first 500 TB a month; each record is billed as a multiple of 5 KB.
     "firehoseIngestion": Price(0.029, "GB ingested, records rounded up to 5 KB", FIREHOSE_PRICING),
     "firehosePartitionedObject": Price(
@@ -110,25 +113,29 @@ PEAK_TO_AVERAGE = 4
 # 26 bytes per event besides its message, as CloudWatch Logs counts an event
 # (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutLogEvents.html).
 LOGS_EVENT_OVERHEAD = 26
-# A heartbeat event (`{"heartbeat": true, "account", "region", "sentAt"}`) and the START, END
-# and REPORT lines Lambda writes for each invocation of the heartbeat function.
+# A heartbeat event (`{"heartbeat": true, "account", "region", "sentAt"}`), and the envelope
+# CloudWatch Logs wraps it in (owner, group, stream, filter names), as Firehose decompresses it.
+# The heartbeat function logs nothing else: its START and REPORT lines are filtered out
+# (components/heartbeat.py).
 HEARTBEAT_EVENT_BYTES = 110
-LAMBDA_LINES_BYTES = 330
-# Records Firehose receives per heartbeat: one per log group (the heartbeat group and the
-# function's own group), each billed as 5 KB.
-HEARTBEAT_RECORDS = 2
+HEARTBEAT_ENVELOPE_BYTES = 330
 HEARTBEAT_MEMORY_GB = 128 / 1024
 HEARTBEAT_SECONDS = 0.1
 # The subscriber's daily sweep (lambda mode), per account-region.
 SWEEP_MEMORY_GB = 256 / 1024
 SWEEP_SECONDS = 20
-# Freshness: each new object is an S3 event notification in the queue (one SendMessage), read
-# by the function in batches of 10 (Lambda's default for SQS), each batch deleted at once; a
-# batch reads and writes the state object.
-FRESHNESS_BATCH = 10
-FRESHNESS_MEMORY_GB = 256 / 1024
-FRESHNESS_BATCH_SECONDS = 0.3
-FRESHNESS_RUNS_PER_DAY = 288
+# Freshness: each object of the heartbeat partition is an S3 event notification in the queue
+# (one SendMessage, one receive, one delete), folded by one invocation that reads the object
+# (parsing its heartbeats) and reads and writes the state. The check runs every minute and
+# reads the state, writes its report and publishes its metrics in one PutMetricData call.
+FRESHNESS_MEMORY_GB = 512 / 1024
+FRESHNESS_FOLD_SECONDS = 0.3
+FRESHNESS_SECONDS_PER_1000_HEARTBEATS = 0.05
+FRESHNESS_RUN_SECONDS = 0.5
+FRESHNESS_RUNS_PER_DAY = 1440
+# Listing (an existing bucket): each run lists today's (and near midnight yesterday's)
+# heartbeat folder of every region and reads the objects of the last 10 minutes.
+LISTING_WINDOW_SECONDS = 600
 # Alarms the logging stack declares per covered region (Firehose delivery failing, data stale,
 # records throttled, active partitions; Kinesis adds iterator age and write throttling), and
 # the archive-stale alarm. Member alarms, per account-region, when memberAlarms is on.
@@ -174,15 +181,28 @@ class PlanInputs:
         return self.accounts * self.region_count
 
 
+def senders(inputs: PlanInputs) -> int:
+    """Account-regions that send logs besides heartbeats: measured, or offline every one as
+    soon as there are logs at all."""
+    if inputs.active_accounts:
+        return sum(inputs.active_accounts.values())
+    return inputs.account_regions if inputs.gb_per_day > 0 else 0
+
+
+def heartbeat_objects_per_day(inputs: PlanInputs) -> int:
+    """Every stream's heartbeat partition (handlers/heartbeat.py) holds the heartbeats of all
+    accounts and is flushed once per buffer interval."""
+    return round(inputs.region_count * SECONDS_PER_DAY / inputs.buffer_seconds)
+
+
 def objects_per_day(inputs: PlanInputs) -> int:
-    """Objects Firehose writes a day. Each account-region is one partition per stream; it is
-    flushed once per buffer interval while records arrive, and a heartbeat keeps every
-    partition alive: one object per max(buffer interval, heartbeat interval), or more when the
-    account-region's volume fills the buffer size first."""
-    interval = max(inputs.buffer_seconds, inputs.heartbeat_minutes * 60)
-    by_time = SECONDS_PER_DAY / interval
-    by_size = inputs.gb_per_day * GIB / (inputs.buffer_mib * MIB) / max(inputs.account_regions, 1)
-    return round(inputs.account_regions * max(by_time, by_size))
+    """Objects Firehose writes a day: the heartbeat partitions', and each sending
+    account-region's partition once per buffer interval while records arrive, or more when the
+    logs fill the buffer size first."""
+    by_time = senders(inputs) * SECONDS_PER_DAY / inputs.buffer_seconds
+    by_size = inputs.gb_per_day * GIB / (inputs.buffer_mib * MIB)
+    logs = max(by_time, by_size) if inputs.gb_per_day > 0 else 0.0
+    return heartbeat_objects_per_day(inputs) + round(logs)
 
 
 def _custom_metrics_usd(count: int) -> float:
@@ -208,30 +228,43 @@ def monthly_usd(inputs: PlanInputs) -> dict[str, float]:
         "heartbeatFunction": _usd("lambdaRequest", heartbeats)
         + _usd("lambdaGbSecond", heartbeats * HEARTBEAT_MEMORY_GB * HEARTBEAT_SECONDS),
         "heartbeatLogs": _usd(
-            "logsIngestion",
-            heartbeats * (HEARTBEAT_EVENT_BYTES + LAMBDA_LINES_BYTES + 4 * LOGS_EVENT_OVERHEAD),
-        )
-        / GIB,
-        "heartbeatFirehose": _usd(
-            "firehoseIngestion", heartbeats * HEARTBEAT_RECORDS * FIREHOSE_RECORD_UNIT / GIB
-        )
-        + _usd(
-            "firehosePartitionedGb", heartbeats * (HEARTBEAT_EVENT_BYTES + LAMBDA_LINES_BYTES) / GIB
+            "logsIngestion", heartbeats * (HEARTBEAT_EVENT_BYTES + LOGS_EVENT_OVERHEAD) / GIB
         ),
+        # One record per heartbeat, billed as 5 KB.
+        "heartbeatFirehose": _usd("firehoseIngestion", heartbeats * FIREHOSE_RECORD_UNIT / GIB)
+        + _usd("firehosePartitionedGb", heartbeats * HEARTBEAT_ENVELOPE_BYTES / GIB),
     }
     runs = FRESHNESS_RUNS_PER_DAY * DAYS_PER_MONTH
+    run_usd = (
+        _usd("lambdaRequest", runs)
+        + _usd("lambdaGbSecond", runs * FRESHNESS_MEMORY_GB * FRESHNESS_RUN_SECONDS)
+        + _usd("cloudwatchApiRequest", runs)
+    )
+    heartbeat_objects = heartbeat_objects_per_day(inputs) * DAYS_PER_MONTH
+    parse_seconds = inputs.accounts / 1000 * FRESHNESS_SECONDS_PER_1000_HEARTBEATS
     if inputs.existing_bucket:
-        # No notifications from a bucket the stack does not own: each run lists the prefix, the
-        # account folders and every account-region folder (1 + A + A x R).
-        items["freshness"] = _usd("s3Put", runs * (1 + inputs.accounts + ar))
-    else:
-        batches = objects / FRESHNESS_BATCH
+        # No notifications from a bucket the stack does not own: each run lists a folder per
+        # region and reads the heartbeat objects of the listing window.
+        reads = runs * inputs.region_count * LISTING_WINDOW_SECONDS / inputs.buffer_seconds
         items["freshness"] = (
-            _usd("sqsRequest", objects + 2 * batches)
-            + _usd("lambdaRequest", batches + runs)
-            + _usd("lambdaGbSecond", batches * FRESHNESS_MEMORY_GB * FRESHNESS_BATCH_SECONDS)
-            + _usd("s3Get", batches + runs)
-            + _usd("s3Put", batches + runs)
+            run_usd
+            + _usd("s3Put", runs * (inputs.region_count + 2))
+            + _usd("s3Get", runs + reads)
+            + _usd("lambdaGbSecond", reads * FRESHNESS_MEMORY_GB * parse_seconds)
+        )
+    else:
+        items["freshness"] = (
+            run_usd
+            + _usd("s3Put", runs)
+            + _usd("s3Get", runs)
+            + _usd("sqsRequest", 3 * heartbeat_objects)
+            + _usd("lambdaRequest", heartbeat_objects)
+            + _usd(
+                "lambdaGbSecond",
+                heartbeat_objects * FRESHNESS_MEMORY_GB * (FRESHNESS_FOLD_SECONDS + parse_seconds),
+            )
+            + _usd("s3Get", 2 * heartbeat_objects)
+            + _usd("s3Put", heartbeat_objects)
         )
     metrics = 1 + 2 * inputs.region_count
     if inputs.freshness_metrics == "per-account":
@@ -270,15 +303,18 @@ def quota_requests(inputs: PlanInputs) -> list[dict[str, Any]]:
     """The increases to ask AWS for before the organisation reaches these sizes."""
     requests: list[dict[str, Any]] = []
     for region in _region_names(inputs):
-        senders = inputs.active_accounts.get(region, inputs.accounts)
+        sending = inputs.active_accounts.get(
+            region, inputs.accounts if inputs.gb_per_day > 0 else 0
+        )
         # Firehose names partitions by arrival day: for up to one buffer interval after
-        # midnight each account holds yesterday's partition and today's.
-        partitions = 2 * senders
+        # midnight each account holds yesterday's partition and today's; so does the
+        # heartbeat partition.
+        partitions = 2 * (sending + 1)
         if partitions > HEADROOM * DEFAULT_PARTITIONS:
             steps = math.ceil(partitions / HEADROOM / DEFAULT_PARTITIONS)
             wanted = min(MAX_PARTITIONS, steps * DEFAULT_PARTITIONS)
             why = (
-                f"{senders} accounts send logs of {region}: up to {partitions} active partitions "
+                f"{sending} accounts send logs of {region}: up to {partitions} active partitions "
                 f"in its stream after midnight, beyond {HEADROOM:.0%} of the default "
                 f"{DEFAULT_PARTITIONS}; records beyond the quota go to "
                 "errors/.../activePartitionExceeded/ until `central-logging redrive`"
@@ -340,6 +376,7 @@ def build_plan(inputs: PlanInputs) -> dict[str, Any]:
         "quotaRequests": quota_requests(inputs),
         "monthlyUsd": monthly_usd(inputs),
         "objectsPerDay": objects_per_day(inputs),
+        "silenceNoticedMinutes": silence_noticed_minutes(inputs),
         "sources": sources(),
         "pricesReadOn": PRICES_READ_ON,
     }
@@ -353,10 +390,11 @@ def total_usd(accounts: int, regions: int = 17, **settings: Any) -> float:
 
 
 def silence_noticed_minutes(inputs: PlanInputs) -> float:
-    """How long a silent account-region can go unnoticed: a missed heartbeat, Firehose's
-    delivery (up to 1.5 buffer intervals, "Buffer data for dynamic partitioning") and one
-    period of the freshness schedule."""
-    return inputs.heartbeat_minutes + 1.5 * inputs.buffer_seconds / 60 + 5
+    """How long a silent account-region can go unnoticed (components/freshness.py): its last
+    heartbeat, the next one due, Firehose's delivery (up to 1.5 buffer intervals, "Buffer data
+    for dynamic partitioning"), a minute for the notification, and the next run a minute
+    later."""
+    return inputs.heartbeat_minutes + 1.5 * inputs.buffer_seconds / 60 + 2
 
 
 def settings_within_budget(inputs: PlanInputs) -> list[tuple[int, int, float, float]]:
@@ -693,6 +731,9 @@ def write_text(plan: dict[str, Any], inputs: PlanInputs, out: TextIO) -> None:
         f"{inputs.transport}, {inputs.mode}\n"
     )
     out.write(f"Objects a day: {plan['objectsPerDay']:,}\n")
+    out.write(
+        f"A silent account-region is noticed within {plan['silenceNoticedMinutes']:g} minutes\n"
+    )
     out.write(f"Monthly overhead (us-east-1 list prices read on {PRICES_READ_ON}):\n")
     for name, usd in plan["monthlyUsd"].items():
         out.write(f"  {name:<28} ${usd:>12,.2f}\n")

@@ -11,7 +11,18 @@ import pytest
 
 from central_logging import redrive
 from central_logging.cli import main
-from tests.archive.conftest import ACCOUNT_A, ACCOUNT_B, BUCKET, DAY_1, PREFIX, S3, Archive, run
+from tests.archive.conftest import (
+    ACCOUNT_A,
+    ACCOUNT_B,
+    BUCKET,
+    DAY_1,
+    PREFIX,
+    S3,
+    Archive,
+    envelope,
+    millis,
+    run,
+)
 from tests.archive.diverted import diverted_key, diverted_object, error_record
 from tests.archive.test_diverted import _diverted
 
@@ -267,3 +278,27 @@ def test_role_arn_is_assumed_for_the_moves(
 
     assert (code, report["summary"], assumed) == (0, {"redriven": 1}, [role])
     assert key not in _keys(s3)
+
+
+def test_a_diverted_heartbeat_goes_to_the_heartbeat_partition(
+    s3: S3, json_archive: Archive, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Where Firehose would have put it (handlers/heartbeat.py partition_of), not into the
+    account's own partition."""
+    moment = millis(DAY_1)
+    envelopes = [
+        envelope(ACCOUNT_A, "/central-logging/heartbeat", "heartbeat", [("h-1", moment, "{}")]),
+        envelope(ACCOUNT_A, "/app/diverted", "s-1", [("a-1", moment, "app")]),
+    ]
+    key = diverted_key("eu-west-1", DAY_1, "hb")
+    records = [error_record(envelopes, gzip_raw=True)]
+    json_archive.add(key, diverted_object(records, gzip_object=True), envelopes, "eu-west-1")
+    json_archive.upload(s3.client)
+
+    assert _redrive(capsys)[0] == 0
+
+    written = sorted(k for k in _keys(s3) if "/redrive-" in k)
+    assert [k.split("/region=")[0].removeprefix(PREFIX) for k in written] == [
+        f"account={ACCOUNT_A}",
+        "account=heartbeat",
+    ]
