@@ -320,3 +320,31 @@ def test_an_empty_local_folder_says_so(command: list[str], tmp_path: Path) -> No
         0,
         f"central-logging: {tmp_path} holds no objects.\n",
     )
+
+
+def test_the_shared_heartbeat_partition_reads_as_each_owners_events(tmp_path: Path) -> None:
+    """Heartbeats of every account share `account=heartbeat/`; each event is still its
+    owner's, and `--account` leaves the shared partition out."""
+    moment = datetime(2026, 1, 10, 3, tzinfo=UTC)
+    beats = [
+        envelope(a, "/central-logging/heartbeat", "heartbeat", [(f"h{a}", millis(moment), "{}")])
+        for a in ("011111111111", "022222222222")
+    ]
+    result = Archive()
+    folder = "account=heartbeat/region=eu-west-1/year=2026/month=01/day=10/"
+    result.add(
+        folder + "central-logging-1-2026-01-10-03-05-00-x.json.gz",
+        json_object(beats),
+        beats,
+        "eu-west-1",
+    )
+
+    every = run("read", str(result.write(tmp_path)), "--json")
+    one = run("read", str(tmp_path), "--json", "--account", "011111111111")
+
+    assert (every.code, every.stderr) == (0, "")
+    assert sorted((d["account"], d["region"]) for d in every.documents()) == [
+        ("011111111111", "eu-west-1"),
+        ("022222222222", "eu-west-1"),
+    ]
+    assert (one.code, one.documents()) == (0, [])
