@@ -29,7 +29,7 @@ from moto import mock_aws
 
 from central_logging.plan import PlanInputs, build_plan
 from handlers import freshness
-from handlers.freshness import FreshnessSettings
+from handlers.freshness import FreshnessSettings, stale_after_seconds
 from handlers.heartbeat import HEARTBEAT_LOG_GROUP, HEARTBEAT_PARTITION
 
 REGIONS = [
@@ -84,7 +84,7 @@ def measure(accounts: int, regions: list[str]) -> Measurement:
             "ARCHIVE_PREFIX": PREFIX,
             "REGIONS": json.dumps(regions),
             "EXPECTED_ACCOUNTS": json.dumps(ids),
-            "FRESHNESS_SECONDS": "810",
+            "FRESHNESS_SECONDS": str(stale_after_seconds(5, 300)),
             "FRESHNESS_SOURCE": "events",
         }
     )

@@ -30,6 +30,8 @@ import boto3
 import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
+from handlers.freshness import silence_noticed_seconds
+
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
 
@@ -390,11 +392,8 @@ def total_usd(accounts: int, regions: int = 17, **settings: Any) -> float:
 
 
 def silence_noticed_minutes(inputs: PlanInputs) -> float:
-    """How long a silent account-region can go unnoticed (components/freshness.py): its last
-    heartbeat, the next one due, Firehose's delivery (up to 1.5 buffer intervals, "Buffer data
-    for dynamic partitioning"), a minute for the notification, and the next run a minute
-    later."""
-    return inputs.heartbeat_minutes + 1.5 * inputs.buffer_seconds / 60 + 2
+    """How long a silent account-region can go unreported (handlers/freshness.py)."""
+    return silence_noticed_seconds(inputs.heartbeat_minutes, inputs.buffer_seconds) / 60
 
 
 def settings_within_budget(inputs: PlanInputs) -> list[tuple[int, int, float, float]]:

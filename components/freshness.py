@@ -4,9 +4,9 @@ Every minute a function (handlers/freshness.py) judges, per expected account-reg
 newest archived heartbeat was sent. Members write one every `heartbeatMinutes`, and Firehose
 holds it up to 1.5 buffer intervals ("Buffer data for dynamic partitioning",
 https://docs.aws.amazon.com/firehose/latest/dev/buffering.html), so an account-region whose
-newest heartbeat is older than both together, plus a minute for the notification to reach
-the function, has stopped delivering: at the defaults (5 minutes, 300 s) after 13.5 minutes,
-reported by the next run within 14.5. The `archive-stale` alarm fires when two runs in a row
+newest heartbeat is older than both together, plus 30 s for the notification to reach the
+function, has stopped delivering: at the defaults (5 minutes, 300 s) after 13 minutes,
+reported by the next run within 14 (handlers/freshness.py stale_after_seconds). The `archive-stale` alarm fires when two runs in a row
 find one stale, or publish nothing.
 
 On a bucket the stack creates, S3 event notifications of every object created in the heartbeat
@@ -23,7 +23,6 @@ notifications are its owner's, so the function lists the archive instead (`listi
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 
 import pulumi
@@ -35,10 +34,12 @@ from components.alarms import AlarmNotifier, AlarmSpec
 from components.config import LoggingSettings
 from components.functions import scheduled_function
 from handlers.freshness import (
+    CHECK_PERIOD_SECONDS,
     DEFAULT_STATE_KEY,
     METRIC_NAMESPACE,
     STALE_METRIC,
     report_key_for,
+    stale_after_seconds,
 )
 from handlers.heartbeat import HEARTBEAT_PARTITION
 
@@ -50,17 +51,13 @@ FUNCTION_MEMORY_MB = 512
 # "set the source queue's visibility timeout to at least six times the configuration timeout
 # on your function" (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html).
 QUEUE_VISIBILITY_SECONDS = 6 * FUNCTION_TIMEOUT_SECONDS
-# The check runs every minute: silence is reported within a minute of passing the threshold.
-SCHEDULE = "rate(1 minute)"
-CHECK_PERIOD_SECONDS = 60
+SCHEDULE = f"rate({CHECK_PERIOD_SECONDS // 60} minute)"
 # Up to 1,000 notifications per invocation, gathered for up to 10 s (batches over 10 need a
 # batching window): one state read and write per batch. Only the heartbeat partition is
 # announced, one object per stream per buffer interval: 17 regions make 17 every 5 minutes.
 BATCH_SIZE = 1000
 BATCHING_WINDOW_SECONDS = 10
-# From an object's creation to its heartbeats in the state: the notification, the batching
-# window and the fold.
-NOTICE_SECONDS = 60
+
 # At most two folds at once (the least Lambda allows, "Configuring maximum concurrency for
 # Amazon SQS event sources", https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html):
 # fewer lost races on the one state object; conditional writes make the rest safe.
@@ -82,14 +79,8 @@ DEAD_LETTERS_ALARM = AlarmSpec(
 
 
 def freshness_seconds(settings: LoggingSettings) -> int:
-    """How long after its newest heartbeat was sent an account-region is stale: the next
-    heartbeat is due `heartbeatMinutes` later, Firehose may hold it 1.5 buffer intervals, and
-    the notification takes up to NOTICE_SECONDS to reach the state."""
-    return (
-        settings.heartbeat_minutes * 60
-        + math.ceil(1.5 * settings.buffer_interval_seconds)
-        + NOTICE_SECONDS
-    )
+    """FRESHNESS_SECONDS: stale_after_seconds for this stack's heartbeat and buffer."""
+    return stale_after_seconds(settings.heartbeat_minutes, settings.buffer_interval_seconds)
 
 
 def notification_prefix(settings: LoggingSettings) -> str:

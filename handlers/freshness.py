@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import posixpath
 import random
@@ -69,6 +70,11 @@ SECONDS_METRIC = "SecondsSinceLastDelivery"
 STALE_METRIC = "StaleAccountRegions"
 # "seen in the last 7 days": today's folder and the 7 before it.
 LOOKBACK_DAYS = 7
+# The check runs every minute (components/freshness.py).
+CHECK_PERIOD_SECONDS = 60
+# From a heartbeat object's creation to its heartbeats in the state: S3's notification, the
+# queue's batching window (10 s) and the fold.
+NOTICE_SECONDS = 30
 # Listing: the heartbeat objects each run reads. Runs are a minute apart, so each object is
 # read by several; the state remembers what they found.
 LISTING_WINDOW = timedelta(minutes=10)
@@ -178,6 +184,21 @@ class FreshnessSettings:
             ),
             organization_role_arn=_role_arn(env, "ORGANIZATION_ROLE_ARN"),
         )
+
+
+def stale_after_seconds(heartbeat_minutes: int, buffer_seconds: int) -> int:
+    """How long after its newest heartbeat was sent an account-region is stale: the next
+    heartbeat is due `heartbeat_minutes` later, Firehose may hold it 1.5 buffer intervals
+    ("Buffer data for dynamic partitioning",
+    https://docs.aws.amazon.com/firehose/latest/dev/buffering.html), and its notification
+    takes up to NOTICE_SECONDS to reach the state."""
+    return heartbeat_minutes * 60 + math.ceil(1.5 * buffer_seconds) + NOTICE_SECONDS
+
+
+def silence_noticed_seconds(heartbeat_minutes: int, buffer_seconds: int) -> int:
+    """The longest a silent account-region goes unreported: its last heartbeat may have left
+    just before the silence began, then the threshold passes, then the next run reports it."""
+    return stale_after_seconds(heartbeat_minutes, buffer_seconds) + CHECK_PERIOD_SECONDS
 
 
 def report_key_for(state_key: str) -> str:

@@ -237,8 +237,8 @@ def test_the_stack_gives_the_function_the_documented_environment() -> None:
         "ARCHIVE_PREFIX": PREFIX,
         "REGIONS": json.dumps([REGION, OTHER_REGION]),
         "EXPECTED_ACCOUNTS": json.dumps([FRESH, STALE, MISSING]),
-        # a heartbeat (5 min) + 1.5 x bufferIntervalSeconds 300 + a minute's notice
-        "FRESHNESS_SECONDS": "810",
+        # a heartbeat (5 min) + 1.5 x bufferIntervalSeconds 300 + 30 s for the notice
+        "FRESHNESS_SECONDS": "780",
         "ARCHIVE_FORMAT": "json",
         "STATE_KEY": STATE_KEY,
         # The stack's own bucket tells the function what arrives.

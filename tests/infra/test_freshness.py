@@ -137,11 +137,11 @@ def test_a_raw_archive_is_checked_per_region_without_reading_the_organisation() 
 
 def test_the_threshold_allows_for_the_heartbeat_and_the_buffer() -> None:
     """Stale once the newest heartbeat is older than the heartbeat interval, 1.5 buffer
-    intervals (Firehose's delivery) and a minute's notice: 13.5 minutes at the defaults,
+    intervals (Firehose's delivery) and 30 s for the notice: 13 minutes at the defaults,
     reported by the next run, a minute later at most."""
-    assert function_variables(run_logging())["FRESHNESS_SECONDS"] == "810"
+    assert function_variables(run_logging())["FRESHNESS_SECONDS"] == "780"
     slower = run_logging(heartbeatMinutes=10, bufferIntervalSeconds=600)
-    assert function_variables(slower)["FRESHNESS_SECONDS"] == str(600 + 900 + 60)
+    assert function_variables(slower)["FRESHNESS_SECONDS"] == str(600 + 900 + 30)
 
 
 def test_a_raw_archive_announces_every_object_and_reads_none() -> None:
