@@ -53,6 +53,7 @@ def example_stack(file_name: str) -> Stack:
 STACKS: dict[str, Stack] = {
     "example-logging": example_stack("Pulumi.logging.yaml"),
     "example-member": example_stack("Pulumi.member.yaml"),
+    "example-management": example_stack("Pulumi.management.yaml"),
     "logging-organization": Stack(
         {"role": "logging", "organizationId": ORG_ID}, LOGGING_ACCOUNT_ID
     ),

@@ -48,7 +48,7 @@ def test_the_pack_and_the_config_share_the_expiry_floor() -> None:
     assert rules.EXPIRE_DAYS_FLOOR == EXPIRE_DAYS_FLOOR
 
 
-@pytest.mark.parametrize("name", ["logging", "member", "organization"])
+@pytest.mark.parametrize("name", ["logging", "member", "management", "organization"])
 def test_the_example_stacks_pass_the_pack_as_shipped(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
