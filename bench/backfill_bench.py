@@ -14,13 +14,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import logging
-import os
-import re
-import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -28,9 +23,8 @@ import pytest
 from botocore.config import Config
 from moto.logs.exceptions import ResourceNotFoundException
 from moto.logs.models import LogsBackend, logs_backends
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import make_server
 
+from bench.quota_server import serve
 from central_logging import cli
 from handlers.core import QUOTAS_PER_SECOND
 from tests.handlers.harness import AccountPolicies, put_in_slots
@@ -41,70 +35,9 @@ OTHER_ACCOUNTS = ("444444444444", "555555555555")
 REGIONS = ("eu-west-1", "eu-central-1")
 FILTER_NAME = "central-logging"
 FILTER_SLOTS = 2
-_CREDENTIAL = re.compile(r"Credential=([^/]+)/\d+/([^/]+)/")
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
-
-
-class QuotaLayer:
-    """Token buckets per access key (one per account here), region and API, holding one
-    second's worth of calls; calls beyond them get ThrottlingException."""
-
-    def __init__(self, app: Any, latency: float) -> None:
-        self.app = app
-        self.latency = latency
-        self.calls: Counter[tuple[str, str]] = Counter()  # (operation, "ok"|"throttled"|...)
-        self._buckets: dict[tuple[str, str, str], tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def _take(self, key: tuple[str, str, str], rate: float) -> bool:
-        with self._lock:
-            now = time.monotonic()
-            tokens, updated = self._buckets.get(key, (rate, now))
-            tokens = min(rate, tokens + (now - updated) * rate)
-            allowed = tokens >= 1
-            self._buckets[key] = (tokens - 1 if allowed else tokens, now)
-            return allowed
-
-    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        time.sleep(self.latency)
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
-        operation = target.split(".")[-1] if target.startswith("Logs_") else ""
-        credential = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
-        if operation in QUOTAS_PER_SECOND and credential:
-            key = (credential.group(1), credential.group(2), operation)
-            if not self._take(key, QUOTAS_PER_SECOND[operation]):
-                with self._lock:
-                    self.calls[operation, "throttled"] += 1
-                body = b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
-                start_response(
-                    "400 Bad Request",
-                    [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", "b")],
-                )
-                return [body]
-
-        def recording(status: str, headers: Any, *args: Any) -> Any:
-            if operation:
-                with self._lock:
-                    self.calls[operation, "ok" if status.startswith("200") else "error"] += 1
-            return start_response(status, headers, *args)
-
-        return self.app(environ, recording)  # type: ignore[no-any-return]
-
-    def count(self, operation: str, kind: str | None = None) -> int:
-        with self._lock:
-            return sum(
-                n for (op, k), n in self.calls.items() if op == operation and kind in (None, k)
-            )
-
-    def total(self) -> int:
-        with self._lock:
-            return sum(self.calls.values())
-
-    def reset(self) -> None:
-        with self._lock:
-            self.calls.clear()
 
 
 def _put_any_destination(
@@ -200,20 +133,9 @@ def main() -> None:
     n = args.groups
     bound = n / QUOTAS_PER_SECOND["PutSubscriptionFilter"]
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     LogsBackend.put_subscription_filter = _put_any_destination  # type: ignore[method-assign,assignment]
     AccountPolicies(pytest.MonkeyPatch())  # moto has none; backfill reads them first
-    layer = QuotaLayer(DomainDispatcherApplication(create_backend_app), args.latency)
-    server = make_server("127.0.0.1", 0, layer, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    os.environ.update(
-        AWS_ENDPOINT_URL=f"http://127.0.0.1:{server.server_port}",
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_REGION=REGIONS[0],
-        AWS_DEFAULT_REGION=REGIONS[0],
-    )
-    os.environ.pop("AWS_PROFILE", None)
+    layer = serve(QUOTAS_PER_SECOND, args.latency, REGIONS[0])
     one = ["--destination-arn", destination_arn(REGIONS[0])]
     both = [*one, "--destination-arn", destination_arn(REGIONS[1])]
 
@@ -245,7 +167,6 @@ def main() -> None:
             populate(account, region, n)
     accounts = ["--accounts", OWN_ACCOUNT, *OTHER_ACCOUNTS, "--assume-role", "bench"]
     fan_out_time, _ = ours([*both, *accounts])
-    server.shutdown()
 
     print(f"log groups per account-region: {n}; latency per call: {args.latency * 1000:.0f} ms")
     print(f"quota limit N/5 s: {bound:.1f} s")

@@ -17,21 +17,14 @@ import argparse
 import contextlib
 import io
 import json
-import logging
-import os
-import re
-import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 from moto.logs.models import LogGroup, LogsBackend, logs_backends
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import make_server
 
+from bench.quota_server import serve
 from central_logging import cli, history
 from tests.handlers.harness import put_in_slots
 
@@ -43,53 +36,7 @@ BUCKET = "bench-archive"
 ARCHIVE = f"s3://{BUCKET}/CentralizedAccountsLog/"
 EVENT_BYTES = 200
 PAGE_EVENTS = (1 << 20) // EVENT_BYTES
-_CREDENTIAL = re.compile(r"Credential=([^/]+)/\d+/([^/]+)/")
-
-
-class QuotaLayer:
-    """FilterLogEvents at 5 calls a second per access key and region (a token bucket holding
-    one second's worth), ThrottlingException beyond; `latency` before every call."""
-
-    def __init__(self, app: Any, latency: float) -> None:
-        self.app = app
-        self.latency = latency
-        self.calls: Counter[str] = Counter()
-        # When the first and the last FilterLogEvents call came: the window the quota governs.
-        self.first: float | None = None
-        self.last = 0.0
-        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def _take(self, key: tuple[str, str]) -> bool:
-        rate = history.FILTER_LOG_EVENTS_PER_SECOND
-        with self._lock:
-            now = time.monotonic()
-            tokens, updated = self._buckets.get(key, (rate, now))
-            tokens = min(rate, tokens + (now - updated) * rate)
-            allowed = tokens >= 1
-            self._buckets[key] = (tokens - 1 if allowed else tokens, now)
-            return allowed
-
-    def __call__(
-        self, environ: dict[str, Any], start_response: Callable[..., Any]
-    ) -> Iterable[bytes]:
-        time.sleep(self.latency)
-        filtering = environ.get("HTTP_X_AMZ_TARGET", "").endswith(".FilterLogEvents")
-        credential = _CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
-        if filtering and credential:
-            if not self._take((credential.group(1), credential.group(2))):
-                with self._lock:
-                    self.calls["throttled"] += 1
-                start_response(
-                    "400 Bad Request",
-                    [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", "b")],
-                )
-                return [b'{"__type":"ThrottlingException","message":"Rate exceeded"}']
-            with self._lock:
-                self.calls["ok"] += 1
-                self.last = time.monotonic()
-                self.first = self.last if self.first is None else self.first
-        return self.app(environ, start_response)  # type: ignore[no-any-return]
+FILTER = "FilterLogEvents"
 
 
 def one_megabyte_pages() -> None:
@@ -149,30 +96,18 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per call")
     args = parser.parse_args()
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     one_megabyte_pages()
-    layer = QuotaLayer(DomainDispatcherApplication(create_backend_app), args.latency)
-    server = make_server("127.0.0.1", 0, layer, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    os.environ.update(
-        AWS_ENDPOINT_URL=f"http://127.0.0.1:{server.server_port}",
-        AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_REGION=REGION,
-        AWS_DEFAULT_REGION=REGION,
-    )
-    os.environ.pop("AWS_PROFILE", None)
+    layer = serve({"FilterLogEvents": history.FILTER_LOG_EVENTS_PER_SECOND}, args.latency, REGION)
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     s3.put_object(Bucket=BUCKET, Key="CentralizedAccountsLog/account=1/live.json.gz", Body=b"")
     populate(args.groups, args.events, args.days)
 
     wall, report = run_history()
-    calls, throttled = layer.calls["ok"], layer.calls["throttled"]
-    first, last = layer.first or 0.0, layer.last
-    layer.calls.clear()
+    calls, throttled = layer.count(FILTER, "ok"), layer.count(FILTER, "throttled")
+    first, last = layer.first[FILTER], layer.last[FILTER]
+    layer.reset()
     rerun_wall, rerun = run_history()
-    server.shutdown()
 
     events = report["totals"]["events"]
     # Calls after the first one, over the time they took: the rate the quota limits.
@@ -190,7 +125,7 @@ def main() -> None:
     print(f"objects written: {report['totals']['objectsWritten']}")
     print(
         f"re-run: {rerun_wall:.1f} s, {rerun['totals']['objectsWritten']} objects written, "
-        f"{layer.calls['ok'] / rerun_wall:.2f} FilterLogEvents/s"
+        f"{layer.count(FILTER, 'ok') / rerun_wall:.2f} FilterLogEvents/s"
     )
 
 
