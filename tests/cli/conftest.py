@@ -3,11 +3,16 @@ with three member accounts, and fast fake time for the quota pacing."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from central_logging import cli
 from components.policies import destination_access_policy
@@ -23,6 +28,8 @@ from tests.handlers.harness import (
 )
 
 OTHER_ACCOUNTS = ("444444444444", "555555555555")
+# The console script of this venv, as an operator runs it.
+CLI = str(Path(sys.executable).with_name("central-logging"))
 # Where the organisation trail lives; AWS shows it in every member account.
 MANAGEMENT_ACCOUNT = "666666666666"
 
@@ -51,4 +58,33 @@ def ssm_destination(aws: FakeAws) -> None:
     """The SSM parameter the member stack writes in its region."""
     boto3.client("ssm", region_name=REGION).put_parameter(
         Name=core.DESTINATION_PARAMETER, Value=DESTINATION_ARN, Type="String"
+    )
+
+
+@pytest.fixture
+def endpoint(aws: FakeAws) -> Iterator[str]:
+    """moto as a server on loopback, for the console script run as its own process."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def console(endpoint: str, *argv: str) -> subprocess.Popen[str]:
+    """`central-logging ARGV` in its own process against `endpoint`, as an operator runs it
+    (Ctrl-C, exit codes, pipes)."""
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": REGION,
+        # This checkout's code, whichever checkout the console script was installed from.
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    return subprocess.Popen(
+        [CLI, *argv], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

@@ -7,28 +7,23 @@ import contextlib
 import gzip
 import io
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto.logs.models import LogStream
-from moto.server import ThreadedMotoServer
 
 from central_logging import cli, history
 from central_logging.cli import main
 from components import policies
 from handlers import core
-from tests.cli.conftest import OTHER_ACCOUNTS
+from tests.cli.conftest import OTHER_ACCOUNTS, console
 from tests.handlers.harness import (
     DESTINATION_ARN,
     FILTER_NAME,
@@ -53,7 +48,6 @@ GROUP = "/app/orders"
 LIVE_KEY = (
     f"{PREFIX}account={MEMBER_ACCOUNT}/region={REGION}/year=2026/month=01/day=01/live.json.gz"
 )
-CLI = str(Path(sys.executable).with_name("central-logging"))
 HISTORY = ["history", ARCHIVE, "--destination-arn", DESTINATION_ARN]
 
 
@@ -433,34 +427,8 @@ def test_names_are_deterministic_in_their_content() -> None:
     assert sorted(int(ev["id"]) for e in envelopes for ev in e["logEvents"]) == list(range(25_000))
 
 
-@pytest.fixture
-def endpoint(aws: FakeAws) -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
 def history_process(endpoint: str) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": REGION,
-        # This checkout's code, whichever checkout the console script was installed from.
-        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-    }
-    return subprocess.Popen(
-        [CLI, *HISTORY, "--json"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return console(endpoint, *HISTORY, "--json")
 
 
 def test_ctrl_c_prints_the_report_so_far_exits_130_and_a_rerun_leaves_each_event_once(

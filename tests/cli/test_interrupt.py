@@ -4,49 +4,18 @@ subprocess, against a moto server in this process (so the test's extensions of m
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-from moto.server import ThreadedMotoServer
+from tests.cli.conftest import console
+from tests.handlers.harness import DESTINATION_ARN, FILTER_NAME, FakeAws
 
-from tests.handlers.harness import DESTINATION_ARN, FILTER_NAME, REGION, FakeAws
-
-CLI = str(Path(sys.executable).with_name("central-logging"))
 LOG_GROUPS = [f"/app/{index:02}" for index in range(20)]
 
 
-@pytest.fixture
-def endpoint(aws: FakeAws) -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
 def backfill(endpoint: str) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": REGION,
-    }
-    return subprocess.Popen(
-        [CLI, "backfill", "--destination-arn", DESTINATION_ARN, "--json"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return console(endpoint, "backfill", "--destination-arn", DESTINATION_ARN, "--json")
 
 
 def test_ctrl_c_prints_the_report_so_far_exits_130_and_a_rerun_finishes(
