@@ -1,11 +1,11 @@
 """CoverageCheck: does every log group of the organisation deliver to the archive?
 (logging stack, home region, daily; handlers/coverage.py)
 
-The check runs in the logging account and trusts nothing the audited accounts say about
-themselves: it lists the accounts through a role of the management account
-(`coverageOrganizationRoleArn`), reads each account through the read-only role the
-organization stack deploys there (READER_ROLE_NAME), and judges against the logging stack's
-own destinations. It writes its report under REPORT_PREFIX in the archive bucket, outside
+The check (`coverageCheck`) runs in the logging account and trusts nothing the audited
+accounts say about themselves: it lists the accounts through a role of the management
+account (`organizationReaderRoleArn`, which the freshness check uses too), leaves out
+`exemptAccounts`, reads each account through the read-only role the organization stack
+deploys there (READER_ROLE_NAME), and judges against the logging stack's own destinations. It writes its report under REPORT_PREFIX in the archive bucket, outside
 the archive prefix, and publishes `UncoveredLogGroups` (per region and in all) and
 `UncheckedAccountRegions`; the alarms watch the totals.
 """
@@ -67,7 +67,7 @@ class CoverageCheck(pulumi.ComponentResource):
             "REPORT_PREFIX": REPORT_PREFIX,
             "FILTER_PATTERN": coverage.filter_pattern,
             "EXCLUDE_PATTERNS": json.dumps(list(coverage.exclude_log_groups)),
-            "EXCLUDE_ACCOUNTS": json.dumps(list(coverage.exclude_accounts)),
+            "EXCLUDE_ACCOUNTS": json.dumps(list(settings.exempt_accounts)),
         }
         scheduled_function(
             self,
@@ -116,7 +116,7 @@ class CoverageCheck(pulumi.ComponentResource):
             home,
             "The coverage check could not read some account-regions (no reader role "
             f"{READER_ROLE_NAME}, or it was changed), or did not finish: read {report}; add "
-            "accounts the organization stack leaves out to coverageExcludeAccounts.",
+            "accounts the organization stack leaves out to exemptAccounts.",
             namespace=METRIC_NAMESPACE,
             metric=UNCHECKED_METRIC,
             dimensions={},

@@ -127,7 +127,7 @@ class FreshnessCheck(pulumi.ComponentResource):
             "FRESHNESS_SOURCE": "events" if events else "listing",
             "FRESHNESS_METRICS": settings.freshness_metrics,
             "EXPECTED_FROM_ORGANIZATIONS": "true" if from_organizations else "false",
-            "EXCLUDED_ACCOUNTS": json.dumps(list(settings.freshness_exclude_accounts)),
+            "EXCLUDED_ACCOUNTS": json.dumps(list(settings.exempt_accounts)),
             "ORGANIZATION_ROLE_ARN": settings.organization_reader_role_arn or "",
         }
         if settings.archive_format == "raw":
