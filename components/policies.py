@@ -729,6 +729,15 @@ def subscriber_function_policy(
             "Resource": destination_arn,
         },
         {
+            # A log group the account-level subscription filter policy delivers gets no
+            # filter (every event twice). DescribeAccountPolicies has no resource type
+            # (Service Authorization Reference, Amazon CloudWatch Logs).
+            "Sid": "ReadAccountPolicies",
+            "Effect": "Allow",
+            "Action": "logs:DescribeAccountPolicies",
+            "Resource": "*",
+        },
+        {
             "Sid": "OwnLogs",
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
