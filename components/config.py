@@ -452,6 +452,8 @@ class LoggingSettings:
     history_writer_principals: tuple[str, ...] = ()
     # Accounts or role ARNs that may assume the archive reader role (components/reader.py).
     reader_principals: tuple[str, ...] = ()
+    # Functions deployed only as code AWS Signer signed (components/code_signing.py).
+    code_signing: bool = False
 
     @property
     def destination_scope(self) -> str:
@@ -475,6 +477,8 @@ class MemberSettings:
     reconcile_schedule: str | None
     alarms: AlarmSettings
     logging_account_id: str | None = None
+    # Functions deployed only as code AWS Signer signed (components/code_signing.py).
+    code_signing: bool = False
 
 
 @dataclass(frozen=True)
@@ -689,6 +693,7 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         coverage=_coverage(raw, organization_id, organization_reader, s3_prefix),
         history_writer_principals=_history_writer_principals(raw, archive_format),
         reader_principals=_principals(raw, "readerPrincipals"),
+        code_signing=raw.boolean("codeSigning", False),
     )
 
 
@@ -840,6 +845,7 @@ def parse_member(values: Mapping[str, str | None], home_region: str | None) -> M
             ACCOUNT_RE,
             "it must be the logging account's 12-digit ID",
         ),
+        code_signing=raw.boolean("codeSigning", False),
     )
     cli_settings(member)  # they fit
     return member
@@ -1039,6 +1045,7 @@ LOGGING_KEYS = [
     *COVERAGE_KEYS,
     "historyWriterPrincipals",
     "readerPrincipals",
+    "codeSigning",
 ]
 MEMBER_KEYS = [
     "regions",
@@ -1052,6 +1059,7 @@ MEMBER_KEYS = [
     "alarmTopicArn",
     "alarmEmail",
     "loggingAccountId",
+    "codeSigning",
 ]
 
 ORGANIZATION_KEYS = [
@@ -1097,6 +1105,7 @@ DECLARED_DEFAULTS = {
     "failureTolerancePercentage": "10",
     "memberAlarms": "false",
     "coverageCheck": "false",
+    "codeSigning": "false",
 }
 
 

@@ -21,7 +21,7 @@ from pulumi import Output, ResourceOptions
 from components import policies
 from components.alarms import AlarmNotifier
 from components.config import COVERAGE_REPORT_PREFIX, CoverageConfig, LoggingSettings
-from components.functions import scheduled_function
+from components.functions import SignedFunctionCode, scheduled_function
 from handlers.coverage import UNCHECKED_METRIC, UNCOVERED_METRIC
 from handlers.freshness import METRIC_NAMESPACE
 
@@ -53,6 +53,7 @@ class CoverageCheck(pulumi.ComponentResource):
         kms_key_arn: Output[str],
         destination_arns: Output[Mapping[str, str]],
         alarms: AlarmNotifier,
+        signed_code: SignedFunctionCode | None = None,
         opts: ResourceOptions | None = None,
     ) -> None:
         super().__init__("central-logging:coverage:CoverageCheck", name, None, opts)
@@ -81,6 +82,7 @@ class CoverageCheck(pulumi.ComponentResource):
             timeout=TIMEOUT_SECONDS,
             memory=MEMORY_MB,
             role_name=ROLE_NAME,
+            signed_code=signed_code,
             policy=lambda own_logs: Output.all(account_id, bucket_arn, kms_key_arn, own_logs).apply(
                 lambda a: policies.coverage_function_policy(
                     partition=partition,

@@ -30,7 +30,7 @@ from pulumi import Output, ResourceOptions
 from components import policies
 from components.alarms import PERIOD_SECONDS, AlarmNotifier, AlarmSpec
 from components.config import LoggingSettings
-from components.functions import scheduled_function
+from components.functions import SignedFunctionCode, scheduled_function
 from handlers.freshness import (
     DEFAULT_STATE_KEY,
     METRIC_NAMESPACE,
@@ -107,6 +107,7 @@ class FreshnessCheck(pulumi.ComponentResource):
         account_id: Output[str],
         delivery_stream_names: Mapping[str, Output[str]],
         alarms: AlarmNotifier,
+        signed_code: SignedFunctionCode | None = None,
         opts: ResourceOptions | None = None,
     ) -> None:
         super().__init__("central-logging:freshness:FreshnessCheck", name, None, opts)
@@ -170,6 +171,7 @@ class FreshnessCheck(pulumi.ComponentResource):
             environment=environment,
             timeout=FUNCTION_TIMEOUT_SECONDS,
             memory=FUNCTION_MEMORY_MB,
+            signed_code=signed_code,
             policy=lambda own_logs: Output.all(bucket_arn, own_logs, kms_key_arn, queue_arn).apply(
                 lambda a: policies.freshness_function_policy(
                     bucket_arn=a[0],

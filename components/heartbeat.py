@@ -14,7 +14,7 @@ from pulumi import Output, ResourceOptions
 
 from components import policies
 from components.alarms import AlarmNotifier, AlarmSpec
-from components.functions import scheduled_function
+from components.functions import SignedFunctionCode, scheduled_function
 from handlers.heartbeat import HEARTBEAT_INTERVAL_SECONDS, HEARTBEAT_LOG_GROUP
 
 FUNCTION_NAME = "central-logging-heartbeat"
@@ -54,6 +54,7 @@ class Heartbeat(pulumi.ComponentResource):
         partition: str,
         account_id: Output[str],
         alarms: AlarmNotifier,
+        signed_code: SignedFunctionCode | None = None,
         opts: ResourceOptions | None = None,
     ) -> None:
         super().__init__("central-logging:heartbeat:Heartbeat", name, None, opts)
@@ -74,6 +75,7 @@ class Heartbeat(pulumi.ComponentResource):
             description=DESCRIPTION,
             handler=HANDLER,
             schedule=SCHEDULE,
+            signed_code=signed_code,
             policy=lambda own_logs: Output.all(account_id, own_logs).apply(
                 lambda a: policies.heartbeat_function_policy(
                     partition=partition, region=region, account_id=a[0], function_log_group_arn=a[1]

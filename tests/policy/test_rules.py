@@ -93,7 +93,16 @@ STACK_CONFIGS: dict[str, tuple[dict[str, object], str]] = {
         {"role": "member", "loggingStack": LOGGING_STACK, "regions": REGIONS},
         LOGGING_ACCOUNT_ID,
     ),
+    "member-code-signing": (
+        {"role": "member", "loggingStack": LOGGING_STACK, "codeSigning": True},
+        MEMBER,
+    ),
+    "logging-code-signing": (
+        {"role": "logging", "organizationId": ORG_ID, "codeSigning": True},
+        LOGGING_ACCOUNT_ID,
+    ),
     "organization-lambda": (ORGANIZATION, MANAGEMENT),
+    "organization-code-signing": ({**ORGANIZATION, "codeSigning": True}, MANAGEMENT),
     "organization-account-policy": (
         {**ORGANIZATION, "subscriptionMode": "account-policy", "excludeLogGroups": ["/aws/noisy"]},
         MANAGEMENT,
