@@ -1754,6 +1754,21 @@ def test_a_trail_of_data_events_passes_and_only_a_log_bucket_may_use_sse_s3() ->
     assert len(stack_violations(policy("archive-bucket-kms-encrypted"), unlogged)) == 1
 
 
+def test_only_a_bucket_whose_code_a_signing_job_signs_may_use_sse_s3(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """codeSigning: the code bucket is SSE-S3 (Signer and Lambda read it as the deployer);
+    without the job that signs its code it is just a bucket without KMS."""
+    as_role(monkeypatch, "member")
+    signed = stack("member-code-signing").resources
+    unsigned = [r for r in signed if r.type != rules.SIGNING_JOB]
+    rule = policy("archive-bucket-kms-encrypted")
+
+    assert stack_violations(rule, signed) == []
+    [message] = stack_violations(rule, unsigned)
+    assert "AES256" in message
+
+
 def test_every_rule_is_exercised_by_a_mutation() -> None:
     exercised = (
         {m[0] for m in MUTATIONS}
