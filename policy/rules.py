@@ -191,6 +191,7 @@ ALLOWED_TYPES: dict[str, frozenset[str]] = {
     | {
         "central-logging:destination:CentralDestination",
         "central-logging:freshness:FreshnessCheck",
+        "central-logging:coverage:CoverageCheck",
         "central-logging:redrive:RedriveRole",
         "central-logging:reader:ArchiveReader",
         "aws:cloudwatch/dashboard:Dashboard",

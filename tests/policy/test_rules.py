@@ -97,6 +97,15 @@ STACK_CONFIGS: dict[str, tuple[dict[str, object], str]] = {
         {"role": "member", "loggingStack": LOGGING_STACK, "codeSigning": True},
         MEMBER,
     ),
+    "logging-coverage": (
+        {
+            "role": "logging",
+            "organizationId": ORG_ID,
+            "organizationReaderRoleArn": f"arn:aws:iam::{MANAGEMENT}:role/list-accounts",
+            "coverageCheck": True,
+        },
+        LOGGING_ACCOUNT_ID,
+    ),
     "logging-code-signing": (
         {"role": "logging", "organizationId": ORG_ID, "codeSigning": True},
         LOGGING_ACCOUNT_ID,
