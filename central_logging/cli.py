@@ -85,6 +85,7 @@ from handlers.core import (
     is_excluded,
     make_logs_client,
     quota_limiters,
+    read_account_policies,
     unsubscribe,
     unsupported_class,
 )
@@ -680,14 +681,11 @@ class Sweep:
         design section 6), so that a log group it covers is reported as such and gets no second
         filter (every event twice); False, with the failure recorded, if it cannot be read."""
         try:
-            response = self.client.describe_account_policies(
-                policyType="SUBSCRIPTION_FILTER_POLICY"
-            )
+            self.account_policies = list(read_account_policies(self.client))
         except (ClientError, BotoCoreError) as error:
             detail = error_result("", error).detail
             self._record(Result(None, FAILED, f"could not read account policies: {detail}"))
             return False
-        self.account_policies = list(response.get("accountPolicies", []))
         return True
 
     def run(self) -> None:

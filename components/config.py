@@ -344,33 +344,31 @@ def _alarms(raw: Raw, regions: tuple[str, ...], logging_home: str | None) -> Ala
 
 @dataclass(frozen=True)
 class CoverageConfig:
-    """The central coverage check (components/coverage.py): the role that lists the
-    organisation's accounts, and the members' settings it judges their filters by."""
+    """The central coverage check (components/coverage.py), which `coverageCheck` turns on:
+    the role that lists the organisation's accounts, and the members' settings it judges
+    their filters by."""
 
     organization_role_arn: str
     filter_pattern: str = ""
     exclude_log_groups: tuple[str, ...] = ()
-    exclude_accounts: tuple[str, ...] = ()
 
 
 # Where the coverage check writes its report in the archive bucket (outside s3Prefix).
 COVERAGE_REPORT_PREFIX = "coverage/"
-COVERAGE_KEYS = (
-    "coverageOrganizationRoleArn",
-    "coverageFilterPattern",
-    "coverageExcludeLogGroups",
-    "coverageExcludeAccounts",
-)
+COVERAGE_KEYS = ("coverageCheck", "coverageFilterPattern", "coverageExcludeLogGroups")
+# Keys of earlier versions, which stack files still hold: each is refused naming what took
+# its place, rather than ignored.
+RETIRED_KEYS = {
+    "freshnessExcludeAccounts": "exemptAccounts",
+    "coverageExcludeAccounts": "exemptAccounts",
+    "coverageOrganizationRoleArn": "organizationReaderRoleArn with coverageCheck true",
+}
 
 
-def _coverage(raw: Raw, organization_id: str | None, s3_prefix: str) -> CoverageConfig | None:
-    role_arn = _one_of(
-        "coverageOrganizationRoleArn",
-        raw.text("coverageOrganizationRoleArn"),
-        ROLE_ARN_RE,
-        "it must be the ARN of an IAM role in the management account or a delegated "
-        "administrator, such as arn:aws:iam::111111111111:role/NAME",
-    )
+def _coverage(
+    raw: Raw, organization_id: str | None, reader_role_arn: str | None, s3_prefix: str
+) -> CoverageConfig | None:
+    enabled = raw.boolean("coverageCheck", False)
     filter_pattern = raw.values.get("coverageFilterPattern") or ""
     if len(filter_pattern) > FILTER_PATTERN_MAX:
         raise _bad(
@@ -381,24 +379,29 @@ def _coverage(raw: Raw, organization_id: str | None, s3_prefix: str) -> Coverage
     excludes = raw.strings(
         "coverageExcludeLogGroups", _matches(LOG_GROUP_GLOB_RE), "a log group name or glob pattern"
     )
-    accounts = raw.strings("coverageExcludeAccounts", _matches(ACCOUNT_RE), "a 12-digit account ID")
-    if role_arn is None:
-        for name, value in zip(
-            COVERAGE_KEYS[1:], (filter_pattern, excludes, accounts), strict=True
-        ):
+    if not enabled:
+        for name, value in zip(COVERAGE_KEYS[1:], (filter_pattern, excludes), strict=True):
             if value:
                 raise _bad(
                     name,
                     value if isinstance(value, str) else list(value),
-                    "it only applies to the coverage check, which coverageOrganizationRoleArn "
-                    "turns on: set that too, or leave this unset",
+                    "it only applies to the coverage check, which coverageCheck true turns on: "
+                    "set that too, or leave this unset",
                 )
         return None
     if not organization_id:
         raise _bad(
-            "coverageOrganizationRoleArn",
-            role_arn,
+            "coverageCheck",
+            True,
             "the coverage check covers the accounts of an organisation: set organizationId too",
+        )
+    if reader_role_arn is None:
+        raise _bad(
+            "coverageCheck",
+            True,
+            "the coverage check lists the organisation's accounts through "
+            "organizationReaderRoleArn: set it to a role in the management account or a "
+            "delegated administrator",
         )
     if s3_prefix.startswith(COVERAGE_REPORT_PREFIX):
         raise _bad(
@@ -407,7 +410,7 @@ def _coverage(raw: Raw, organization_id: str | None, s3_prefix: str) -> Coverage
             f"the coverage check writes its report under {COVERAGE_REPORT_PREFIX}, so the "
             "archive prefix must not start with it",
         )
-    return CoverageConfig(role_arn, filter_pattern, excludes, accounts)
+    return CoverageConfig(reader_role_arn, filter_pattern, excludes)
 
 
 @dataclass(frozen=True)
@@ -441,7 +444,8 @@ class LoggingSettings:
     access_trail: str = SERVER_ACCESS_LOGS
     freshness_accounts: tuple[str, ...] = ()
     freshness_metrics: str = "aggregate"
-    freshness_exclude_accounts: tuple[str, ...] = ()
+    # Accounts of the organisation neither check expects (freshness, coverage).
+    exempt_accounts: tuple[str, ...] = ()
     organization_reader_role_arn: str | None = None
     coverage: CoverageConfig | None = None
     # Accounts or role ARNs that may assume the history writer role (`central-logging history`).
@@ -450,6 +454,8 @@ class LoggingSettings:
     reader_principals: tuple[str, ...] = ()
     # The members' heartbeat interval, which the freshness check's threshold allows for.
     heartbeat_minutes: int = DEFAULT_HEARTBEAT_MINUTES
+    # Functions deployed only as code AWS Signer signed (components/code_signing.py).
+    code_signing: bool = False
 
     @property
     def destination_scope(self) -> str:
@@ -474,6 +480,8 @@ class MemberSettings:
     alarms: AlarmSettings
     logging_account_id: str | None = None
     heartbeat_minutes: int = DEFAULT_HEARTBEAT_MINUTES
+    # Functions deployed only as code AWS Signer signed (components/code_signing.py).
+    code_signing: bool = False
 
 
 @dataclass(frozen=True)
@@ -653,6 +661,7 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
             "that records the archive's data events, arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME",
         )
 
+    organization_reader = _organization_reader(raw, organization_id)
     return LoggingSettings(
         regions=regions,
         home_region=home,
@@ -682,20 +691,20 @@ def parse_logging(values: Mapping[str, str | None], home_region: str | None) -> 
         access_trail=access_trail,
         freshness_accounts=freshness_accounts,
         freshness_metrics=raw.choice("freshnessMetrics", ("aggregate", "per-account"), "aggregate"),
-        freshness_exclude_accounts=raw.strings(
-            "freshnessExcludeAccounts", _matches(ACCOUNT_RE), "a 12-digit account ID"
-        ),
-        organization_reader_role_arn=_organization_reader(raw, organization_id),
-        coverage=_coverage(raw, organization_id, s3_prefix),
+        exempt_accounts=_account_ids(raw, "exemptAccounts"),
+        organization_reader_role_arn=organization_reader,
+        coverage=_coverage(raw, organization_id, organization_reader, s3_prefix),
         history_writer_principals=_history_writer_principals(raw, archive_format),
         reader_principals=_principals(raw, "readerPrincipals"),
         heartbeat_minutes=heartbeat_minutes(raw),
+        code_signing=raw.boolean("codeSigning", False),
     )
 
 
 def _organization_reader(raw: Raw, organization_id: str | None) -> str | None:
-    """The role in the management account through which the freshness check lists the
-    organisation's accounts; unset, the logging account lists them itself."""
+    """The role in the management account (or a delegated administrator) through which the
+    freshness and coverage checks list the organisation's accounts; unset, the freshness check
+    lists them as the logging account, and there is no coverage check."""
     name = "organizationReaderRoleArn"
     role_arn = _one_of(
         name,
@@ -841,6 +850,7 @@ def parse_member(values: Mapping[str, str | None], home_region: str | None) -> M
             ACCOUNT_RE,
             "it must be the logging account's 12-digit ID",
         ),
+        code_signing=raw.boolean("codeSigning", False),
     )
     cli_settings(member)  # they fit
     return member
@@ -1022,7 +1032,7 @@ LOGGING_KEYS = [
     "memberAccounts",
     "freshnessAccounts",
     "freshnessMetrics",
-    "freshnessExcludeAccounts",
+    "exemptAccounts",
     "organizationReaderRoleArn",
     "destinationName",
     "transport",
@@ -1052,6 +1062,7 @@ LOGGING_KEYS = [
     *COVERAGE_KEYS,
     "historyWriterPrincipals",
     "readerPrincipals",
+    "codeSigning",
 ]
 MEMBER_KEYS = [
     "regions",
@@ -1066,6 +1077,7 @@ MEMBER_KEYS = [
     "alarmEmail",
     "loggingAccountId",
     "heartbeatMinutes",
+    "codeSigning",
 ]
 
 ORGANIZATION_KEYS = [
@@ -1111,6 +1123,8 @@ DECLARED_DEFAULTS = {
     "failureTolerancePercentage": "10",
     "memberAlarms": "false",
     "heartbeatMinutes": str(DEFAULT_HEARTBEAT_MINUTES),
+    "coverageCheck": "false",
+    "codeSigning": "false",
 }
 
 
@@ -1135,6 +1149,12 @@ def read_stack_config() -> LoggingSettings | MemberSettings | OrganizationSettin
     """Read and validate this stack's configuration: the settings of its role."""
     config = pulumi.Config(NAMESPACE)
     home_region = pulumi.Config("aws").get("region")
+    for retired, successor in RETIRED_KEYS.items():
+        if config.get(retired) is not None:
+            raise ConfigError(
+                f"{key(retired)} is set, but it was replaced by {successor}: move its value "
+                "there and remove this key."
+            )
     role = config.get("role")
     if role in ROLE_KEYS:
         every_key = dict.fromkeys(k for keys in ROLE_KEYS.values() for k in keys)

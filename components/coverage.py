@@ -1,11 +1,11 @@
 """CoverageCheck: does every log group of the organisation deliver to the archive?
 (logging stack, home region, daily; handlers/coverage.py)
 
-The check runs in the logging account and trusts nothing the audited accounts say about
-themselves: it lists the accounts through a role of the management account
-(`coverageOrganizationRoleArn`), reads each account through the read-only role the
-organization stack deploys there (READER_ROLE_NAME), and judges against the logging stack's
-own destinations. It writes its report under REPORT_PREFIX in the archive bucket, outside
+The check (`coverageCheck`) runs in the logging account and trusts nothing the audited
+accounts say about themselves: it lists the accounts through a role of the management
+account (`organizationReaderRoleArn`, which the freshness check uses too), leaves out
+`exemptAccounts`, reads each account through the read-only role the organization stack
+deploys there (READER_ROLE_NAME), and judges against the logging stack's own destinations. It writes its report under REPORT_PREFIX in the archive bucket, outside
 the archive prefix, and publishes `UncoveredLogGroups` (per region and in all) and
 `UncheckedAccountRegions`; the alarms watch the totals.
 """
@@ -21,7 +21,7 @@ from pulumi import Output, ResourceOptions
 from components import policies
 from components.alarms import AlarmNotifier
 from components.config import COVERAGE_REPORT_PREFIX, CoverageConfig, LoggingSettings
-from components.functions import scheduled_function
+from components.functions import SignedFunctionCode, scheduled_function
 from handlers.coverage import UNCHECKED_METRIC, UNCOVERED_METRIC
 from handlers.freshness import METRIC_NAMESPACE
 
@@ -53,6 +53,7 @@ class CoverageCheck(pulumi.ComponentResource):
         kms_key_arn: Output[str],
         destination_arns: Output[Mapping[str, str]],
         alarms: AlarmNotifier,
+        signed_code: SignedFunctionCode | None = None,
         opts: ResourceOptions | None = None,
     ) -> None:
         super().__init__("central-logging:coverage:CoverageCheck", name, None, opts)
@@ -67,7 +68,7 @@ class CoverageCheck(pulumi.ComponentResource):
             "REPORT_PREFIX": REPORT_PREFIX,
             "FILTER_PATTERN": coverage.filter_pattern,
             "EXCLUDE_PATTERNS": json.dumps(list(coverage.exclude_log_groups)),
-            "EXCLUDE_ACCOUNTS": json.dumps(list(coverage.exclude_accounts)),
+            "EXCLUDE_ACCOUNTS": json.dumps(list(settings.exempt_accounts)),
         }
         scheduled_function(
             self,
@@ -81,6 +82,7 @@ class CoverageCheck(pulumi.ComponentResource):
             timeout=TIMEOUT_SECONDS,
             memory=MEMORY_MB,
             role_name=ROLE_NAME,
+            signed_code=signed_code,
             policy=lambda own_logs: Output.all(account_id, bucket_arn, kms_key_arn, own_logs).apply(
                 lambda a: policies.coverage_function_policy(
                     partition=partition,
@@ -116,7 +118,7 @@ class CoverageCheck(pulumi.ComponentResource):
             home,
             "The coverage check could not read some account-regions (no reader role "
             f"{READER_ROLE_NAME}, or it was changed), or did not finish: read {report}; add "
-            "accounts the organization stack leaves out to coverageExcludeAccounts.",
+            "accounts the organization stack leaves out to exemptAccounts.",
             namespace=METRIC_NAMESPACE,
             metric=UNCHECKED_METRIC,
             dimensions={},

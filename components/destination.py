@@ -35,6 +35,7 @@ from components.athena import (
     declare_results_bucket,
 )
 from components.buckets import versioned_private_bucket
+from components.code_signing import SignedCode
 from components.config import LoggingSettings
 from components.coverage import REPORT_PREFIX as COVERAGE_REPORT_PREFIX
 from components.coverage import ROLE_NAME as COVERAGE_ROLE_NAME
@@ -196,6 +197,16 @@ class CentralDestination(pulumi.ComponentResource):
                 kms_key_arn=self.kms_key_arn,
                 opts=ResourceOptions(parent=self),
             )
+        # The logging stack's functions all run in the home region.
+        signed_code = (
+            SignedCode(
+                f"{name}-{settings.home_region}-code",
+                region=settings.home_region,
+                opts=ResourceOptions(parent=self),
+            ).code
+            if settings.code_signing
+            else None
+        )
         # Before the bucket policy, which names the one role that writes the check's state.
         self.freshness = FreshnessCheck(
             f"{name}-freshness",
@@ -208,6 +219,7 @@ class CentralDestination(pulumi.ComponentResource):
                 region: p.delivery_stream.name for region, p in self.regions.items()
             },
             alarms=self.alarms,
+            signed_code=signed_code,
             opts=ResourceOptions(parent=self),
         )
         self.history_writer: aws.iam.Role | None = None
@@ -237,6 +249,7 @@ class CentralDestination(pulumi.ComponentResource):
                 kms_key_arn=self.kms_key_arn,
                 destination_arns=self.destination_arns,
                 alarms=self.alarms,
+                signed_code=signed_code,
                 opts=ResourceOptions(parent=self),
             )
         declare_dashboard(

@@ -32,7 +32,7 @@ from pulumi import Output, ResourceOptions
 from components import policies
 from components.alarms import AlarmNotifier, AlarmSpec
 from components.config import LoggingSettings
-from components.functions import scheduled_function
+from components.functions import SignedFunctionCode, scheduled_function
 from handlers.freshness import (
     CHECK_PERIOD_SECONDS,
     DEFAULT_STATE_KEY,
@@ -120,6 +120,7 @@ class FreshnessCheck(pulumi.ComponentResource):
         account_id: Output[str],
         delivery_stream_names: Mapping[str, Output[str]],
         alarms: AlarmNotifier,
+        signed_code: SignedFunctionCode | None = None,
         opts: ResourceOptions | None = None,
     ) -> None:
         super().__init__("central-logging:freshness:FreshnessCheck", name, None, opts)
@@ -140,7 +141,7 @@ class FreshnessCheck(pulumi.ComponentResource):
             "FRESHNESS_SOURCE": "events" if events else "listing",
             "FRESHNESS_METRICS": settings.freshness_metrics,
             "EXPECTED_FROM_ORGANIZATIONS": "true" if from_organizations else "false",
-            "EXCLUDED_ACCOUNTS": json.dumps(list(settings.freshness_exclude_accounts)),
+            "EXCLUDED_ACCOUNTS": json.dumps(list(settings.exempt_accounts)),
             "ORGANIZATION_ROLE_ARN": settings.organization_reader_role_arn or "",
         }
         if settings.archive_format == "raw":
@@ -183,6 +184,7 @@ class FreshnessCheck(pulumi.ComponentResource):
             environment=environment,
             timeout=FUNCTION_TIMEOUT_SECONDS,
             memory=FUNCTION_MEMORY_MB,
+            signed_code=signed_code,
             policy=lambda own_logs: Output.all(bucket_arn, own_logs, kms_key_arn, queue_arn).apply(
                 lambda a: policies.freshness_function_policy(
                     bucket_arn=a[0],

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -50,6 +51,28 @@ def handler_code_hash() -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class SignedFunctionCode:
+    """The functions' code as AWS Signer signed it (components/code_signing.py), and the code
+    signing config under which Lambda deploys that and nothing else."""
+
+    bucket: Output[str]
+    key: Output[str]
+    config_arn: Output[str]
+
+
+def code_arguments(signed: SignedFunctionCode | None) -> dict[str, Any]:
+    """A Function's code arguments: the handlers uploaded with the function, or, with
+    `codeSigning`, the signed object under the code signing config."""
+    if signed is None:
+        return {"code": handler_code()}
+    return {
+        "s3_bucket": signed.bucket,
+        "s3_key": signed.key,
+        "code_signing_config_arn": signed.config_arn,
+    }
+
+
 @dataclass
 class ScheduledFunction:
     function: aws.lambda_.Function
@@ -72,10 +95,12 @@ def scheduled_function(
     memory: int = SCHEDULED_MEMORY_MB,
     role_name: str | None = None,
     log_level: str | None = None,
+    signed_code: SignedFunctionCode | None = None,
 ) -> ScheduledFunction:
     """A function run on `schedule`, whose role holds only `policy(own log group ARN)`; the
-    role is named `role_name` where other accounts' policies name it. With `log_level`, its
-    logs are JSON, system and application logs filtered at that level."""
+    role is named `role_name` where other accounts' policies name it; its code is
+    `signed_code` where given. With `log_level`, its logs are JSON, system and application
+    logs filtered at that level."""
     child = ResourceOptions(parent=parent)
     log_group = aws.cloudwatch.LogGroup(
         f"{prefix}-logs",
@@ -105,7 +130,6 @@ def scheduled_function(
         role=role.arn,
         runtime=RUNTIME,
         handler=handler,
-        code=handler_code(),
         architectures=[FUNCTION_ARCHITECTURE],
         memory_size=memory,
         timeout=timeout,
@@ -118,6 +142,7 @@ def scheduled_function(
         if log_level
         else None,
         opts=ResourceOptions(parent=parent, depends_on=[log_group, role_policy]),
+        **code_arguments(signed_code),
     )
     rule = aws.cloudwatch.EventRule(
         f"{prefix}-schedule",

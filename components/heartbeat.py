@@ -17,7 +17,7 @@ from pulumi import Output, ResourceOptions
 
 from components import policies
 from components.alarms import PERIOD_SECONDS, AlarmNotifier, AlarmSpec
-from components.functions import scheduled_function
+from components.functions import SignedFunctionCode, scheduled_function
 from handlers.heartbeat import HEARTBEAT_LOG_GROUP
 
 FUNCTION_NAME = "central-logging-heartbeat"
@@ -75,6 +75,7 @@ class Heartbeat(pulumi.ComponentResource):
         account_id: Output[str],
         alarms: AlarmNotifier,
         minutes: int,
+        signed_code: SignedFunctionCode | None = None,
         opts: ResourceOptions | None = None,
     ) -> None:
         super().__init__("central-logging:heartbeat:Heartbeat", name, None, opts)
@@ -96,6 +97,7 @@ class Heartbeat(pulumi.ComponentResource):
             handler=HANDLER,
             schedule=schedule(minutes),
             log_level=QUIET_LOG_LEVEL,
+            signed_code=signed_code,
             policy=lambda own_logs: Output.all(account_id, own_logs).apply(
                 lambda a: policies.heartbeat_function_policy(
                     partition=partition, region=region, account_id=a[0], function_log_group_arn=a[1]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -33,6 +34,7 @@ from pulumi import Output, ResourceOptions
 from components import heartbeat, policies
 from components.alarms import PERIOD_SECONDS, AlarmSpec, QueryAlarmSpec
 from components.buckets import private_bucket
+from components.code_signing import ENFORCE, sign_code
 from components.config import (
     ORGANIZATION_SCOPE,
     ConfigError,
@@ -192,7 +194,7 @@ def _function(
     timeout: int,
     memory: int,
     policy: policies.Policy,
-    code_key: str,
+    code_key: Any,
     environment: Mapping[str, Any] | None = None,
     dead_letters: bool = False,
     log_level: str | None = None,
@@ -360,14 +362,16 @@ def regional_template(
     code_key: str,
     code_versions: Mapping[str, str],
     scope: str = ORGANIZATION_SCOPE,
+    signed_code: Mapping[str, SignedCodeOfRegion] | None = None,
 ) -> Template:
     """The part of every account-region: what a member stack declares in a region (the
     parameters, the heartbeat, the delivery alarms and the subscription itself). The
-    functions' code is `code_key` at `code_versions[region]` in that region's artifact bucket.
-    The filters pass the sender role only where the destinations' `scope` is an organisation,
-    as in a member stack."""
+    functions' code is `code_key` at `code_versions[region]` in that region's artifact bucket,
+    or, with `signed_code` (codeSigning), its signed copy there, under a code signing config
+    that enforces the signing profile. The filters pass the sender role only where the
+    destinations' `scope` is an organisation, as in a member stack."""
     sender_role = SENDER_ROLE_ARN if scope == ORGANIZATION_SCOPE else None
-    mapping = {
+    mapping: dict[str, dict[str, str]] = {
         region: {
             "DestinationArn": arn,
             "ArtifactBucket": artifact_buckets[region],
@@ -375,6 +379,15 @@ def regional_template(
         }
         for region, arn in destinations.items()
     }
+    function_code: Any = code_key
+    if signed_code:
+        for region, signed in signed_code.items():
+            mapping[region].update(
+                CodeKey=signed.key,
+                CodeVersion=signed.version,
+                SigningProfileVersionArn=signed.profile_version_arn,
+            )
+        function_code = {"Fn::FindInMap": [MAPPING, {"Ref": "AWS::Region"}, "CodeKey"]}
     logging_account = logging_account_of(destinations)
     resources: dict[str, Any] = {
         "DestinationParameter": _resource(
@@ -408,15 +421,19 @@ def regional_template(
             )
             for number, (parameter, value) in enumerate(cli_settings(member))
         },
-        **_heartbeat(code_key, member.heartbeat_minutes),
+        **_heartbeat(function_code, member.heartbeat_minutes),
     }
     for number, alarm in enumerate(delivery_alarms(member.filter_name)):
         resources[f"DeliveryAlarm{number}"] = _query_alarm(alarm)
     common, in_logging = _exclusions(member, destinations)
     if member.subscription_mode == "lambda":
-        resources.update(_subscriber_functions(member, code_key, common, in_logging, sender_role))
+        resources.update(
+            _subscriber_functions(member, function_code, common, in_logging, sender_role)
+        )
     else:
         resources.update(_account_policy(member, common, in_logging, sender_role))
+    if signed_code:
+        _under_code_signing(resources)
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "central-logging: this region's subscription to the central destination",
@@ -426,6 +443,40 @@ def regional_template(
         },
         "Resources": resources,
     }
+
+
+@dataclass(frozen=True)
+class SignedCodeOfRegion:
+    """The functions' code of one region as Signer signed it: the signed object's key and
+    version in the region's artifact bucket, and the signing profile version that signed it."""
+
+    key: str
+    version: str
+    profile_version_arn: str
+
+
+def _under_code_signing(resources: dict[str, Any]) -> None:
+    """Add a code signing config that admits only code the organization stack's signing
+    profile signed (policy Enforce), and put every function of `resources` under it
+    (AWS::Lambda::CodeSigningConfig, AWS::Lambda::Function CodeSigningConfigArn:
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-lambda-codesigningconfig.html)."""
+    functions = [r for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
+    for function in functions:
+        function["Properties"]["CodeSigningConfigArn"] = {
+            "Fn::GetAtt": ["CodeSigningConfig", "CodeSigningConfigArn"]
+        }
+    resources["CodeSigningConfig"] = _resource(
+        "AWS::Lambda::CodeSigningConfig",
+        {
+            "Description": "central-logging: only code signed by the organization stack",
+            "AllowedPublishers": {
+                "SigningProfileVersionArns": [
+                    {"Fn::FindInMap": [MAPPING, {"Ref": "AWS::Region"}, "SigningProfileVersionArn"]}
+                ]
+            },
+            "CodeSigningPolicies": {"UntrustedArtifactOnDeployment": ENFORCE},
+        },
+    )
 
 
 def _alarm(spec: AlarmSpec, dimensions: Mapping[str, Any]) -> dict[str, Any]:
@@ -501,7 +552,7 @@ def _permission(function: str, rule: str) -> dict[str, Any]:
     )
 
 
-def _heartbeat(code_key: str, minutes: int) -> dict[str, Any]:
+def _heartbeat(code_key: Any, minutes: int) -> dict[str, Any]:
     """What components/heartbeat.py declares in a member region."""
     policy = policies.heartbeat_function_policy(
         partition=PARTITION,
@@ -792,6 +843,7 @@ class OrganizationSubscriber(pulumi.ComponentResource):
         code: list[pulumi.Resource] = []
         self.artifact_buckets: dict[str, Output[str]] = {}
         code_versions: dict[str, Output[str]] = {}
+        signed_code: dict[str, Output[SignedCodeOfRegion]] = {}
         code_key = f"handlers/{handler_code_hash()}.zip"
         invoke = pulumi.InvokeOutputOptions(parent=self)
         caller = aws.get_caller_identity_output(opts=invoke)
@@ -804,6 +856,8 @@ class OrganizationSubscriber(pulumi.ComponentResource):
             self.artifact_buckets[region] = bucket
             code_versions[region] = version
             code += ready
+            if member.code_signing:
+                signed_code[region] = self._signed_code(region, bucket, code_key, version)
 
         scope = logging_stack.get_output("destinationScope").apply(
             lambda value: destination_scope(value, member.logging_stack)
@@ -813,6 +867,7 @@ class OrganizationSubscriber(pulumi.ComponentResource):
             buckets=Output.all(**self.artifact_buckets),
             versions=Output.all(**code_versions),
             scope=scope,
+            signed=Output.all(**signed_code) if signed_code else None,
         ).apply(
             lambda a: fitting_body(
                 member_alarms(
@@ -823,6 +878,7 @@ class OrganizationSubscriber(pulumi.ComponentResource):
                         code_key,
                         a["versions"],
                         a["scope"],
+                        a["signed"],
                     )
                 ),
                 "regional",
@@ -930,6 +986,30 @@ class OrganizationSubscriber(pulumi.ComponentResource):
             ),
             retain_stack=False,
             opts=ResourceOptions(parent=self, depends_on=depends_on),
+        )
+
+    def _signed_code(
+        self, region: str, bucket: Output[str], code_key: str, version: Output[str]
+    ) -> Output[SignedCodeOfRegion]:
+        """Sign the code object of `region`'s artifact bucket; the signed copy is pinned by
+        its version like the unsigned one (Signer reports its key only, so its version is
+        read back from the bucket)."""
+        profile, signed_key = sign_code(
+            self,
+            f"{self.name}-{region}-artifacts",
+            region=region,
+            bucket=bucket,
+            key=code_key,
+            version=version,
+        )
+        signed_version = aws.s3.get_object_output(
+            bucket=bucket,
+            key=signed_key,
+            region=region,
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        ).version_id
+        return Output.all(signed_key, signed_version, profile.version_arn).apply(
+            lambda a: SignedCodeOfRegion(key=a[0], version=a[1], profile_version_arn=a[2])
         )
 
     def _artifact_bucket(

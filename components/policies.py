@@ -729,6 +729,15 @@ def subscriber_function_policy(
             "Resource": destination_arn,
         },
         {
+            # A log group the account-level subscription filter policy delivers gets no
+            # filter (every event twice). DescribeAccountPolicies has no resource type
+            # (Service Authorization Reference, Amazon CloudWatch Logs).
+            "Sid": "ReadAccountPolicies",
+            "Effect": "Allow",
+            "Action": "logs:DescribeAccountPolicies",
+            "Resource": "*",
+        },
+        {
             "Sid": "OwnLogs",
             "Effect": "Allow",
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -939,22 +948,28 @@ def freshness_queue_policy(queue_arn: str, *, bucket_arn: str, account_id: str) 
 
 
 def artifact_bucket_policy(
-    bucket_arn: str, organization_id: str, writer_arns: Sequence[str]
+    bucket_arn: str, organization_id: str | None, writer_arns: Sequence[str]
 ) -> Policy:
-    """The organization stack's code bucket: every account of the organisation may read the
-    functions' code, any version of it (CloudFormation creates them there with its own
-    credentials, from the version the template pins), nobody outside it, and only over TLS;
-    only `writer_arns` (the deploying role) may write, delete or change the bucket, so the code
-    every account runs is the code the stack uploaded."""
+    """A code bucket: with `organization_id` (the organization stack's), every account of the
+    organisation may read the functions' code, any version of it (CloudFormation creates them
+    there with its own credentials, from the version the template pins), nobody outside it;
+    without (a member or logging stack's signed code), only the account's own principals.
+    Only over TLS; only `writer_arns` (the deploying role) may write, delete or change the
+    bucket, so the code every account runs is the code the stack uploaded."""
+    organization_reads: list[Statement] = []
+    if organization_id:
+        organization_reads.append(
+            {
+                "Sid": "OrganizationReadsCode",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+                "Resource": f"{bucket_arn}/*",
+                "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}},
+            }
+        )
     return document(
-        {
-            "Sid": "OrganizationReadsCode",
-            "Effect": "Allow",
-            "Principal": "*",
-            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
-            "Resource": f"{bucket_arn}/*",
-            "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}},
-        },
+        *organization_reads,
         _deny_insecure_transport(bucket_arn),
         *_deny_rewrites(bucket_arn, writer_arns),
         {

@@ -20,6 +20,7 @@ from pulumi import Output, ResourceOptions
 
 from components import policies
 from components.alarms import AlarmNotifier, AlarmSpec, QueryAlarmSpec
+from components.code_signing import SignedCode
 from components.config import (
     ACCOUNTS_SCOPE,
     ORGANIZATION_SCOPE,
@@ -34,7 +35,8 @@ from components.functions import (
     FUNCTION_ARCHITECTURE,
     FUNCTION_LOG_RETENTION_DAYS,
     RUNTIME,
-    handler_code,
+    SignedFunctionCode,
+    code_arguments,
     handler_code_hash,
 )
 from components.heartbeat import Heartbeat
@@ -300,7 +302,12 @@ class MemberSubscriber(pulumi.ComponentResource):
         self.alarms = AlarmNotifier(self, name, settings.alarms)
         self.functions: dict[str, RegionalSubscriber] = {}
         self.heartbeats: dict[str, Heartbeat] = {}
+        self.signed_code: dict[str, SignedFunctionCode] = {}
         for region in settings.regions:
+            if settings.code_signing:
+                self.signed_code[region] = SignedCode(
+                    f"{name}-{region}-code", region=region, opts=ResourceOptions(parent=self)
+                ).code
             self.heartbeats[region] = Heartbeat(
                 f"{name}-{region}-heartbeat",
                 region=region,
@@ -308,6 +315,7 @@ class MemberSubscriber(pulumi.ComponentResource):
                 account_id=self.account_id,
                 alarms=self.alarms,
                 minutes=settings.heartbeat_minutes,
+                signed_code=self.signed_code.get(region),
                 opts=ResourceOptions(parent=self),
             )
             for alarm in delivery_alarms(settings.filter_name):
@@ -565,7 +573,6 @@ class MemberSubscriber(pulumi.ComponentResource):
             role=role.arn,
             runtime=RUNTIME,
             handler=spec.handler,
-            code=handler_code(),
             architectures=[FUNCTION_ARCHITECTURE],
             memory_size=FUNCTION_MEMORY_MB,
             timeout=spec.timeout,
@@ -576,6 +583,7 @@ class MemberSubscriber(pulumi.ComponentResource):
             ),
             # Lambda checks at creation that the role may use the dead-letter queue.
             opts=ResourceOptions(parent=self, depends_on=[log_group, role_policy]),
+            **code_arguments(self.signed_code.get(region)),
         )
         self.alarms.watch(spec.errors_alarm, region, {"FunctionName": function.name})
         return function, role_policy, log_group

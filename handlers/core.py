@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import boto3
 import botocore
@@ -44,6 +44,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_logs.type_defs import (
+        AccountPolicyTypeDef,
         PutSubscriptionFilterRequestTypeDef,
         SubscriptionFilterTypeDef,
     )
@@ -335,6 +336,7 @@ _ACCOUNT_POLICY_FIELDS = {
     "FilterPattern": "filterPattern",
     "Distribution": None,
 }
+ACCOUNT_POLICY_TYPE: Final = "SUBSCRIPTION_FILTER_POLICY"
 # Its selection criteria exclude log groups by exact name only (design section 6).
 _NOT_IN = "LogGroupName NOT IN "
 
@@ -367,6 +369,25 @@ def account_policy_coverage(
             f"{settings.destination_arn} exactly as configured",
         )
     return None
+
+
+def read_account_policies(client: CloudWatchLogsClient) -> list[AccountPolicyTypeDef]:
+    """The account-level subscription filter policies of the client's account-region (one at
+    most, design section 6), read once per run rather than per log group; raises the error of
+    a failed call (DescribeAccountPolicies, CloudWatch Logs API Reference,
+    https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_DescribeAccountPolicies.html)."""
+    policies: list[AccountPolicyTypeDef] = []
+    token: str | None = None
+    while True:
+        page = (
+            client.describe_account_policies(policyType=ACCOUNT_POLICY_TYPE, nextToken=token)
+            if token
+            else client.describe_account_policies(policyType=ACCOUNT_POLICY_TYPE)
+        )
+        policies.extend(page.get("accountPolicies", []))
+        token = page.get("nextToken")
+        if not token:
+            return policies
 
 
 def _selects(policy: Mapping[str, Any], log_group: str) -> bool:
@@ -578,10 +599,22 @@ def subscribe_log_group(
     settings: Settings,
     dry_run: bool = False,
     log_class: str = STANDARD_CLASS,
+    account_policies: Callable[[], Sequence[AccountPolicyTypeDef]] = tuple,
 ) -> Result:
-    """Describe, decide and apply for one log group of class `log_class`."""
+    """Describe, decide and apply for one log group of class `log_class`. A log group that an
+    account policy delivers as configured gets no filter: with one, every event would arrive
+    twice. `account_policies` gives the account's policies (`read_account_policies`), and is
+    called only for a log group that could take a filter."""
     if log_class in CLASSES_WITHOUT_FILTERS:
         return unsupported_class(log_group, log_class)
+    if not is_excluded(log_group, settings.exclude_patterns):
+        try:
+            covered = account_policy_coverage(log_group, account_policies(), settings)
+        except (ClientError, BotoCoreError) as error:
+            detail = error_result(log_group, error).detail
+            return Result(log_group, FAILED, f"could not read account policies: {detail}")
+        if covered:
+            return covered
     try:
         filters = describe_filters(client, log_group)
     except (ClientError, BotoCoreError) as error:

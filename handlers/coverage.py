@@ -62,6 +62,7 @@ from handlers.core import (
     is_excluded,
     json_logger,
     make_logs_client,
+    read_account_policies,
 )
 from handlers.freshness import METRIC_NAMESPACE
 
@@ -332,8 +333,7 @@ def account_policy_selection(
     """Which log groups an account-level subscription filter policy delivers to the archive,
     or None if no policy of this account does: judged by the one definition in
     handlers/core.py (`account_policy_coverage`), which trusts no selection it cannot read."""
-    response = logs.describe_account_policies(policyType="SUBSCRIPTION_FILTER_POLICY")
-    policies = response.get("accountPolicies", [])
+    policies = read_account_policies(logs)
     if not policies:
         return None
     return lambda name: account_policy_coverage(name, policies, settings) is not None

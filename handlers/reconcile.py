@@ -24,6 +24,7 @@ from handlers.core import (
     json_logger,
     make_logs_client,
     quota_limiters,
+    read_account_policies,
     subscribe_log_group,
 )
 
@@ -101,6 +102,8 @@ def sweep(
     of the whole sweep so far."""
     next_token, counts = read_cursor(event)
     continued = False
+    # Once per invocation: a log group the account policy delivers gets no filter of ours.
+    account_policies = read_account_policies(logs_client)
     while True:
         page = (
             logs_client.describe_log_groups(limit=PAGE_SIZE, nextToken=next_token)
@@ -113,6 +116,7 @@ def sweep(
                 group["logGroupName"],
                 settings,
                 log_class=group.get("logGroupClass", STANDARD_CLASS),
+                account_policies=lambda: account_policies,
             )
             counts[result.outcome] += 1
             if result.outcome in (LIMIT_EXCEEDED, FAILED):

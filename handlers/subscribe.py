@@ -14,6 +14,7 @@ from handlers.core import (
     Settings,
     json_logger,
     make_logs_client,
+    read_account_policies,
     subscribe_log_group,
 )
 
@@ -61,7 +62,13 @@ def handler(event: object, context: object) -> dict[str, str | None]:
     else:
         log_group, log_class = parsed
         client = make_logs_client(None, os.environ.get("AWS_REGION"))
-        result = subscribe_log_group(client, log_group, settings, log_class=log_class)
+        result = subscribe_log_group(
+            client,
+            log_group,
+            settings,
+            log_class=log_class,
+            account_policies=lambda: read_account_policies(client),
+        )
     LOGGER.info("log group handled", extra={"fields": result.as_dict()})
     if result.outcome == FAILED:
         # Raising makes Lambda retry the event, count an error (the subscriber-errors alarm)

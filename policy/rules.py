@@ -78,6 +78,9 @@ LOG_DESTINATION = "aws:cloudwatch/logDestination:LogDestination"
 SUBSCRIPTION_FILTER = "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter"
 ACCOUNT_POLICY = "aws:cloudwatch/logAccountPolicy:LogAccountPolicy"
 FUNCTION = "aws:lambda/function:Function"
+SIGNING_PROFILE = "aws:signer/signingProfile:SigningProfile"
+SIGNING_JOB = "aws:signer/signingJob:SigningJob"
+CODE_SIGNING_CONFIG = "aws:lambda/codeSigningConfig:CodeSigningConfig"
 LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
 SNS_TOPIC = "aws:sns/topic:Topic"
 SNS_TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
@@ -166,11 +169,29 @@ COMMON_TYPES = frozenset(
         "aws:sns/topicSubscription:TopicSubscription",
     }
 )
+# What `codeSigning` adds to a member or logging stack: a versioned code bucket per region, the
+# code, its signing profile and job, and the code signing config (components/code_signing.py).
+CODE_SIGNING_TYPES = frozenset(
+    {
+        "central-logging:code_signing:SignedCode",
+        SIGNING_PROFILE,
+        SIGNING_JOB,
+        CODE_SIGNING_CONFIG,
+        BUCKET,
+        "aws:s3/bucketObjectv2:BucketObjectv2",
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+        BUCKET_VERSIONING,
+        BUCKET_POLICY,
+        PUBLIC_ACCESS_BLOCK,
+        BUCKET_ENCRYPTION,
+    }
+)
 ALLOWED_TYPES: dict[str, frozenset[str]] = {
     "logging": COMMON_TYPES
     | {
         "central-logging:destination:CentralDestination",
         "central-logging:freshness:FreshnessCheck",
+        "central-logging:coverage:CoverageCheck",
         "central-logging:redrive:RedriveRole",
         "central-logging:reader:ArchiveReader",
         "aws:cloudwatch/dashboard:Dashboard",
@@ -198,8 +219,10 @@ ALLOWED_TYPES: dict[str, frozenset[str]] = {
         PUBLIC_ACCESS_BLOCK,
         BUCKET_ENCRYPTION,
         BUCKET_VERSIONING,
+        *CODE_SIGNING_TYPES,
     },
     "member": COMMON_TYPES
+    | CODE_SIGNING_TYPES
     | {
         "central-logging:subscriber:MemberSubscriber",
         "central-logging:heartbeat:Heartbeat",
@@ -226,6 +249,9 @@ ALLOWED_TYPES: dict[str, frozenset[str]] = {
             BUCKET_POLICY,
             PUBLIC_ACCESS_BLOCK,
             BUCKET_ENCRYPTION,
+            # codeSigning: the artifact buckets' code signed, per region.
+            SIGNING_PROFILE,
+            SIGNING_JOB,
         }
     ),
 }
@@ -235,6 +261,7 @@ ALLOWED_TEMPLATE_TYPES = frozenset(
         "AWS::CloudWatch::Alarm",
         "AWS::Events::Rule",
         "AWS::IAM::Role",
+        "AWS::Lambda::CodeSigningConfig",
         "AWS::Lambda::Function",
         "AWS::Lambda::Permission",
         "AWS::Logs::AccountPolicy",
@@ -923,16 +950,28 @@ def _log_buckets(args: StackValidationArgs, buckets: list[PolicyResource]) -> se
     return {b.urn for b in buckets if b in targets or b.props.get("bucket") in names}
 
 
+def _code_buckets(args: StackValidationArgs, buckets: list[PolicyResource]) -> set[str]:
+    """URNs of the buckets whose code a signing job signs (`codeSigning`)."""
+    return {
+        bucket.urn
+        for resource in args.resources
+        if resource.resource_type == SIGNING_JOB
+        for bucket in _bucket_targets(resource, "source", resource.props.get("source"), buckets)
+    }
+
+
 def validate_kms_encrypted(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     buckets = [r for r in args.resources if r.resource_type == BUCKET]
     log_buckets = _log_buckets(args, buckets)
+    code_buckets = _code_buckets(args, buckets)
     for resource in args.resources:
         if resource.resource_type != BUCKET_ENCRYPTION:
             continue
         bucket = _bucket_of(resource, buckets)
         logs = bucket is not None and bucket.urn in log_buckets
-        # The organization stack's buckets hold code every account of the organisation reads.
-        code = stack_role() == "organization"
+        # The organization stack's buckets hold code every account of the organisation reads;
+        # a signed-code bucket, code Signer and Lambda read as the deploying role.
+        code = stack_role() == "organization" or (bucket is not None and bucket.urn in code_buckets)
         allowed = LOG_BUCKET_ALGORITHMS if logs or code else KMS_ALGORITHMS
         algorithms = [
             (rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm")
@@ -941,7 +980,8 @@ def validate_kms_encrypted(args: StackValidationArgs, report_violation: ReportVi
         if not algorithms or any(a not in allowed for a in algorithms):
             report_violation(
                 f"Bucket default encryption must be SSE-KMS (sseAlgorithm aws:kms), not "
-                f"{algorithms}; only a bucket receiving access logs may use AES256.",
+                f"{algorithms}; only a bucket receiving access logs or holding code may use "
+                "AES256.",
                 resource.urn,
             )
 

@@ -547,6 +547,8 @@ class AccountPolicies:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.policies: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        # DescribeAccountPolicies calls answered, to show they are not made per log group.
+        self.describes = 0
         policies = self.policies
 
         def put_account_policy(response: LogsResponse) -> str:
@@ -565,6 +567,7 @@ class AccountPolicies:
             return json.dumps({"accountPolicy": policy})
 
         def describe_account_policies(response: LogsResponse) -> str:
+            self.describes += 1
             found = policies.get((response.current_account, response.region), {}).values()
             kind = response._get_param("policyType")
             return json.dumps({"accountPolicies": [p for p in found if p["policyType"] == kind]})
@@ -774,6 +777,25 @@ class FakeAws:
         if role_arn is not None:
             request["roleArn"] = role_arn
         self.logs.put_subscription_filter(**request)
+
+    def put_account_policy(
+        self, destination_arn: str = DESTINATION_ARN, *, excluded: tuple[str, ...] = ()
+    ) -> str:
+        """An account-level subscription filter policy, put as a member admin would, through
+        the sender role with every event; `excluded` log groups are left out by name. Returns
+        its name."""
+        arguments: dict[str, Any] = {
+            "policyName": "org-wide",
+            "policyType": "SUBSCRIPTION_FILTER_POLICY",
+            "scope": "ALL",
+            "policyDocument": json.dumps(
+                {"DestinationArn": destination_arn, "RoleArn": SENDER_ROLE_ARN, "FilterPattern": ""}
+            ),
+        }
+        if excluded:
+            arguments["selectionCriteria"] = f"LogGroupName NOT IN {json.dumps(list(excluded))}"
+        self.logs.put_account_policy(**arguments)
+        return "org-wide"
 
     def filters(self, log_group: str) -> dict[str, str]:
         """Filter name -> destination ARN of every subscription filter of `log_group`."""

@@ -307,7 +307,7 @@ def test_in_organisation_mode_a_dark_account_stays_stale_and_every_region_is_exp
     dark = organizations.create_account(Email="dark@example.com", AccountName="dark")[
         "CreateAccountStatus"
     ]["AccountId"]
-    # Not covered on purpose (freshnessExcludeAccounts): never expected.
+    # Not covered on purpose (exemptAccounts): never expected.
     uncovered = organizations.create_account(Email="lab@example.com", AccountName="lab")[
         "CreateAccountStatus"
     ]["AccountId"]

@@ -57,6 +57,8 @@ def test_every_action_is_scoped_to_this_account_region_and_function(
 ) -> None:
     assert resources_by_action(function_policy) == {
         "logs:DescribeLogGroups": {LOG_GROUPS},
+        # DescribeAccountPolicies has no resource type (Service Authorization Reference).
+        "logs:DescribeAccountPolicies": {"*"},
         "logs:DescribeSubscriptionFilters": {LOG_GROUPS},
         "logs:DeleteSubscriptionFilter": {LOG_GROUPS},
         "logs:PutSubscriptionFilter": {LOG_GROUPS, DESTINATION_ARN},
@@ -93,6 +95,7 @@ def test_the_handlers_use_every_granted_action_and_no_other(
 class TestTheSubscriberFailsWithoutAnyOfItsActions:
     @pytest.fixture(
         params=[
+            "logs:DescribeAccountPolicies",
             "logs:DescribeSubscriptionFilters",
             "logs:DeleteSubscriptionFilter",
             "logs:PutSubscriptionFilter",
@@ -123,7 +126,9 @@ class TestTheSubscriberFailsWithoutAnyOfItsActions:
 
 
 class TestTheSweepFailsWithoutAnyOfItsActions:
-    @pytest.fixture(params=["logs:DescribeLogGroups", "lambda:InvokeFunction"])
+    @pytest.fixture(
+        params=["logs:DescribeLogGroups", "logs:DescribeAccountPolicies", "lambda:InvokeFunction"]
+    )
     def removed_action(self, request: pytest.FixtureRequest) -> str:
         return str(request.param)
 

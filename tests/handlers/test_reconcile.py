@@ -79,6 +79,32 @@ def test_a_second_full_sweep_writes_nothing(aws: FakeAws, sweeper: Sweeper) -> N
     assert len(aws.destinations.puts_of(FILTER_NAME)) == 60
 
 
+def test_the_sweep_adds_no_filter_where_the_account_policy_delivers(
+    aws: FakeAws, sweeper: Sweeper
+) -> None:
+    """The policy is read once per invocation, not per log group; a group it leaves out by
+    name is subscribed as any other."""
+    covered = [f"/app/service-{i:02d}" for i in range(60)]
+    aws.create_log_groups(*covered, "/app/left-out")
+    aws.put_account_policy(excluded=("/app/left-out",))
+
+    counts = sweeper.sweep(SCHEDULED_EVENT, seconds=900)
+
+    assert counts == {"already-subscribed": len(covered), "subscribed": 1}
+    assert [put.log_group for put in aws.destinations.puts_of(FILTER_NAME)] == ["/app/left-out"]
+    assert aws.account_policies.describes == 1
+
+
+def test_an_account_policy_to_another_destination_does_not_stop_the_sweep(
+    aws: FakeAws, sweeper: Sweeper
+) -> None:
+    aws.create_log_groups("/app/orders")
+    aws.put_account_policy(DESTINATION_ARN.replace("Central", "Other"))
+
+    assert sweeper.sweep(SCHEDULED_EVENT, seconds=900) == {"subscribed": 1}
+    assert aws.filters("/app/orders") == {FILTER_NAME: DESTINATION_ARN}
+
+
 def test_every_invocation_makes_progress_however_little_time_it_has(
     aws: FakeAws, sweeper: Sweeper
 ) -> None:

@@ -331,3 +331,40 @@ def test_our_filter_re_put_with_another_delivery_field_is_repaired(
     assert not set(altered) & set(repaired) - {"distribution"}
     assert repaired.get("distribution") == "ByLogStream"
     assert run(aws, drift)["outcome"] == "already-subscribed"
+
+
+def test_a_log_group_the_account_policy_delivers_gets_no_second_filter(aws: FakeAws) -> None:
+    """Every event would arrive twice: once through the account policy, once through ours."""
+    aws.create_log_groups("/app/orders")
+    policy = aws.put_account_policy()
+
+    result = run(aws, create_log_group_event("/app/orders"))
+
+    assert result == {
+        "logGroup": "/app/orders",
+        "outcome": "already-subscribed",
+        "detail": f"account policy {policy!r} delivers it to {DESTINATION_ARN} exactly as "
+        "configured",
+    }
+    assert aws.filters("/app/orders") == {}
+    assert aws.destinations.puts_of(FILTER_NAME) == []
+
+
+@pytest.mark.parametrize(
+    ("log_group", "policy"),
+    [
+        ("/app/orders", {"excluded": ("/app/orders",)}),
+        ("/app/orders", {"destination_arn": DESTINATION_ARN.replace("Central", "Other")}),
+    ],
+    ids=["left-out-of-the-policy", "policy-to-another-destination"],
+)
+def test_an_account_policy_that_does_not_deliver_the_group_counts_for_nothing(
+    aws: FakeAws, log_group: str, policy: dict[str, Any]
+) -> None:
+    aws.create_log_groups(log_group)
+    aws.put_account_policy(**policy)
+
+    result = run(aws, create_log_group_event(log_group))
+
+    assert result["outcome"] == "subscribed"
+    assert aws.filters(log_group) == {FILTER_NAME: DESTINATION_ARN}

@@ -59,6 +59,12 @@ ARN_FORMATS = {
     "aws:cloudformation/stackSet:StackSet": (
         "arn:aws:cloudformation:{region}:{account}:stackset/{name}:id"
     ),
+    "aws:signer/signingProfile:SigningProfile": (
+        "arn:aws:signer:{region}:{account}:/signing-profiles/{name}"
+    ),
+    "aws:lambda/codeSigningConfig:CodeSigningConfig": (
+        "arn:aws:lambda:{region}:{account}:code-signing-config:csc-{name}"
+    ),
 }
 NAME_KEYS = {"aws:s3/bucket:Bucket": "bucket"}
 
@@ -155,6 +161,23 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state["keyId"] = state["arn"].rsplit("/", 1)[1]
         if args.typ == "aws:s3/bucketObjectv2:BucketObjectv2":
             state["versionId"] = f"{args.name}-version"
+        if args.typ == "aws:signer/signingProfile:SigningProfile":
+            state["version"] = "v1"
+            state["versionArn"] = f"{state['arn']}/v1"
+        if args.typ == "aws:signer/signingJob:SigningJob":
+            # Signer names the signed object after the job, under the destination's prefix.
+            destination = state["destination"]["s3"]
+            state["jobId"] = f"{args.name}-job"
+            state["signedObjects"] = [
+                {
+                    "s3s": [
+                        {
+                            "bucket": destination["bucket"],
+                            "key": f"{destination.get('prefix', '')}{args.name}-job.zip",
+                        }
+                    ]
+                }
+            ]
         if args.typ == "aws:sqs/queue:Queue":
             state["url"] = (
                 f"https://sqs.{self.region}.amazonaws.com/{self.account_id}/{state['name']}"
@@ -193,6 +216,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
                     for root in self.roots
                 ],
             }
+        if args.token == "aws:s3/getObject:getObject":
+            key = args.args["key"]
+            return {"bucket": args.args["bucket"], "key": key, "versionId": f"{key}-version"}
         raise NotImplementedError(f"no mock for {args.token}")
 
 

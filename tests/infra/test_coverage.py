@@ -22,10 +22,11 @@ COVERAGE = {
     "role": "logging",
     "organizationId": ORG_ID,
     "regions": REGIONS,
-    "coverageOrganizationRoleArn": ORGANIZATION_ROLE,
+    "organizationReaderRoleArn": ORGANIZATION_ROLE,
+    "coverageCheck": True,
     "coverageFilterPattern": "-DEBUG",
     "coverageExcludeLogGroups": ["/aws/lambda/noisy-*"],
-    "coverageExcludeAccounts": ["222222222222"],
+    "exemptAccounts": ["222222222222"],
 }
 FUNCTION = "aws:lambda/function:Function"
 ROLE = "aws:iam/role:Role"
@@ -119,58 +120,96 @@ def test_alarms_watch_a_day_and_breach_when_the_check_does_not_finish() -> None:
         assert alarm["threshold"] == 0 and alarm["dimensions"] == {}
 
 
-def test_without_the_role_there_is_no_check() -> None:
-    run = run_program({"role": "logging", "organizationId": ORG_ID})
+def test_one_reader_role_and_one_exemption_list_serve_both_checks() -> None:
+    """The freshness and the coverage check list the same organisation through the same
+    role and leave out the same accounts."""
+    run = logging_stack()
+    checks = [
+        run.one(FUNCTION, name).inputs["environment"]["variables"]
+        for name in ("central-coverage-function", "central-freshness-function")
+    ]
+    assert [c["ORGANIZATION_ROLE_ARN"] for c in checks] == [ORGANIZATION_ROLE] * 2
+    coverage, freshness = checks
+    assert json.loads(coverage["EXCLUDE_ACCOUNTS"]) == ["222222222222"]
+    assert json.loads(freshness["EXCLUDED_ACCOUNTS"]) == ["222222222222"]
+
+
+def test_the_reader_role_alone_turns_on_no_check() -> None:
+    """organizationReaderRoleArn serves the freshness check too: only coverageCheck turns the
+    coverage check on."""
+    run = run_program(
+        {
+            "role": "logging",
+            "organizationId": ORG_ID,
+            "organizationReaderRoleArn": ORGANIZATION_ROLE,
+        }
+    )
     assert not [f for f in run.of_type(FUNCTION) if "coverage" in f.name]
     assert not [a for a in run.of_type(ALARM) if "uncovered" in a.name]
 
 
 BASE = {"role": "logging", "organizationId": ORG_ID}
+ENABLED = {"coverageCheck": True, "organizationReaderRoleArn": ORGANIZATION_ROLE}
 CASES: list[tuple[dict[str, Any], str]] = [
     (
-        {"coverageOrganizationRoleArn": "arn:aws:sts::222222222222:assumed-role/x/y"},
-        "central-logging:coverageOrganizationRoleArn is "
-        "'arn:aws:sts::222222222222:assumed-role/x/y'; it must be the ARN of an IAM role in the "
-        "management account or a delegated administrator, such as "
-        "arn:aws:iam::111111111111:role/NAME.",
+        {"coverageCheck": "yes"},
+        "central-logging:coverageCheck is 'yes'; it must be true or false.",
     ),
     (
-        {
-            "organizationId": None,
-            "memberAccounts": ["111111111111"],
-            "coverageOrganizationRoleArn": ORGANIZATION_ROLE,
-        },
-        f"central-logging:coverageOrganizationRoleArn is '{ORGANIZATION_ROLE}'; the coverage "
-        "check covers the accounts of an organisation: set organizationId too.",
+        {"coverageCheck": True, "organizationId": None, "memberAccounts": ["111111111111"]},
+        "central-logging:coverageCheck is true; the coverage check covers the accounts of an "
+        "organisation: set organizationId too.",
+    ),
+    (
+        {"coverageCheck": True},
+        "central-logging:coverageCheck is true; the coverage check lists the organisation's "
+        "accounts through organizationReaderRoleArn: set it to a role in the management "
+        "account or a delegated administrator.",
     ),
     (
         {"coverageFilterPattern": "-DEBUG"},
         "central-logging:coverageFilterPattern is '-DEBUG'; it only applies to the coverage "
-        "check, which coverageOrganizationRoleArn turns on: set that too, or leave this unset.",
+        "check, which coverageCheck true turns on: set that too, or leave this unset.",
+    ),
+    (
+        {"coverageExcludeLogGroups": ["/aws/lambda/noisy-*"]},
+        'central-logging:coverageExcludeLogGroups is ["/aws/lambda/noisy-*"]; it only applies '
+        "to the coverage check, which coverageCheck true turns on: set that too, or leave this "
+        "unset.",
+    ),
+    (
+        {"exemptAccounts": ["1234"]},
+        "central-logging:exemptAccounts is '1234'; each entry must be a 12-digit account ID.",
+    ),
+    # Keys of earlier versions, still in stack files, name what replaced them.
+    (
+        {"coverageOrganizationRoleArn": ORGANIZATION_ROLE},
+        "central-logging:coverageOrganizationRoleArn is set, but it was replaced by "
+        "organizationReaderRoleArn with coverageCheck true: move its value there and remove "
+        "this key.",
     ),
     (
         {"coverageExcludeAccounts": ["111111111111"]},
-        'central-logging:coverageExcludeAccounts is ["111111111111"]; it only applies to the '
-        "coverage check, which coverageOrganizationRoleArn turns on: set that too, or leave "
-        "this unset.",
+        "central-logging:coverageExcludeAccounts is set, but it was replaced by exemptAccounts: "
+        "move its value there and remove this key.",
     ),
     (
-        {"coverageOrganizationRoleArn": ORGANIZATION_ROLE, "coverageExcludeAccounts": ["1234"]},
-        "central-logging:coverageExcludeAccounts is '1234'; each entry must be a 12-digit "
-        "account ID.",
+        {"freshnessExcludeAccounts": ["111111111111"]},
+        "central-logging:freshnessExcludeAccounts is set, but it was replaced by "
+        "exemptAccounts: move its value there and remove this key.",
     ),
     (
-        {"coverageOrganizationRoleArn": ORGANIZATION_ROLE, "coverageExcludeLogGroups": ["a b"]},
+        {**ENABLED, "coverageExcludeLogGroups": ["a b"]},
         "central-logging:coverageExcludeLogGroups is 'a b'; each entry must be a log group name "
         "or glob pattern.",
     ),
     (
-        {"coverageOrganizationRoleArn": ORGANIZATION_ROLE, "s3Prefix": "coverage/logs/"},
+        {**ENABLED, "s3Prefix": "coverage/logs/"},
         "central-logging:s3Prefix is 'coverage/logs/'; the coverage check writes its report "
         "under coverage/, so the archive prefix must not start with it.",
     ),
     (
-        {"coverageOrganizationRoleArn": ORGANIZATION_ROLE, "coverageFilterPattern": "x" * 1025},
+        {**ENABLED, "coverageFilterPattern": "x" * 1025},
         f"central-logging:coverageFilterPattern is '{'x' * 40}...'; it must be at most 1024 "
         "characters.",
     ),

@@ -32,6 +32,9 @@ ACTIONS: dict[str, list[str]] = {
     # The deploying role's path, for the archive's admin exemption (iam:GetRole on itself):
     # internal/service/iam/session_context_data_source.go.
     "aws:iam/getSessionContext:getSessionContext": ["iam:GetRole"],
+    # The signed code's version, to pin it: internal/service/s3/object_data_source.go
+    # (HeadObject, authorised as s3:GetObject).
+    "aws:s3/getObject:getObject": ["s3:GetObject"],
     # internal/service/s3/bucket_logging.go
     "aws:s3/bucketLogging:BucketLogging": ["s3:PutBucketLogging", "s3:GetBucketLogging"],
     # internal/service/cloudtrail/trail.go
@@ -411,6 +414,34 @@ ACTIONS: dict[str, list[str]] = {
     # HeadObject (s3:GetObject) and its tags with GetObjectTagging, tags updated with
     # PutObjectTagging / DeleteObjectTagging (s3/tags.go), DeleteObject (the artifact buckets
     # are unversioned, so no version is listed or deleted).
+    # internal/service/signer/signing_profile.go
+    "aws:signer/signingProfile:SigningProfile": [
+        "signer:PutSigningProfile",
+        "signer:GetSigningProfile",
+        "signer:CancelSigningProfile",
+        "signer:ListTagsForResource",
+        "signer:TagResource",
+        "signer:UntagResource",
+    ],
+    # internal/service/signer/signing_job.go; Signer reads the source version and writes the
+    # signed copy into the caller's bucket ("AWS Signer uses your S3 destination bucket to
+    # write your signed code", StartSigningJob).
+    "aws:signer/signingJob:SigningJob": [
+        "signer:StartSigningJob",
+        "signer:DescribeSigningJob",
+        "s3:GetObjectVersion",
+        "s3:PutObject",
+    ],
+    # internal/service/lambda/code_signing_config.go; and, in function.go, the calls that
+    # put a function under it or take it out.
+    "aws:lambda/codeSigningConfig:CodeSigningConfig": [
+        "lambda:CreateCodeSigningConfig",
+        "lambda:GetCodeSigningConfig",
+        "lambda:UpdateCodeSigningConfig",
+        "lambda:DeleteCodeSigningConfig",
+        "lambda:PutFunctionCodeSigningConfig",
+        "lambda:DeleteFunctionCodeSigningConfig",
+    ],
     "aws:s3/bucketObjectv2:BucketObjectv2": [
         "s3:PutObject",
         "s3:GetObject",
@@ -475,14 +506,22 @@ CONFIGS: dict[str, list[dict[str, object]]] = {
             "archiveFormat": "raw",
             "accessTrail": "cloudtrail",
         },
+        {"role": "logging", "memberAccounts": [MEMBER], "codeSigning": True},
     ],
     "member": [
         {"role": "member", "loggingStack": STACK, "alarmEmail": "ops@example.com"},
         {"role": "member", "loggingStack": STACK, "subscriptionMode": "account-policy"},
+        {"role": "member", "loggingStack": STACK, "codeSigning": True},
     ],
     "organization": [
         # The alarms' resource types are granted, for those who bring them back.
-        {"role": "organization", "loggingStack": STACK, "regions": REGIONS, "memberAlarms": True},
+        {
+            "role": "organization",
+            "loggingStack": STACK,
+            "regions": REGIONS,
+            "memberAlarms": True,
+            "codeSigning": True,
+        },
         {
             "role": "organization",
             "loggingStack": STACK,

@@ -43,7 +43,8 @@ EXISTING = {
     "kmsKeyArn": EXISTING_KEY,
     "readerPrincipals": ["444444444444"],
     "historyWriterPrincipals": ["111111111111"],
-    "coverageOrganizationRoleArn": "arn:aws:iam::222222222222:role/central-logging-list-accounts",
+    "organizationReaderRoleArn": "arn:aws:iam::222222222222:role/central-logging-list-accounts",
+    "coverageCheck": True,
 }
 PLACEHOLDERS = {
     "<bucket>": EXISTING_BUCKET,

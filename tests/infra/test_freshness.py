@@ -114,7 +114,7 @@ def test_an_existing_bucket_is_listed_with_no_queue_or_notification_of_ours() ->
     run = run_logging(
         existingBucketName="lz-logs",
         freshnessMetrics="per-account",
-        freshnessExcludeAccounts=["111111111111"],
+        exemptAccounts=["111111111111"],
     )
 
     assert run.of_type(QUEUE) == []

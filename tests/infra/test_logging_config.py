@@ -12,9 +12,8 @@ BASE = {"role": "logging", "organizationId": ORG_ID}
 CASES = [
     ({"athena": "yes"}, "central-logging:athena is 'yes'; it must be true or false."),
     (
-        {"freshnessExcludeAccounts": ["111111111111", "1234"]},
-        "central-logging:freshnessExcludeAccounts is '1234'; each entry must be a 12-digit "
-        "account ID.",
+        {"exemptAccounts": ["111111111111", "1234"]},
+        "central-logging:exemptAccounts is '1234'; each entry must be a 12-digit account ID.",
     ),
     (
         {"organizationReaderRoleArn": "arn:aws:iam::222222222222:user/reader"},

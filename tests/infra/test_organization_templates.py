@@ -35,7 +35,11 @@ CONFIGS: dict[str, dict[str, object]] = {
     "lambda-no-schedule": {"reconcileSchedule": "off"},
     "account-policy": {"subscriptionMode": "account-policy", "excludeLogGroups": ["/aws/noisy"]},
     "account-policy-all": {"subscriptionMode": "account-policy"},
+    "code-signing": {"codeSigning": True},
 }
+# moto's CloudFormation has no AWS::Lambda::CodeSigningConfig, which every function of a
+# code-signing template names by Fn::GetAtt: those templates are linted, not deployed.
+DEPLOYED_CONFIGS = [c for c in CONFIGS if not CONFIGS[c].get("codeSigning")]
 TEMPLATES = [(config, purpose) for config in CONFIGS for purpose in ("account", "regional")]
 
 # What moto's CloudFormation cannot create (moto 5: no model for these types). The test
@@ -266,7 +270,7 @@ MODE_FUNCTIONS = {"lambda": {"subscriber", "reconciler"}, "account-policy": set(
 
 
 @pytest.mark.usefixtures("aws")
-@pytest.mark.parametrize("config", list(CONFIGS))
+@pytest.mark.parametrize("config", DEPLOYED_CONFIGS)
 def test_moto_deploys_the_templates_into_an_account(config: str) -> None:
     templates = rendered(config)
     regional = templates["regional"]

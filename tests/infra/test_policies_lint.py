@@ -72,7 +72,8 @@ CONFIGS = {
     "organization-coverage": {
         "role": "logging",
         "organizationId": ORG_ID,
-        "coverageOrganizationRoleArn": "arn:aws:iam::222222222222:role/list-accounts",
+        "organizationReaderRoleArn": "arn:aws:iam::222222222222:role/list-accounts",
+        "coverageCheck": True,
     },
     "organization-history-writers": {
         "role": "logging",

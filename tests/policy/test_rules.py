@@ -93,7 +93,25 @@ STACK_CONFIGS: dict[str, tuple[dict[str, object], str]] = {
         {"role": "member", "loggingStack": LOGGING_STACK, "regions": REGIONS},
         LOGGING_ACCOUNT_ID,
     ),
+    "member-code-signing": (
+        {"role": "member", "loggingStack": LOGGING_STACK, "codeSigning": True},
+        MEMBER,
+    ),
+    "logging-coverage": (
+        {
+            "role": "logging",
+            "organizationId": ORG_ID,
+            "organizationReaderRoleArn": f"arn:aws:iam::{MANAGEMENT}:role/list-accounts",
+            "coverageCheck": True,
+        },
+        LOGGING_ACCOUNT_ID,
+    ),
+    "logging-code-signing": (
+        {"role": "logging", "organizationId": ORG_ID, "codeSigning": True},
+        LOGGING_ACCOUNT_ID,
+    ),
     "organization-lambda": (ORGANIZATION, MANAGEMENT),
+    "organization-code-signing": ({**ORGANIZATION, "codeSigning": True}, MANAGEMENT),
     "organization-account-policy": (
         {**ORGANIZATION, "subscriptionMode": "account-policy", "excludeLogGroups": ["/aws/noisy"]},
         MANAGEMENT,
@@ -1743,6 +1761,21 @@ def test_a_trail_of_data_events_passes_and_only_a_log_bucket_may_use_sse_s3() ->
     unlogged = [r for r in logged if r.type != rules.BUCKET_LOGGING]
     assert stack_violations(policy("archive-bucket-kms-encrypted"), logged) == []
     assert len(stack_violations(policy("archive-bucket-kms-encrypted"), unlogged)) == 1
+
+
+def test_only_a_bucket_whose_code_a_signing_job_signs_may_use_sse_s3(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """codeSigning: the code bucket is SSE-S3 (Signer and Lambda read it as the deployer);
+    without the job that signs its code it is just a bucket without KMS."""
+    as_role(monkeypatch, "member")
+    signed = stack("member-code-signing").resources
+    unsigned = [r for r in signed if r.type != rules.SIGNING_JOB]
+    rule = policy("archive-bucket-kms-encrypted")
+
+    assert stack_violations(rule, signed) == []
+    [message] = stack_violations(rule, unsigned)
+    assert "AES256" in message
 
 
 def test_every_rule_is_exercised_by_a_mutation() -> None:
