@@ -498,6 +498,8 @@ CONFIGS: dict[str, list[dict[str, object]]] = {
             "expireDays": 400,
             "alarmEmail": "ops@example.com",
             "readerPrincipals": [MEMBER],
+            "organizationReaderRoleArn": "arn:aws:iam::222222222222:role/organization-reader",
+            "coverageCheck": True,
         },
         {
             "role": "logging",
