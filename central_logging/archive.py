@@ -30,17 +30,15 @@ import tempfile
 import zlib
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
-
 from central_logging import options
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from mypy_boto3_s3 import S3Client
 
 CHUNK_BYTES = 1 << 20
@@ -676,7 +674,18 @@ def _s3_reader(client: S3Client, bucket: str, key: str) -> Callable[[], Iterator
     return read
 
 
+def aws_errors() -> tuple[type[Exception], ...]:
+    """What reading S3 raises: imported when an exception is being handled (an `except`
+    evaluates its classes only then), so that local reads never load botocore."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (ClientError, BotoCoreError)
+
+
 def s3_client(profile: str | None) -> S3Client:
+    import boto3
+    from botocore.exceptions import ProfileNotFound
+
     try:
         return boto3.session.Session(profile_name=profile).client("s3")
     except ProfileNotFound:
@@ -714,7 +723,7 @@ def read_objects(
             on_error(f"{printable(item.name)} {error}; skipped.")
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
             on_error(f"{printable(item.name)} {NOT_AN_ENVELOPE}; skipped.")
-        except (ClientError, BotoCoreError) as error:
+        except aws_errors() as error:
             on_error(f"{printable(item.name)} could not be read ({error}); skipped.")
 
 
@@ -742,6 +751,8 @@ def read_local_in_parallel(
     """`read_objects` for local files, decoded by `workers` processes at once (decoding is
     CPU-bound Python); output in the same order, through temporary files so that memory
     stays bounded."""
+    from concurrent.futures import ProcessPoolExecutor
+
     with tempfile.TemporaryDirectory(prefix="central-logging-read-") as folder:
         # Closed early (the reader of stdout went away), it waits only for running decodes.
         pool = ProcessPoolExecutor(workers)
@@ -774,9 +785,13 @@ def read_local_in_parallel(
 
 # --- messages ---------------------------------------------------------------------------------
 
-PROG = "central-logging"
-# What can stop `read` or `query` before or while it lists the source; see `source_failure`.
-SOURCE_ERRORS = (UsageError, ClientError, BotoCoreError, OSError)
+PROG = options.PROG
+
+
+def source_errors() -> tuple[type[Exception], ...]:
+    """What can stop `read` or `query` before or while it lists the source; see
+    `source_failure`."""
+    return (UsageError, OSError, *aws_errors())
 
 
 def say(err: TextIO, sentence: str) -> None:
@@ -785,7 +800,9 @@ def say(err: TextIO, sentence: str) -> None:
 
 
 def source_failure(error: Exception, source: str) -> tuple[int, str]:
-    """The exit code and sentence of one of SOURCE_ERRORS."""
+    """The exit code and sentence of one of `source_errors`."""
+    from botocore.exceptions import ClientError, NoCredentialsError
+
     if isinstance(error, UsageError):
         return 2, str(error)
     if isinstance(error, NoCredentialsError):
@@ -843,7 +860,8 @@ def add_read_parser(subparsers: Any) -> argparse.ArgumentParser:
         "order. T is ISO 8601 (UTC unless it has an offset) or a duration "
         "back from now such as 15m, 2h, 7d; --since is inclusive, --until exclusive. Human "
         "output escapes newlines as \\n and other control characters as \\xHH, so that a "
-        "logged escape sequence cannot act on the terminal; --json prints messages as they are. "
+        "logged escape sequence cannot act on the terminal; --json writes the C1 controls and "
+        "DEL as JSON escapes (\\u0080), which JSON readers turn back into the same text. "
         "In a local folder, folders reached through symbolic links are not read.",
     )
     parser.add_argument("source", metavar="SOURCE", help="s3://bucket/prefix or a local folder")
@@ -1000,7 +1018,7 @@ def run_read(
     except BrokenPipeError:
         stop_output(out)
         return 1 if unreadable else 0
-    except SOURCE_ERRORS as error:
+    except source_errors() as error:
         code, sentence = source_failure(error, args.source)
         say(err, sentence)
         return code

@@ -333,7 +333,7 @@ def add_query_parser(subparsers: Any) -> argparse.ArgumentParser:
         + "); ts is a UTC TIMESTAMP. An s3:// source is first copied into --cache-dir, only "
         "the partitions that --account, --since and --until can match; the view holds only the "
         "events they keep. T is as for read. Table and CSV output escape control characters "
-        "as read does.",
+        "as read does; JSON output as read --json does.",
     )
     parser.add_argument("sql", metavar="SQL")
     parser.add_argument("source", metavar="SOURCE", help="s3://bucket/prefix or a local folder")
@@ -403,7 +403,7 @@ def run_query(
     except BrokenPipeError:
         archive.stop_output(out)
         return 1 if unreadable else 0
-    except archive.SOURCE_ERRORS as error:
+    except archive.source_errors() as error:
         code, sentence = archive.source_failure(error, args.source)
         archive.say(err, sentence)
         return code

@@ -3,6 +3,7 @@ log messages) cannot reach the operator's machine through `read` or `query`."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import gzip
 import json
 import os
@@ -410,7 +411,7 @@ def test_read_starts_a_bounded_number_of_processes(
 ) -> None:
     json_archive.write(tmp_path)
     started: list[int] = []
-    pool = archive.ProcessPoolExecutor
+    pool = concurrent.futures.ProcessPoolExecutor
 
     def counted(workers: int) -> Any:
         started.append(workers)
@@ -418,7 +419,7 @@ def test_read_starts_a_bounded_number_of_processes(
 
     monkeypatch.setattr(os, "cpu_count", lambda: 192)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(192)), raising=False)
-    monkeypatch.setattr(archive, "ProcessPoolExecutor", counted)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", counted)
 
     outcome = run("read", str(tmp_path), "--json")
 
