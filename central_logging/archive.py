@@ -71,6 +71,8 @@ TOO_DEEP = "holds JSON nested too deeply to parse, unlike any CloudWatch Logs en
 # to the end of 9999 (the last year ISO 8601 writes with four digits).
 MAX_MILLIS = 253_402_300_800_000
 BAD_TIMESTAMP = "timestamp is not whole milliseconds from 1970 to 9999"
+# gzip bytes of local objects a decoding process is handed at once (one object if larger).
+TASK_BYTES = 1 << 20
 # Processes `read` decodes local objects in, at most: each holds up to RUN_BYTES of events and
 # the output of one object at a time; past a few, the writer of stdout is the limit anyway.
 MAX_READ_WORKERS = 8
@@ -728,17 +730,34 @@ def read_objects(
 
 
 def _render_to_file(
-    name: str, key: str, path: str, filters: Filters, as_json: bool, out_path: str
-) -> str:
-    """In a worker process: one local object's events rendered into `out_path`; returns the
-    sentence naming the object if it was unreadable, else ""."""
+    files: list[tuple[str, str, str]], filters: Filters, as_json: bool, out_path: str
+) -> list[str]:
+    """In a worker process: the events of local objects (name, key, path) rendered into
+    `out_path`; returns the sentences naming those that were unreadable."""
     render = json_lines if as_json else human_lines
     errors: list[str] = []
-    item = ArchiveObject(name, key, _file_reader(path), path)
+    items = [ArchiveObject(name, key, _file_reader(path), path) for name, key, path in files]
     with open(out_path, "w", encoding="utf-8") as out:
-        for text in read_objects([item], filters, render, errors.append):
+        for text in read_objects(items, filters, render, errors.append):
             out.write(text)
-    return errors[0] if errors else ""
+    return errors
+
+
+def _tasks(objects: Iterable[ArchiveObject]) -> Iterator[list[tuple[str, str, str]]]:
+    """Local objects as (name, key, path), in order, grouped until TASK_BYTES of gzip: one
+    task per object would cost more than a small object's decoding."""
+    task: list[tuple[str, str, str]] = []
+    size = 0
+    for item in objects:
+        if item.path is None:
+            raise ValueError(f"{item.name} is not a local file")
+        task.append((item.name, item.key, item.path))
+        size += os.path.getsize(item.path)
+        if size >= TASK_BYTES:
+            yield task
+            task, size = [], 0
+    if task:
+        yield task
 
 
 def read_local_in_parallel(
@@ -756,24 +775,22 @@ def read_local_in_parallel(
     with tempfile.TemporaryDirectory(prefix="central-logging-read-") as folder:
         # Closed early (the reader of stdout went away), it waits only for running decodes.
         pool = ProcessPoolExecutor(workers)
-        pending: deque[tuple[str, Future[str]]] = deque()
+        pending: deque[tuple[str, Future[list[str]]]] = deque()
 
         def drain() -> Iterator[str]:
             out_path, done = pending.popleft()
-            error = done.result()
+            errors = done.result()
             with open(out_path, encoding="utf-8") as rendered:
                 while text := rendered.read(CHUNK_BYTES):
                     yield text
             os.remove(out_path)
-            if error:
+            for error in errors:
                 on_error(error)
 
         try:
-            for index, item in enumerate(objects):
+            for index, files in enumerate(_tasks(objects)):
                 out_path = os.path.join(folder, f"{index}.out")
-                if item.path is None:
-                    raise ValueError(f"{item.name} is not a local file")
-                task = (item.name, item.key, item.path, filters, as_json, out_path)
+                task = (files, filters, as_json, out_path)
                 pending.append((out_path, pool.submit(_render_to_file, *task)))
                 if len(pending) > 2 * workers:
                     yield from drain()
