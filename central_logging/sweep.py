@@ -1,5 +1,5 @@
 """`central-logging subscribe` (formerly `backfill`, still an alias), `audit` and `unsubscribe`
-(design section 4).
+(design section 4), and how `history` reaches AWS; `central_logging/cli.py` dispatches here.
 
 Unless told otherwise by flags, each account-region is swept with the settings its member stack
 wrote there (SSM /central-logging/settings, central_logging/stack_settings.py), so that the
@@ -44,6 +44,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from central_logging import options
 from central_logging.archive import NO_CREDENTIALS
 from central_logging.archive import UsageError as ArchiveUsageError
+from central_logging.cli import INTERRUPTED
 from central_logging.history import (
     Access,
     GroupReport,
@@ -105,8 +106,6 @@ MAX_PARALLEL_ACCOUNT_REGIONS = 64
 GAPS = frozenset({NOT_SUBSCRIBED, LIMIT_EXCEEDED, FAILED})
 # A log class as DescribeLogGroups names it (STANDARD, INFREQUENT_ACCESS, DELIVERY, ...).
 _LOG_CLASS = re.compile(r"[A-Z][A-Z_]{0,63}")
-# Exit status after Ctrl-C, as shells report a process ended by SIGINT.
-INTERRUPTED = 130
 # Settings variables of the core, named as the CLI flags that set them.
 _FLAG_OF_VARIABLE = {
     "DESTINATION_ARN": "--destination-arn",
