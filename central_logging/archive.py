@@ -30,17 +30,15 @@ import tempfile
 import zlib
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
-
 from central_logging import options
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from mypy_boto3_s3 import S3Client
 
 CHUNK_BYTES = 1 << 20
@@ -56,6 +54,28 @@ TOO_LONG = (
     f"holds a line longer than {MAX_ENVELOPE_CHARS >> 20} MiB of text, more than any CloudWatch "
     "Logs envelope"
 )
+# Text per byte of gzip: CloudWatch Logs envelopes compress about 20 to 1 (their ids and
+# timestamps differ from event to event); a gzip of newlines or of one repeated line, about
+# 1,000 to 1. Past this ratio (and the first INFLATION_SLACK_BYTES) an object is refused, so
+# that decoding costs at most a bounded amount of work per byte of the object.
+MAX_INFLATION = 100
+INFLATION_SLACK_BYTES = 16 << 20
+TOO_INFLATED = (
+    f"decompresses to more than {MAX_INFLATION} times its size, far more than CloudWatch Logs "
+    "data does"
+)
+TOO_DEEP = "holds JSON nested too deeply to parse, unlike any CloudWatch Logs envelope"
+# Event times `read` and `query` accept: whole milliseconds from 1970 (CloudWatch Logs takes no
+# earlier event: "Valid Range: Minimum value of 0", InputLogEvent in the CloudWatch Logs API
+# Reference, https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_InputLogEvent.html)
+# to the end of 9999 (the last year ISO 8601 writes with four digits).
+MAX_MILLIS = 253_402_300_800_000
+BAD_TIMESTAMP = "timestamp is not whole milliseconds from 1970 to 9999"
+# gzip bytes of local objects a decoding process is handed at once (one object if larger).
+TASK_BYTES = 1 << 20
+# Processes `read` decodes local objects in, at most: each holds up to RUN_BYTES of events and
+# the output of one object at a time; past a few, the writer of stdout is the limit anyway.
+MAX_READ_WORKERS = 8
 # Firehose writes the error records of the delivery stream under this folder of the prefix.
 ERRORS_FOLDER = "errors"
 # Records Firehose could not give a partition of their own, beyond the stream's quota of active
@@ -84,7 +104,8 @@ NOT_UTF8 = object()
 # encoding can write.
 _UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
 _ESCAPES = {"\n": "\\n", "\r": "\\r"}
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# What JSON output escapes beyond what json.dumps does: DEL, C1 and lone surrogates.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\ud800-\udfff]")
 _TIMESTAMP = operator.itemgetter("timestamp")
 _MESSAGE = operator.itemgetter("message")
 NOT_AN_ENVELOPE = "holds JSON that is not a CloudWatch Logs envelope"
@@ -103,7 +124,7 @@ class CorruptObject(Exception):
 
 
 class LostEnvelopes(CorruptObject):
-    """An object read except for some envelopes; the sentence says which."""
+    """An object read except for some envelopes or events; the sentence says which."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,19 +205,19 @@ def _second(seconds: int) -> str:
     return (EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.")
 
 
+_MILLIS = [f"{millis:03d}" for millis in range(1000)]
+
+
 def format_millis(millis: int) -> str:
     """An event time as `read` prints it: ISO 8601 UTC to the millisecond."""
     seconds, rest = divmod(millis, 1000)
     return f"{_second(seconds)}{rest:03d}Z"
 
 
-def _json_time(millis: int) -> str:
-    """`format_millis` as a JSON string, or null for a time ISO 8601 cannot write (after the
-    year 9999): the event is still printed, its `timestamp` says when."""
-    try:
-        return f'"{format_millis(millis)}"'
-    except (OverflowError, ValueError):
-        return "null"
+def valid_millis(stamps: list[Any]) -> bool:
+    """Whether every one of `stamps` is a time `read` accepts (see MAX_MILLIS); C loops only,
+    as it runs for every event."""
+    return set(map(type, stamps)) == {int} and min(stamps) >= 0 and max(stamps) < MAX_MILLIS
 
 
 # --- decoding ---------------------------------------------------------------------------------
@@ -208,22 +229,29 @@ def _texts(chunks: Iterable[bytes]) -> Iterator[tuple[str, bool]]:
     Bytes that are not UTF-8 come out as lone surrogates (`surrogateescape`), so that only the
     envelope holding them is lost (see `_values`). zlib copies the input left after a member's
     end, so input is fed in a window that starts small at each member and doubles while the
-    member lasts: many tiny members cost time linear in the object's size.
+    member lasts: many tiny members cost time linear in the object's size. More text than
+    MAX_INFLATION times the bytes read is refused (a gzip bomb).
     """
     inflate = zlib.decompressobj(_GZIP)
     utf8 = codecs.getincrementaldecoder("utf-8")("surrogateescape")
     window = FIRST_WINDOW_BYTES
     seen = False
     started = False
+    compressed = inflated = 0
     try:
         for chunk in chunks:
             seen = seen or bool(chunk)
+            compressed += len(chunk)
             data = memoryview(chunk)
             while data:
                 started = True
                 piece = data[:window]
                 # Bounded output: a small chunk can inflate to gigabytes.
-                text = utf8.decode(inflate.decompress(piece, CHUNK_BYTES))
+                out = inflate.decompress(piece, CHUNK_BYTES)
+                inflated += len(out)
+                if inflated > MAX_INFLATION * compressed + INFLATION_SLACK_BYTES:
+                    raise CorruptObject(TOO_INFLATED)
+                text = utf8.decode(out)
                 if inflate.eof:
                     data = data[len(piece) - len(inflate.unused_data) :]
                     yield text, True
@@ -277,25 +305,26 @@ def iter_values(chunks: Iterable[bytes], sniff: bool = False) -> Iterator[Any]:
     values are separated by newlines or not; `NOT_UTF8` in place of each value (or line) whose
     text is not UTF-8.
 
-    Text is parsed at each newline and member end; a value may span member ends (a line
-    split across gzip members) but, as JSON written by CloudWatch and Firehose, no newline.
-    A member end that leaves an incomplete value is parsed again only once the text after the
-    last value has doubled, so that a line cut into many members is parsed in linear time.
+    Text is parsed up to the last newline of each piece of text, and at member ends; a value
+    may span member ends (a line split across gzip members) but, as JSON written by CloudWatch
+    and Firehose, no newline. A member end that leaves an incomplete value is parsed again only
+    once the text after the last value has doubled, so that a line cut into many members is
+    parsed in linear time; blank lines cost no more than gzip does.
     """
     decoder = json.JSONDecoder()
     pending: list[str] = []
     size = 0
     tried = 0
     for text, member_end in _sniffed_texts(chunks) if sniff else _texts(chunks):
-        *lines, rest = text.split("\n")
-        for line in lines:
-            if size + len(line) > MAX_ENVELOPE_CHARS:
-                raise CorruptObject(TOO_LONG)
-            pending.append(line)
-            yield from _values(decoder, "".join(pending), complete=True)
-            pending, size, tried = [], 0, 0
-        pending.append(rest)
-        size += len(rest)
+        end = text.rfind("\n")
+        if end >= 0:
+            pending.append(text[:end])
+            yield from _lines(decoder, "".join(pending))
+            rest = text[end + 1 :]
+            pending, size, tried = [rest], len(rest), 0
+        else:
+            pending.append(text)
+            size += len(text)
         if size > MAX_ENVELOPE_CHARS:
             raise CorruptObject(TOO_LONG)
         if member_end and size >= 2 * tried and size:
@@ -305,6 +334,40 @@ def iter_values(chunks: Iterable[bytes], sniff: bool = False) -> Iterator[Any]:
         left = yield from _values(decoder, "".join(pending), complete=False)
         if left.strip():
             raise CorruptObject("ends in the middle of a JSON value")
+
+
+def _lines(decoder: json.JSONDecoder, text: str) -> Iterator[Any]:
+    """The JSON values of complete lines of text, each value within its line."""
+    if not text.isascii() and _SURROGATE.search(text) is not None:
+        # Some line is not UTF-8: line by line, so that only those lines are lost.
+        for line in text.split("\n"):
+            if len(line) > MAX_ENVELOPE_CHARS:
+                raise CorruptObject(TOO_LONG)
+            yield from _values(decoder, line, complete=True)
+        return
+    position = _SPACE.match(text).end()  # type: ignore[union-attr]
+    line_end = -1
+    while position < len(text):
+        if position > line_end:
+            line_end = text.find("\n", position)
+            line_end = len(text) if line_end < 0 else line_end
+            if line_end - position > MAX_ENVELOPE_CHARS:
+                raise CorruptObject(TOO_LONG)
+        value, position = _decode(decoder, text, position)
+        if position > line_end:
+            raise CorruptObject("holds text that is not JSON (a value continues on the next line)")
+        yield value
+        position = _SPACE.match(text, position).end()  # type: ignore[union-attr]
+
+
+def _decode(decoder: json.JSONDecoder, text: str, position: int) -> tuple[Any, int]:
+    """One JSON value of `text` at `position`, and where it ends."""
+    try:
+        return decoder.raw_decode(text, position)
+    except json.JSONDecodeError as error:
+        raise CorruptObject(f"holds text that is not JSON ({error.msg})") from None
+    except RecursionError:
+        raise CorruptObject(TOO_DEEP) from None
 
 
 def _values(decoder: json.JSONDecoder, text: str, complete: bool) -> Generator[Any, None, str]:
@@ -323,6 +386,8 @@ def _values(decoder: json.JSONDecoder, text: str, complete: bool) -> Generator[A
             if complete:
                 raise CorruptObject(f"holds text that is not JSON ({error.msg})") from None
             break
+        except RecursionError:
+            raise CorruptObject(TOO_DEEP) from None
         yield NOT_UTF8 if dirty and _SURROGATE.search(text, start, position) else value
         position = _SPACE.match(text, position).end()  # type: ignore[union-attr]
     return text[position:]
@@ -358,8 +423,9 @@ def iter_object_batches(
     region: str | None = None,
 ) -> Iterator[Batch]:
     """The data events of one object that pass `filters`, a batch per envelope, as held;
-    LostEnvelopes at the end if some envelopes were not UTF-8. A `diverted` object holds
-    Firehose error records (`is_diverted`), each with envelopes in its `rawData`.
+    LostEnvelopes at the end if some envelopes were not UTF-8 or some events' times are not
+    times (`valid_millis`): those are left out. A `diverted` object holds Firehose error
+    records (`is_diverted`), each with envelopes in its `rawData`.
 
     The fields of events are checked where they are used (filters, sorting, rendering): a
     KeyError, TypeError or ValueError there means the object is not an archive object.
@@ -367,7 +433,7 @@ def iter_object_batches(
     since = None if filters.since is None else to_millis(filters.since)
     until = None if filters.until is None else to_millis(filters.until)
     grep = filters.grep
-    not_utf8 = 0
+    not_utf8 = bad_times = 0
     values = iter_values(chunks, sniff=diverted)
     envelopes = (
         itertools.chain.from_iterable(map(diverted_envelopes, values)) if diverted else values
@@ -389,6 +455,10 @@ def iter_object_batches(
             continue
         if filters.log_group is not None and names[1] != filters.log_group:
             continue
+        if events and not valid_millis(list(map(_TIMESTAMP, events))):
+            kept = [e for e in events if valid_millis([e["timestamp"]])]
+            bad_times += len(events) - len(kept)
+            events = kept
         if since is not None or until is not None or grep is not None:
             events = [
                 event
@@ -399,8 +469,10 @@ def iter_object_batches(
             ]
         if events:
             yield Batch(*names, events, region)
-    if not_utf8:
-        raise LostEnvelopes(f"holds {not_utf8} envelope(s) whose text is not UTF-8; skipped those")
+    lost = [f"{not_utf8} envelope(s) whose text is not UTF-8"] if not_utf8 else []
+    lost += [f"{bad_times} event(s) whose {BAD_TIMESTAMP}"] if bad_times else []
+    if lost:
+        raise LostEnvelopes(f"holds {' and '.join(lost)}; skipped those")
 
 
 def sorted_runs(batches: Iterable[Batch]) -> Iterator[Batch]:
@@ -604,7 +676,18 @@ def _s3_reader(client: S3Client, bucket: str, key: str) -> Callable[[], Iterator
     return read
 
 
+def aws_errors() -> tuple[type[Exception], ...]:
+    """What reading S3 raises: imported when an exception is being handled (an `except`
+    evaluates its classes only then), so that local reads never load botocore."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (ClientError, BotoCoreError)
+
+
 def s3_client(profile: str | None) -> S3Client:
+    import boto3
+    from botocore.exceptions import ProfileNotFound
+
     try:
         return boto3.session.Session(profile_name=profile).client("s3")
     except ProfileNotFound:
@@ -642,22 +725,39 @@ def read_objects(
             on_error(f"{printable(item.name)} {error}; skipped.")
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
             on_error(f"{printable(item.name)} {NOT_AN_ENVELOPE}; skipped.")
-        except (ClientError, BotoCoreError) as error:
+        except aws_errors() as error:
             on_error(f"{printable(item.name)} could not be read ({error}); skipped.")
 
 
 def _render_to_file(
-    name: str, key: str, path: str, filters: Filters, as_json: bool, out_path: str
-) -> str:
-    """In a worker process: one local object's events rendered into `out_path`; returns the
-    sentence naming the object if it was unreadable, else ""."""
+    files: list[tuple[str, str, str]], filters: Filters, as_json: bool, out_path: str
+) -> list[str]:
+    """In a worker process: the events of local objects (name, key, path) rendered into
+    `out_path`; returns the sentences naming those that were unreadable."""
     render = json_lines if as_json else human_lines
     errors: list[str] = []
-    item = ArchiveObject(name, key, _file_reader(path), path)
+    items = [ArchiveObject(name, key, _file_reader(path), path) for name, key, path in files]
     with open(out_path, "w", encoding="utf-8") as out:
-        for text in read_objects([item], filters, render, errors.append):
+        for text in read_objects(items, filters, render, errors.append):
             out.write(text)
-    return errors[0] if errors else ""
+    return errors
+
+
+def _tasks(objects: Iterable[ArchiveObject]) -> Iterator[list[tuple[str, str, str]]]:
+    """Local objects as (name, key, path), in order, grouped until TASK_BYTES of gzip: one
+    task per object would cost more than a small object's decoding."""
+    task: list[tuple[str, str, str]] = []
+    size = 0
+    for item in objects:
+        if item.path is None:
+            raise ValueError(f"{item.name} is not a local file")
+        task.append((item.name, item.key, item.path))
+        size += os.path.getsize(item.path)
+        if size >= TASK_BYTES:
+            yield task
+            task, size = [], 0
+    if task:
+        yield task
 
 
 def read_local_in_parallel(
@@ -670,27 +770,27 @@ def read_local_in_parallel(
     """`read_objects` for local files, decoded by `workers` processes at once (decoding is
     CPU-bound Python); output in the same order, through temporary files so that memory
     stays bounded."""
+    from concurrent.futures import ProcessPoolExecutor
+
     with tempfile.TemporaryDirectory(prefix="central-logging-read-") as folder:
         # Closed early (the reader of stdout went away), it waits only for running decodes.
         pool = ProcessPoolExecutor(workers)
-        pending: deque[tuple[str, Future[str]]] = deque()
+        pending: deque[tuple[str, Future[list[str]]]] = deque()
 
         def drain() -> Iterator[str]:
             out_path, done = pending.popleft()
-            error = done.result()
+            errors = done.result()
             with open(out_path, encoding="utf-8") as rendered:
                 while text := rendered.read(CHUNK_BYTES):
                     yield text
             os.remove(out_path)
-            if error:
+            for error in errors:
                 on_error(error)
 
         try:
-            for index, item in enumerate(objects):
+            for index, files in enumerate(_tasks(objects)):
                 out_path = os.path.join(folder, f"{index}.out")
-                if item.path is None:
-                    raise ValueError(f"{item.name} is not a local file")
-                task = (item.name, item.key, item.path, filters, as_json, out_path)
+                task = (files, filters, as_json, out_path)
                 pending.append((out_path, pool.submit(_render_to_file, *task)))
                 if len(pending) > 2 * workers:
                     yield from drain()
@@ -702,9 +802,13 @@ def read_local_in_parallel(
 
 # --- messages ---------------------------------------------------------------------------------
 
-PROG = "central-logging"
-# What can stop `read` or `query` before or while it lists the source; see `source_failure`.
-SOURCE_ERRORS = (UsageError, ClientError, BotoCoreError, OSError)
+PROG = options.PROG
+
+
+def source_errors() -> tuple[type[Exception], ...]:
+    """What can stop `read` or `query` before or while it lists the source; see
+    `source_failure`."""
+    return (UsageError, OSError, *aws_errors())
 
 
 def say(err: TextIO, sentence: str) -> None:
@@ -713,7 +817,9 @@ def say(err: TextIO, sentence: str) -> None:
 
 
 def source_failure(error: Exception, source: str) -> tuple[int, str]:
-    """The exit code and sentence of one of SOURCE_ERRORS."""
+    """The exit code and sentence of one of `source_errors`."""
+    from botocore.exceptions import ClientError, NoCredentialsError
+
     if isinstance(error, UsageError):
         return 2, str(error)
     if isinstance(error, NoCredentialsError):
@@ -771,7 +877,8 @@ def add_read_parser(subparsers: Any) -> argparse.ArgumentParser:
         "order. T is ISO 8601 (UTC unless it has an offset) or a duration "
         "back from now such as 15m, 2h, 7d; --since is inclusive, --until exclusive. Human "
         "output escapes newlines as \\n and other control characters as \\xHH, so that a "
-        "logged escape sequence cannot act on the terminal; --json prints messages as they are. "
+        "logged escape sequence cannot act on the terminal; --json writes the C1 controls and "
+        "DEL as JSON escapes (\\u0080), which JSON readers turn back into the same text. "
         "In a local folder, folders reached through symbolic links are not read.",
     )
     parser.add_argument("source", metavar="SOURCE", help="s3://bucket/prefix or a local folder")
@@ -853,7 +960,8 @@ def human_lines(batch: Batch) -> str:
     lines = []
     for event in batch.events:
         message = printable(event["message"].rstrip("\n"))
-        lines.append(f"{format_millis(event['timestamp'])}{stream}{message}\n")
+        stamp = event["timestamp"]  # valid (`iter_object_batches`)
+        lines.append(f"{_second(stamp // 1000)}{_MILLIS[stamp % 1000]}Z{stream}{message}\n")
     return "".join(lines)
 
 
@@ -866,17 +974,35 @@ def json_lines(batch: Batch) -> str:
         f'"logGroup": {_string(batch.log_group)}, "logStream": {_string(batch.log_stream)}, '
         '"id": '
     )
+    # Timestamps are valid ints (`iter_object_batches`). This runs for every event: the time is
+    # written inline, without format specifications (each costs a call).
     text = "".join(
         [
-            f'{stream}{_string(event["id"])}, "timestamp": {event["timestamp"]:d}, '
-            f'"time": {_json_time(event["timestamp"])}, '
+            f'{stream}{_string(event["id"])}, "timestamp": {stamp}, '
+            f'"time": "{_second(stamp // 1000)}{_MILLIS[stamp % 1000]}Z", '
             f'"message": {_string(event["message"])}}}\n'
             for event in batch.events
+            for stamp in (event["timestamp"],)
         ]
     )
-    # A lone surrogate (JSON such as "\\ud800" decodes to one) cannot be written in UTF-8: it
-    # goes out as that JSON escape again.
-    return text if text.isascii() else _LONE_SURROGATE.sub(_escape, text)
+    return json_safe(text)
+
+
+def json_safe(text: str) -> str:
+    """JSON text with C1 controls and DEL (which a terminal acts on; JSON need not escape
+    them), and lone surrogates (which no UTF-8 output can hold), written as JSON escapes."""
+    return text if text.isascii() else _JSON_UNSAFE.sub(_json_escape, text)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def read_workers() -> int:
+    """Processes `read` decodes local objects in: the CPUs this process may run on (as
+    `taskset` or a container limits them), at most MAX_READ_WORKERS."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(MAX_READ_WORKERS, usable or 1))
 
 
 def run_read(
@@ -896,7 +1022,7 @@ def run_read(
         filters = filters_from_args(args, now)
         objects = Counted(list_source(args.source, filters, now, args.profile))
         render = json_lines if args.json else human_lines
-        workers = os.cpu_count() or 1
+        workers = read_workers()
         texts = (
             read_local_in_parallel(objects, filters, args.json, report, workers)
             if workers > 1 and not args.source.startswith("s3://")
@@ -909,7 +1035,7 @@ def run_read(
     except BrokenPipeError:
         stop_output(out)
         return 1 if unreadable else 0
-    except SOURCE_ERRORS as error:
+    except source_errors() as error:
         code, sentence = source_failure(error, args.source)
         say(err, sentence)
         return code

@@ -95,7 +95,7 @@ if TYPE_CHECKING:
     from mypy_boto3_logs.type_defs import FilteredLogEventTypeDef, SubscriptionFilterTypeDef
     from mypy_boto3_s3 import S3Client
 
-    from central_logging.cli import Plan, Target
+    from central_logging.sweep import Plan, Target
 
 # Outcomes of `history` besides the shared ones (NOT_SUBSCRIBED, EXCLUDED, FAILED).
 COPIED = "copied"  # subscribed; history copied up to the boundary
@@ -924,7 +924,7 @@ def run_history(
     # Not a `with` block: after Ctrl-C, leaving must not wait for the calls in flight.
     pool = ThreadPoolExecutor(MAX_PARALLEL_ACCOUNT_REGIONS)
     try:
-        from central_logging.cli import Target  # imported by the CLI, which calls this
+        from central_logging.sweep import Target  # imported by the sweep, which calls this
 
         targets: list[Target] = []
         for item in plan.targets:

@@ -13,6 +13,8 @@ REGION = re.compile(
 )
 ACCOUNT = re.compile(r"\d{12}")
 DISTRIBUTION = "central-logging"
+# How every line the CLI writes on stderr starts.
+PROG = "central-logging"
 
 
 class OptionError(ValueError):

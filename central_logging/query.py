@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import re
@@ -54,9 +55,20 @@ _HIVE_KEY = re.compile(
     r"account=[^/]+/region=[^/]+/year=[^/]+/month=[^/]+/day=[^/]+/[^/]+\.json\.gz"
 )
 _FILES_VARIABLE = "central_logging_files"
+# `timestamp` as JSON, so that the view can tell an integer from anything else.
 _ENVELOPE_COLUMNS = (
     "{messageType: 'VARCHAR', logGroup: 'VARCHAR', logStream: 'VARCHAR', "
-    "logEvents: 'STRUCT(id VARCHAR, \"timestamp\" BIGINT, message VARCHAR)[]'}"
+    "logEvents: 'STRUCT(id VARCHAR, \"timestamp\" JSON, message VARCHAR)[]'}"
+)
+# The view raises this, then the object's path, for an event whose time `read` would not
+# accept (`archive.valid_millis`): the query runs again without that object.
+_BAD_TIME_ERROR = "central-logging: bad event time in "
+# Whether the event `e` has a time `read` accepts; else the error above. In the WHERE clause,
+# which every query evaluates (a column it does not select may be left uncomputed).
+_CHECKED_TIME = (
+    "CASE WHEN json_type(e.\"timestamp\") IN ('BIGINT', 'UBIGINT') "
+    f'AND TRY_CAST(e."timestamp" AS BIGINT) BETWEEN 0 AND {archive.MAX_MILLIS - 1} '
+    f"THEN true ELSE error('{_BAD_TIME_ERROR}' || filename) END"
 )
 # The lines of `read --json`.
 _DECODED_COLUMNS = (
@@ -66,6 +78,17 @@ _DECODED_COLUMNS = (
 # Errors of DuckDB reading one file it was given (a damaged gzip, JSON of another shape).
 _FILE_ERRORS = (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException)
 _USAGE_ERRORS = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
+
+
+# The longest file name common file systems take (NAME_MAX of ext4, XFS, APFS), in bytes.
+MAX_NAME_BYTES = 255
+
+
+def name_too_long(key: str) -> bool:
+    """Whether a segment of `key` is longer than a file name can be (S3 allows 1,024 bytes)."""
+    return any(
+        len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES for part in key.split("/")
+    )
 
 
 def cache_path(root: str, key: str) -> str | None:
@@ -130,6 +153,13 @@ def sync_s3(
     for item in archive.list_s3(client, url, filters, now):
         listed += 1
         path = cache_path(root, item.key)
+        if name_too_long(item.key):
+            progress.clear()
+            report(
+                f"{archive.printable(item.name)} was not copied: a segment of its key is longer "
+                f"than {MAX_NAME_BYTES} bytes, more than a file name can be."
+            )
+            continue
         if path is None:
             progress.clear()
             report(
@@ -142,7 +172,8 @@ def sync_s3(
             progress.cached += 1
             progress.show()
             continue
-        partial = path + ".partial"
+        # Beside the object, under a name that fits whatever the object's own name.
+        partial = os.path.join(os.path.dirname(path), _partial_name(item.key))
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(partial, "wb") as file:
@@ -161,6 +192,11 @@ def sync_s3(
     progress.show(final=True)
     os.makedirs(root, exist_ok=True)  # for the view, even if nothing was copied
     return root, listed
+
+
+def _partial_name(key: str) -> str:
+    """The name an object is downloaded under until complete (`create_events_view` skips it)."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32] + ".partial"
 
 
 def _literal(text: str) -> str:
@@ -201,18 +237,21 @@ def create_events_view(
         # The files that `list_local` found, not a glob: DuckDB's globs follow symbolic links.
         connection.execute(f"SET VARIABLE {_FILES_VARIABLE} = ?", [list(hive)])
         window = [
-            f'e."timestamp" {operator} {archive.to_millis(moment)}'
+            f'"timestamp" {operator} {archive.to_millis(moment)}'
             for operator, moment in ((">=", filters.since), ("<", filters.until))
             if moment is not None
         ]
         parts.append(
-            "SELECT account, region, logGroup, logStream, e.id AS id, "
-            'e."timestamp" AS "timestamp", epoch_ms(e."timestamp") AS "time", e.message AS message '
-            "FROM (SELECT account, region, logGroup, logStream, unnest(logEvents) AS e "
+            "SELECT account, region, logGroup, logStream, id, "
+            '"timestamp", epoch_ms("timestamp") AS "time", message '
+            "FROM (SELECT account, region, logGroup, logStream, e.id AS id, "
+            'TRY_CAST(e."timestamp" AS BIGINT) AS "timestamp", e.message AS message '
+            "FROM (SELECT account, region, logGroup, logStream, filename, "
+            "unnest(logEvents) AS e "
             f"FROM read_json(getvariable('{_FILES_VARIABLE}'), format = 'newline_delimited', "
-            f"columns = {_ENVELOPE_COLUMNS}, hive_partitioning = true, "
+            f"columns = {_ENVELOPE_COLUMNS}, hive_partitioning = true, filename = true, "
             "hive_types = {account: 'VARCHAR', region: 'VARCHAR'}) "
-            "WHERE messageType = 'DATA_MESSAGE')"
+            f"WHERE messageType = 'DATA_MESSAGE') WHERE {_CHECKED_TIME})"
             + (" WHERE " + " AND ".join(window) if window else "")
         )
     if others:
@@ -270,7 +309,7 @@ def write_result(
     elif form == "json":
         for row in rows:
             document = {name: _json_value(value) for name, value in zip(names, row, strict=True)}
-            out.write(json.dumps(document, ensure_ascii=False) + "\n")
+            out.write(archive.json_safe(json.dumps(document, ensure_ascii=False)) + "\n")
     else:
         cells = [[_text(value) for value in row] for row in rows]
         widths = [max([len(name)] + [len(row[i]) for row in cells]) for i, name in enumerate(names)]
@@ -294,7 +333,7 @@ def add_query_parser(subparsers: Any) -> argparse.ArgumentParser:
         + "); ts is a UTC TIMESTAMP. An s3:// source is first copied into --cache-dir, only "
         "the partitions that --account, --since and --until can match; the view holds only the "
         "events they keep. T is as for read. Table and CSV output escape control characters "
-        "as read does.",
+        "as read does; JSON output as read --json does.",
     )
     parser.add_argument("sql", metavar="SQL")
     parser.add_argument("source", metavar="SOURCE", help="s3://bucket/prefix or a local folder")
@@ -364,7 +403,7 @@ def run_query(
     except BrokenPipeError:
         archive.stop_output(out)
         return 1 if unreadable else 0
-    except archive.SOURCE_ERRORS as error:
+    except archive.source_errors() as error:
         code, sentence = archive.source_failure(error, args.source)
         archive.say(err, sentence)
         return code
@@ -427,6 +466,8 @@ def _damage(error: Exception) -> str:
     """Why DuckDB could not read an object, without the path it already names."""
     if isinstance(error, duckdb.IOException):
         return "is not a valid gzip stream"
+    if _BAD_TIME_ERROR in str(error):
+        return f"holds an event whose {archive.BAD_TIMESTAMP}"
     return archive.NOT_AN_ENVELOPE
 
 

@@ -27,7 +27,9 @@ from tests.archive.conftest import (
 
 _text = st.text(st.characters(codec="utf-8"), max_size=40)
 _events = st.lists(
-    st.tuples(st.text(max_size=8, alphabet="0123456789"), st.integers(0, 2**53), _text),
+    st.tuples(
+        st.text(max_size=8, alphabet="0123456789"), st.integers(0, archive.MAX_MILLIS - 1), _text
+    ),
     max_size=5,
 )
 _data = st.builds(
@@ -100,7 +102,7 @@ _ENVELOPE = json.dumps(envelope(ACCOUNT_A, "/g", "s", [("1", 5, "a")])).encode()
         (gzip.compress(b'{"messageType": "DATA_MESSAGE"}'), "not a CloudWatch Logs envelope"),
         (
             gzip.compress(_ENVELOPE.replace(b'"timestamp": 5', b'"timestamp": "5"')),
-            "not a CloudWatch",
+            f"holds 1 event(s) whose {archive.BAD_TIMESTAMP}",
         ),
         (
             gzip.compress(_ENVELOPE.replace(b'"owner": "0', b'"owner": 0, "x": "0')),

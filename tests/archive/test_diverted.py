@@ -169,7 +169,9 @@ def test_query_sees_diverted_events(json_archive: Archive, tmp_path: Path) -> No
 
 _text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 _events = st.lists(
-    st.tuples(_text, st.integers(0, 2**53), _text).map(lambda e: (f"i{e[0]}", e[1], e[2])),
+    st.tuples(_text, st.integers(0, archive.MAX_MILLIS - 1), _text).map(
+        lambda e: (f"i{e[0]}", e[1], e[2])
+    ),
     min_size=1,
     max_size=4,
 )

@@ -3,9 +3,11 @@ log messages) cannot reach the operator's machine through `read` or `query`."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import gzip
 import json
 import os
+import re
 import zlib
 from pathlib import Path
 from typing import Any
@@ -21,9 +23,11 @@ from tests.archive.conftest import (
     DAY_1,
     PREFIX,
     S3,
+    control,
     envelope,
     json_object,
     millis,
+    raw_object,
     run,
 )
 
@@ -134,6 +138,9 @@ def test_read_escapes_control_characters_in_every_field(tmp_path: Path) -> None:
         f"2026-01-10T00:00:00.000Z {ACCOUNT_A} - /g\\x1b[8m s\\x9b {ESCAPED_MESSAGE}\n"
     )
     assert [document["message"] for document in as_json.documents()] == [HOSTILE_MESSAGE]
+    assert [document["logStream"] for document in as_json.documents()] == ["s\x9b"]
+    # JSON need not escape C1 controls, and json.dumps leaves them raw: a terminal acts on them.
+    assert not _UNSAFE.intersection(as_json.stdout.replace("\n", ""))
 
 
 @pytest.mark.parametrize("form", ["table", "csv"])
@@ -148,6 +155,7 @@ def test_query_tables_and_csv_escape_control_characters(form: str, tmp_path: Pat
     assert outcome.stdout.splitlines()[-1] == ESCAPED_MESSAGE
     assert not _UNSAFE.intersection(outcome.stdout.replace("\n", ""))
     assert as_json.documents() == [{"message": HOSTILE_MESSAGE}]
+    assert not _UNSAFE.intersection(as_json.stdout.replace("\n", ""))
 
 
 def test_a_lone_surrogate_in_a_message_can_still_be_written(tmp_path: Path) -> None:
@@ -276,3 +284,151 @@ def test_an_event_of_another_shape_names_the_object(as_json: list[str], tmp_path
         "",
         f"central-logging: {tmp_path / 'object.json.gz'} {archive.NOT_AN_ENVELOPE}; skipped.\n",
     )
+
+
+def _hostile_object(kind: str, form: str) -> bytes:
+    """One object of `form` whose only envelope is hostile: nested 100,000 deep, or with an
+    event time that is not a time."""
+    if kind == "nested":
+        text = b"[" * 100_000
+        return gzip.compress(text + b"\n") if form == "json" else gzip.compress(text)
+    stamp = {"huge": 10**20, "negative": -1, "float": 1.5, "string": "1768003200000"}[kind]
+    hostile = envelope(ACCOUNT_A, "/g", "s", [("2", 0, "hostile")])
+    hostile["logEvents"][0]["timestamp"] = stamp
+    return json_object([hostile]) if form == "json" else raw_object([hostile])
+
+
+@pytest.mark.parametrize("kind", ["nested", "huge", "negative", "float", "string"])
+@pytest.mark.parametrize("form", ["json", "raw"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["read", "{root}"],
+        ["read", "{root}", "--json"],
+        ["query", "SELECT message FROM events ORDER BY message", "{root}", "--format", "json"],
+        ["query", "SELECT count(*) AS n FROM events", "{root}", "--format", "csv"],
+    ],
+)
+def test_a_hostile_object_costs_that_object_only(
+    kind: str, form: str, command: list[str], tmp_path: Path
+) -> None:
+    # json objects in the Firehose layout (DuckDB reads them itself), raw ones decoded by read.
+    folder = tmp_path / _FOLDER if form == "json" else tmp_path / "2026/01/10/00"
+    folder.mkdir(parents=True)
+    encode = json_object if form == "json" else raw_object
+    for name, message in [("a", "before"), ("c", "after")]:
+        good = envelope(ACCOUNT_A, "/g", "s", [("1", millis(DAY_1), message)])
+        (folder / f"{name}.json.gz").write_bytes(encode([good]))
+    (folder / "b.json.gz").write_bytes(_hostile_object(kind, form))
+
+    outcome = run(*[part.format(root=tmp_path) for part in command])
+
+    assert outcome.code == 1
+    assert outcome.stderr.count("\n") == 1
+    assert outcome.stderr.startswith(f"central-logging: {folder / 'b.json.gz'} ")
+    if "count(*)" in command[1]:
+        assert outcome.stdout == "n\n2\n"
+    else:
+        assert sorted(re.findall("before|after|hostile", outcome.stdout)) == ["after", "before"]
+
+
+def test_a_key_with_a_segment_longer_than_a_file_name_is_reported_and_skipped(
+    s3: S3, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    data = json_object([envelope(ACCOUNT_A, "/g", "s", [("1", millis(DAY_1), "ok")])])
+    too_long = f"{PREFIX}{_FOLDER}{'é' * 124}.json.gz"  # 256 bytes of UTF-8
+    longest = f"{PREFIX}{_FOLDER}{'a' * 247}.json.gz"  # 255 bytes: a file name still
+    for key in (too_long, longest):
+        s3.client.put_object(Bucket=BUCKET, Key=key, Body=data)
+
+    outcome = run(
+        "query",
+        "SELECT count(*) AS n FROM events",
+        f"s3://{BUCKET}/{PREFIX}",
+        "--cache-dir",
+        str(cache),
+        "--format",
+        "csv",
+    )
+
+    assert (outcome.code, outcome.stdout) == (1, "n\n1\n")
+    assert outcome.stderr == (
+        f"central-logging: s3://{BUCKET}/{too_long} was not copied: a segment of its key is "
+        "longer than 255 bytes, more than a file name can be.\n"
+    )
+
+
+def _pulled(data: bytes, consumed: list[int]) -> Any:
+    """`data` in chunks of 4 KiB, counting in `consumed` the bytes taken."""
+    for start in range(0, len(data), 4096):
+        consumed.append(len(data[start : start + 4096]))
+        yield data[start : start + 4096]
+
+
+@pytest.mark.parametrize("line", ["", json.dumps(control(DAY_1))])
+def test_a_gzip_bomb_is_refused_after_a_bounded_amount_of_work(
+    line: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(archive, "INFLATION_SLACK_BYTES", 1 << 20)
+    text = (line + "\n").encode()
+    bomb = gzip.compress(text * ((256 << 20) // len(text)))  # 256 MiB of one line repeated
+    consumed: list[int] = []
+    item = archive.ArchiveObject("bomb.json.gz", "bomb.json.gz", lambda: _pulled(bomb, consumed))
+    reports: list[str] = []
+
+    texts = list(
+        archive.read_objects([item], archive.Filters(), archive.json_lines, reports.append)
+    )
+
+    assert (texts, reports) == ([], [f"bomb.json.gz {archive.TOO_INFLATED}; skipped."])
+    # Refused once the text passes 100 times the bytes read (plus the slack), not at the end.
+    assert sum(consumed) < len(bomb)
+
+
+def test_blank_lines_cost_no_more_than_decompressing_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lines = envelope(ACCOUNT_A, "/g", "s", [("1", millis(DAY_1), "ok")])
+    data = gzip.compress((json.dumps(lines) + "\n" * (16 << 20)).encode())
+    monkeypatch.setattr(archive, "MAX_INFLATION", 10_000)
+    decoded = []
+    values = archive._values
+
+    def counting_values(decoder: json.JSONDecoder, text: str, complete: bool) -> Any:
+        decoded.append(text)
+        return values(decoder, text, complete)
+
+    monkeypatch.setattr(archive, "_values", counting_values)
+
+    assert len(list(archive.iter_values([data]))) == 1
+    # No work per blank line: the parser is never handed one line at a time.
+    assert len(decoded) < 100
+
+
+def test_read_starts_a_bounded_number_of_processes(
+    json_archive: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    json_archive.write(tmp_path)
+    started: list[int] = []
+    pool = concurrent.futures.ProcessPoolExecutor
+
+    def counted(workers: int) -> Any:
+        started.append(workers)
+        return pool(2)
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 192)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(192)), raising=False)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", counted)
+
+    outcome = run("read", str(tmp_path), "--json")
+
+    assert (outcome.code, len(outcome.documents())) == (0, len(json_archive.events))
+    assert started == [archive.MAX_READ_WORKERS]
+
+
+def test_read_uses_the_cpus_it_may_run_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+
+    assert archive.read_workers() == 1

@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from central_logging import cli
+from central_logging import sweep
 from components.policies import destination_access_policy
 from handlers import core
 from tests.aws_env import fake_credentials
@@ -40,7 +40,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAws]:
     fake_credentials(monkeypatch, REGION)
     # The quota pacing runs on fake time, one clock per account-region as each has its budget.
     monkeypatch.setattr(
-        cli,
+        sweep,
         "quota_limiters",
         lambda: core.quota_limiters(clock=(t := FakeTime()).clock, sleep=t.sleep),
     )

@@ -19,7 +19,7 @@ import boto3
 import pytest
 from moto.logs.models import LogStream
 
-from central_logging import cli, history
+from central_logging import history, sweep
 from central_logging.cli import main
 from components import policies
 from handlers import core
@@ -578,13 +578,13 @@ def test_writes_go_through_the_writer_role(
     before, _ = before_and_after(aws)
     role_arn = f"arn:aws:iam::{MEMBER_ACCOUNT}:role/path/central-history-writer"
     assumed: list[tuple[str, str]] = []
-    assume = cli._assume_role
+    assume = sweep._assume_role
 
     def recorded(profile: str | None, account: str, region: str, name: str) -> Any:
         assumed.append((account, name))
         return assume(profile, account, region, name)
 
-    monkeypatch.setattr(cli, "_assume_role", recorded)
+    monkeypatch.setattr(sweep, "_assume_role", recorded)
 
     code, report = copy(capsys, "--writer-role-arn", role_arn)
 

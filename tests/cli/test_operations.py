@@ -158,7 +158,7 @@ def test_a_log_group_deleted_before_its_put_is_not_found(
             aws.logs.delete_log_group(logGroupName=log_group)
         return filters
 
-    monkeypatch.setattr("central_logging.cli.describe_filters", describe_then_delete)
+    monkeypatch.setattr("central_logging.sweep.describe_filters", describe_then_delete)
 
     code, document = run(capsys, "backfill", "--destination-arn", DESTINATION_ARN)
 

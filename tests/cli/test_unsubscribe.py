@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto.logs.models import LogsBackend
 
-from central_logging import cli
+from central_logging import cli, sweep
 from components.drift import FILTER_RULE_DESCRIPTION
 from components.subscriber import RECONCILER, SUBSCRIBER
 from handlers import core
@@ -146,7 +146,7 @@ def test_every_delete_waits_for_the_delete_quota(
         core.RateLimiter.acquire(deletes)
 
     monkeypatch.setattr(deletes, "acquire", acquire)
-    monkeypatch.setattr(cli, "quota_limiters", lambda: limiters)
+    monkeypatch.setattr(sweep, "quota_limiters", lambda: limiters)
 
     assert run(capsys)[1]["summary"] == {"unsubscribed": 12}
     # Each delete waited for the DeleteSubscriptionFilter budget (5/s, the core's limiter).
