@@ -47,7 +47,6 @@ import re
 import sys
 import tempfile
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -59,6 +58,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from central_logging import options
 from central_logging.archive import (
     EPOCH,
     PROG,
@@ -629,16 +629,11 @@ def _verify(
 # --- progress ---------------------------------------------------------------------------------
 
 
-class Progress:
-    """Events and bytes copied, and an ETA from the groups' storedBytes, on a terminal only."""
-
-    INTERVAL = 0.5
+class Progress(options.Progress):
+    """Events and bytes copied, and an ETA from the groups' storedBytes."""
 
     def __init__(self, stream: TextIO | None) -> None:
-        self._stream = stream
-        self._started = time.monotonic()
-        self._shown = 0.0
-        self._lock = threading.Lock()
+        super().__init__(stream)
         self.events = 0
         self.bytes = 0
         self.expected_bytes = 0
@@ -646,42 +641,30 @@ class Progress:
         self.groups = 0
 
     def listed(self, groups: int, stored_bytes: int) -> None:
-        with self._lock:
+        with self.lock:
             self.groups += groups
             self.expected_bytes += stored_bytes
-        self._show()
+        self.show()
 
     def add(self, events: int, size: int) -> None:
-        with self._lock:
+        with self.lock:
             self.events += events
             self.bytes += size
-        self._show()
+        self.show()
 
     def group_done(self) -> None:
-        with self._lock:
+        with self.lock:
             self.groups_done += 1
-        self._show()
+        self.show()
 
-    def _show(self, final: bool = False) -> None:
-        if self._stream is None:
-            return
-        with self._lock:
-            now = time.monotonic()
-            if not final and now - self._shown < self.INTERVAL:
-                return
-            self._shown = now
-            rate = self.bytes / max(now - self._started, 1e-9)
-            left = max(self.expected_bytes - self.bytes, 0)
-            eta = f"{left / rate:.0f}s" if rate else "?"
-            self._stream.write(
-                f"\r\x1b[K{self.groups_done}/{self.groups} log groups, {self.events} events, "
-                f"{self.bytes / 1e6:.1f} MB, {rate / 1e6:.2f} MB/s, ETA {eta} (at most)"
-                + ("\n" if final else "")
-            )
-            self._stream.flush()
-
-    def finish(self) -> None:
-        self._show(final=True)
+    def line(self, elapsed: float) -> str:
+        rate = self.bytes / elapsed
+        left = max(self.expected_bytes - self.bytes, 0)
+        eta = f"{left / rate:.0f}s" if rate else "?"
+        return (
+            f"{self.groups_done}/{self.groups} log groups, {self.events} events, "
+            f"{self.bytes / 1e6:.1f} MB, {rate / 1e6:.2f} MB/s, ETA {eta} (at most)"
+        )
 
 
 # --- one account-region -----------------------------------------------------------------------

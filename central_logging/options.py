@@ -1,10 +1,14 @@
-"""Checks and texts every command shares: region and account arguments, the version."""
+"""Checks and texts every command shares: region and account arguments, the version, the
+progress line."""
 
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Sequence
 from importlib import metadata
+from typing import TextIO
 
 # An AWS region name, as the stack configuration checks it (components/config.py REGION_RE).
 REGION = re.compile(
@@ -41,3 +45,42 @@ def accounts(values: Sequence[str], flag: str = "--account") -> list[str]:
 
 def version() -> str:
     return f"{DISTRIBUTION} {metadata.version(DISTRIBUTION)}"
+
+
+class Progress:
+    """A long run's progress on one terminal line, at most twice a second; nothing when
+    `stream` is None (not a terminal). Subclasses say what the line holds (`line`), given the
+    seconds since the start; callers change their counts under `lock`."""
+
+    INTERVAL = 0.5
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self._stream = stream
+        self._started = time.monotonic()
+        self._shown = 0.0
+        self.lock = threading.RLock()
+
+    def line(self, elapsed: float) -> str:
+        raise NotImplementedError
+
+    def show(self, final: bool = False) -> None:
+        if self._stream is None:
+            return
+        with self.lock:
+            now = time.monotonic()
+            if not final and now - self._shown < self.INTERVAL:
+                return
+            self._shown = now
+            text = self.line(max(now - self._started, 1e-9))
+            self._stream.write("\r\x1b[K" + text + ("\n" if final else ""))
+            self._stream.flush()
+
+    def clear(self) -> None:
+        """Before another line on the terminal: the progress line goes, to be shown again."""
+        if self._stream is not None:
+            with self.lock:
+                self._stream.write("\r\x1b[K")
+                self._shown = 0.0
+
+    def finish(self) -> None:
+        self.show(final=True)

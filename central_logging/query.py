@@ -24,14 +24,13 @@ import os
 import re
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
 import duckdb
 
-from central_logging import archive, cache
+from central_logging import archive, cache, options
 from central_logging.cache import default_cache_dir
 
 if TYPE_CHECKING:
@@ -101,36 +100,21 @@ def cache_path(root: str, key: str) -> str | None:
     return os.path.join(root, *parts)
 
 
-class CopyProgress:
-    """The copy's progress, on a terminal only, at most twice a second."""
-
-    INTERVAL = 0.5
+class CopyProgress(options.Progress):
+    """The copy's progress."""
 
     def __init__(self, stream: TextIO | None, url: str) -> None:
-        self._stream = stream
+        super().__init__(stream)
         self._url = url
-        self._shown = 0.0
         self.copied = 0
         self.cached = 0
         self.size = 0
 
-    def clear(self) -> None:
-        """Before another line on the terminal: the progress line goes, to be shown again."""
-        if self._stream is not None:
-            self._stream.write("\r\x1b[K")
-            self._shown = 0.0
-
-    def show(self, final: bool = False) -> None:
-        now = time.monotonic()
-        if self._stream is None or (not final and now - self._shown < self.INTERVAL):
-            return
-        self._shown = now
-        self._stream.write(
-            f"\r\x1b[KCopying {self._url}: {self.copied} object(s) copied "
+    def line(self, elapsed: float) -> str:
+        return (
+            f"Copying {self._url}: {self.copied} object(s) copied "
             f"({self.size / 1e6:.1f} MB), {self.cached} already in the cache"
-            + ("\n" if final else "")
         )
-        self._stream.flush()
 
 
 def sync_s3(

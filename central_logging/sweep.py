@@ -22,7 +22,6 @@ import os
 import re
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -573,48 +572,31 @@ def _session(profile: str | None, credentials: Credentials | None) -> boto3.sess
     return boto3.session.Session(botocore_session=core)
 
 
-class Progress:
-    """Progress per account-region and in total, on a terminal only."""
-
-    INTERVAL = 0.5
+class Progress(options.Progress):
+    """Log groups done per account-region and in total."""
 
     def __init__(self, stream: TextIO | None) -> None:
-        self._stream = stream
-        self._started = time.monotonic()
-        self._shown = 0.0
-        self._lock = threading.Lock()
+        super().__init__(stream)
         self._listed: Counter[str] = Counter()
         self._done: Counter[str] = Counter()
 
     def listed(self, key: str, count: int) -> None:
-        with self._lock:
+        with self.lock:
             self._listed[key] += count
-        self._show()
+        self.show()
 
     def done(self, key: str) -> None:
-        with self._lock:
+        with self.lock:
             self._done[key] += 1
-        self._show()
+        self.show()
 
-    def _show(self, final: bool = False) -> None:
-        if self._stream is None:
-            return
-        with self._lock:
-            now = time.monotonic()
-            if not final and now - self._shown < self.INTERVAL:
-                return
-            self._shown = now
-            done, listed = sum(self._done.values()), sum(self._listed.values())
-            rate = done / max(now - self._started, 1e-9)
-            eta = f"{(listed - done) / rate:.0f}s" if rate else "?"
-            parts = [f"{done}/{listed} log groups, {rate:.1f}/s, ETA {eta}"]
-            parts += [f"{key} {self._done[key]}/{self._listed[key]}" for key in self._listed]
-            end = "\n" if final else ""
-            self._stream.write("\r\x1b[K" + " | ".join(parts) + end)
-            self._stream.flush()
-
-    def finish(self) -> None:
-        self._show(final=True)
+    def line(self, elapsed: float) -> str:
+        done, listed = sum(self._done.values()), sum(self._listed.values())
+        rate = done / elapsed
+        eta = f"{(listed - done) / rate:.0f}s" if rate else "?"
+        parts = [f"{done}/{listed} log groups, {rate:.1f}/s, ETA {eta}"]
+        parts += [f"{key} {self._done[key]}/{self._listed[key]}" for key in self._listed]
+        return " | ".join(parts)
 
 
 class Sweep:

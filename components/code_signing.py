@@ -15,15 +15,11 @@ into its StackSet template (components/organization.py).
 
 from __future__ import annotations
 
-import json
-
 import pulumi
 import pulumi_aws as aws
 from pulumi import Output, ResourceOptions
 
-from components import policies
-from components.buckets import versioned_private_bucket
-from components.functions import SignedFunctionCode, handler_code, handler_code_hash
+from components.functions import SignedFunctionCode, code_bucket
 
 SIGNING_PLATFORM = "AWSLambda-SHA384-ECDSA"
 SIGNED_PREFIX = "signed/"
@@ -31,11 +27,6 @@ SIGNED_PREFIX = "signed/"
 # cancelled profile's name cannot be used again, so each gets a generated suffix.
 PROFILE_NAME_PREFIX = "central_logging_"
 ENFORCE = "Enforce"
-
-
-def code_key() -> str:
-    """The key of the functions' code in an artifact bucket: it changes with the code."""
-    return f"handlers/{handler_code_hash()}.zip"
 
 
 def sign_code(
@@ -84,45 +75,16 @@ class SignedCode(pulumi.ComponentResource):
         caller = aws.get_caller_identity_output(opts=invoke)
         # The role behind this run's session, as aws:PrincipalArn holds it (with its path).
         deployer = aws.iam.get_session_context_output(arn=caller.arn, opts=invoke).issuer_arn
-        # Versioned and without forceDestroy: `pulumi destroy` leaves the bucket and every
-        # version of the code (delete them by hand), as the organization stack's.
-        kept = ResourceOptions(parent=self, retain_on_delete=True)
-        bucket = aws.s3.Bucket(f"{name}-bucket", region=region, opts=kept)
-        public_access, versioning = versioned_private_bucket(
-            f"{name}-bucket",
-            bucket,
-            region=region,
-            # SSE-S3: Lambda and Signer read the code with the deployer's credentials, which
-            # an SSE-KMS object would need a key grant for.
-            encryption=aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="AES256"
-                )
-            ),
-            opts=kept,
-        )
-        bucket_policy = aws.s3.BucketPolicy(
-            f"{name}-bucket",
-            region=region,
-            bucket=bucket.id,
-            policy=Output.all(bucket.arn, deployer).apply(
-                lambda a: json.dumps(
-                    policies.artifact_bucket_policy(a[0], None, [a[1]]), sort_keys=True
-                )
-            ),
-            opts=ResourceOptions(parent=self, depends_on=[public_access], retain_on_delete=True),
-        )
-        code = aws.s3.BucketObjectv2(
-            f"{name}-code",
-            region=region,
-            bucket=bucket.id,
-            key=code_key(),
-            source=handler_code(),
-            # Uploaded into the versioned bucket, so that it has a version ID to sign.
-            opts=ResourceOptions(parent=self, depends_on=[versioning, bucket_policy]),
+        bucket = code_bucket(
+            self, f"{name}-bucket", region=region, organization_id=None, deployer=deployer
         )
         profile, signed_key = sign_code(
-            self, name, region=region, bucket=bucket.bucket, key=code.key, version=code.version_id
+            self,
+            name,
+            region=region,
+            bucket=bucket.name,
+            key=bucket.code.key,
+            version=bucket.code.version_id,
         )
         config = aws.lambda_.CodeSigningConfig(
             name,
@@ -136,5 +98,5 @@ class SignedCode(pulumi.ComponentResource):
             ),
             opts=ResourceOptions(parent=self),
         )
-        self.code = SignedFunctionCode(bucket=bucket.bucket, key=signed_key, config_arn=config.arn)
+        self.code = SignedFunctionCode(bucket=bucket.name, key=signed_key, config_arn=config.arn)
         self.register_outputs({})

@@ -18,6 +18,7 @@ import pulumi_aws as aws
 from pulumi import Output, ResourceOptions
 
 from components import policies
+from components.buckets import private_bucket
 
 HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
 RUNTIME = "python3.13"
@@ -49,6 +50,84 @@ def handler_code_hash() -> str:
     for name, path in handler_files().items():
         digest.update(name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
+
+
+def code_key() -> str:
+    """The key of the functions' code in a code bucket: it changes with the code."""
+    return f"handlers/{handler_code_hash()}.zip"
+
+
+@dataclass(frozen=True)
+class CodeBucket:
+    """A versioned bucket holding the functions' code, and what depends on it."""
+
+    name: Output[str]
+    code: aws.s3.BucketObjectv2
+    policy: aws.s3.BucketPolicy
+
+
+def code_bucket(
+    parent: pulumi.Resource,
+    prefix: str,
+    *,
+    region: str,
+    organization_id: str | None,
+    deployer: Output[str],
+) -> CodeBucket:
+    """A versioned, private bucket in `region` holding the functions' code at code_key(),
+    written by `deployer` only and readable by the organisation `organization_id` (the
+    StackSet instances) when given. Versioned and without forceDestroy: `pulumi destroy`
+    leaves the bucket, its settings and every version of the code (delete them by hand once
+    nothing runs that code)."""
+    kept = ResourceOptions(parent=parent, retain_on_delete=True)
+    bucket = aws.s3.Bucket(prefix, region=region, opts=kept)
+    blocks = private_bucket(prefix, bucket, region=region, opts=kept, suffixed=False)
+    versioning = aws.s3.BucketVersioning(
+        f"{prefix}-versioning",
+        region=region,
+        bucket=bucket.id,
+        versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
+            status="Enabled"
+        ),
+        opts=kept,
+    )
+    # Encrypted by default like every bucket the pack admits (policy/rules.py); SSE-S3, since
+    # Lambda, Signer and every account of the organisation read the code with their own
+    # credentials, and an SSE-KMS object would need each of them granted the key.
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{prefix}-encryption",
+        region=region,
+        bucket=bucket.id,
+        rules=[
+            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="AES256"
+                )
+            )
+        ],
+        opts=kept,
+    )
+    policy = aws.s3.BucketPolicy(
+        prefix,
+        region=region,
+        bucket=bucket.id,
+        policy=Output.all(bucket.arn, deployer).apply(
+            lambda a: json.dumps(
+                policies.artifact_bucket_policy(a[0], organization_id, [a[1]]), sort_keys=True
+            )
+        ),
+        opts=ResourceOptions(parent=parent, depends_on=[blocks], retain_on_delete=True),
+    )
+    code = aws.s3.BucketObjectv2(
+        f"{prefix}-code",
+        region=region,
+        bucket=bucket.id,
+        key=code_key(),
+        source=handler_code(),
+        # Uploaded into the versioned bucket, so that it has a version ID to pin and sign.
+        opts=ResourceOptions(parent=parent, depends_on=[versioning]),
+    )
+    return CodeBucket(bucket.bucket, code, policy)
 
 
 @dataclass(frozen=True)

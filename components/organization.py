@@ -33,7 +33,6 @@ from pulumi import Output, ResourceOptions
 
 from components import heartbeat, policies
 from components.alarms import PERIOD_SECONDS, AlarmSpec, QueryAlarmSpec
-from components.buckets import private_bucket
 from components.code_signing import ENFORCE, sign_code
 from components.config import (
     ORGANIZATION_SCOPE,
@@ -59,8 +58,8 @@ from components.functions import (
     RUNTIME,
     SCHEDULED_MEMORY_MB,
     SCHEDULED_TIMEOUT_SECONDS,
-    handler_code_hash,
-    handler_files,
+    code_bucket,
+    code_key,
 )
 from components.subscriber import (
     CREATE_LOG_GROUP_PATTERN,
@@ -844,20 +843,28 @@ class OrganizationSubscriber(pulumi.ComponentResource):
         self.artifact_buckets: dict[str, Output[str]] = {}
         code_versions: dict[str, Output[str]] = {}
         signed_code: dict[str, Output[SignedCodeOfRegion]] = {}
-        code_key = f"handlers/{handler_code_hash()}.zip"
+        code_object = code_key()
         invoke = pulumi.InvokeOutputOptions(parent=self)
         caller = aws.get_caller_identity_output(opts=invoke)
         # The IAM role behind this run's session, as aws:PrincipalArn holds it (with its path).
         deployer = aws.iam.get_session_context_output(arn=caller.arn, opts=invoke).issuer_arn
         for region in member.regions:
-            bucket, version, ready = self._artifact_bucket(
-                region, organization.id, code_key, deployer
+            artifacts = code_bucket(
+                self,
+                f"{self.name}-{region}-artifacts",
+                region=region,
+                organization_id=organization.id,
+                deployer=deployer,
             )
+            bucket = artifacts.name
+            # BucketObjectv2's versionId: "Unique version ID value for the object, if bucket
+            # versioning is enabled" (https://www.pulumi.com/registry/packages/aws/api-docs/s3/bucketobjectv2/).
+            version = artifacts.code.version_id
             self.artifact_buckets[region] = bucket
             code_versions[region] = version
-            code += ready
+            code += [artifacts.policy, artifacts.code]
             if member.code_signing:
-                signed_code[region] = self._signed_code(region, bucket, code_key, version)
+                signed_code[region] = self._signed_code(region, bucket, code_object, version)
 
         scope = logging_stack.get_output("destinationScope").apply(
             lambda value: destination_scope(value, member.logging_stack)
@@ -875,7 +882,7 @@ class OrganizationSubscriber(pulumi.ComponentResource):
                         member,
                         a["destinations"],
                         a["buckets"],
-                        code_key,
+                        code_object,
                         a["versions"],
                         a["scope"],
                         a["signed"],
@@ -1011,66 +1018,3 @@ class OrganizationSubscriber(pulumi.ComponentResource):
         return Output.all(signed_key, signed_version, profile.version_arn).apply(
             lambda a: SignedCodeOfRegion(key=a[0], version=a[1], profile_version_arn=a[2])
         )
-
-    def _artifact_bucket(
-        self, region: str, organization_id: str, code_key: str, deployer: Output[str]
-    ) -> tuple[Output[str], Output[str], list[pulumi.Resource]]:
-        """A versioned bucket in `region` holding the functions' code, readable by the
-        organisation, written by the deploying role only; returns its name, the version of
-        the code object, and what the StackSet must wait for."""
-        prefix = f"{self.name}-{region}-artifacts"
-        # Versioned and without forceDestroy: `pulumi destroy` leaves the bucket, its settings
-        # and every version of the code (delete them by hand once no stack instance is left).
-        kept = ResourceOptions(parent=self, retain_on_delete=True)
-        bucket = aws.s3.Bucket(prefix, region=region, opts=kept)
-        blocks = private_bucket(prefix, bucket, region=region, opts=kept, suffixed=False)
-        versioning = aws.s3.BucketVersioning(
-            f"{prefix}-versioning",
-            region=region,
-            bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
-                status="Enabled"
-            ),
-            opts=kept,
-        )
-        # Encrypted by default like every bucket the pack admits (policy/rules.py); SSE-S3,
-        # since every account of the organisation reads the code with its own credentials
-        # and an SSE-KMS object would need each of them granted the key.
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{prefix}-encryption",
-            region=region,
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="AES256"
-                    )
-                )
-            ],
-            opts=kept,
-        )
-        bucket_policy = aws.s3.BucketPolicy(
-            prefix,
-            region=region,
-            bucket=bucket.id,
-            policy=Output.all(bucket.arn, deployer).apply(
-                lambda a: json.dumps(
-                    policies.artifact_bucket_policy(a[0], organization_id, [a[1]]), sort_keys=True
-                )
-            ),
-            opts=ResourceOptions(parent=self, depends_on=[blocks], retain_on_delete=True),
-        )
-        code = aws.s3.BucketObjectv2(
-            f"{prefix}-code",
-            region=region,
-            bucket=bucket.id,
-            key=code_key,
-            source=pulumi.AssetArchive(
-                {name: pulumi.FileAsset(str(path)) for name, path in handler_files().items()}
-            ),
-            # Uploaded into the versioned bucket, so that it has a version ID to pin.
-            opts=ResourceOptions(parent=self, depends_on=[versioning]),
-        )
-        # BucketObjectv2's versionId: "Unique version ID value for the object, if bucket
-        # versioning is enabled" (https://www.pulumi.com/registry/packages/aws/api-docs/s3/bucketobjectv2/).
-        return bucket.bucket, code.version_id, [bucket_policy, code]
