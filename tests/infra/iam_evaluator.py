@@ -1,6 +1,7 @@
 """A small IAM policy evaluator for the policies this program renders: same-account requests
-against an identity policy, the resource's policy (bucket or key) and explicit denies, with
-the condition operators our policies use. Unknown operators fail loudly, never silently allow.
+against an identity policy, the resource's policy (bucket or key) and explicit denies (a
+bucket policy's or a service control policy's: `denies`), with the condition operators our
+policies use. Unknown operators fail loudly, never silently allow.
 
 IAM's logic as the IAM User Guide gives it ("Policy evaluation logic"): an explicit Deny in any
 policy wins; otherwise an Allow in the identity policy or the resource policy grants, except
@@ -31,28 +32,41 @@ class Request:
         return {"aws:PrincipalArn": self.principal_arn, **self.context}.get(name)
 
 
+def _operator_holds(operator: str, value: str | None, expected: Any) -> bool:
+    """IAM User Guide, "IAM JSON policy elements: Condition operators": a negated operator holds
+    when the request lacks the key, a positive one fails, `...IfExists` holds when the key is
+    absent; ArnEquals matches with wildcards as ArnLike does."""
+    patterns = [str(p) for p in listed(expected)]
+    base = operator.removesuffix("IfExists")
+    if base == "Null":  # "true": the key is absent; "false": it is present
+        return all((value is None) == (p.lower() == "true") for p in patterns)
+    negated = "Not" in base
+    if value is None:
+        return operator.endswith("IfExists") or negated
+    if base in ("StringEquals", "StringNotEquals"):
+        found = value in patterns
+    elif base == "Bool":
+        found = value.lower() in [p.lower() for p in patterns]
+    elif base in (
+        "StringLike",
+        "StringNotLike",
+        "ArnEquals",
+        "ArnNotEquals",
+        "ArnLike",
+        "ArnNotLike",
+    ):
+        found = any(fnmatchcase(value, p) for p in patterns)
+    else:
+        raise NotImplementedError(f"condition operator {operator} is not modelled")
+    return not found if negated else found
+
+
 def _condition_holds(condition: Mapping[str, Mapping[str, Any]], request: Request) -> bool:
-    for operator, keys in condition.items():
-        for name, expected in keys.items():
-            value = request.key(name)
-            patterns = [str(p) for p in listed(expected)]
-            if operator in ("StringEquals", "ArnEquals"):
-                holds = value is not None and value in patterns
-            elif operator in ("StringLike", "ArnLike"):
-                holds = value is not None and any(fnmatchcase(value, p) for p in patterns)
-            elif operator in ("StringNotEquals", "ArnNotEquals"):
-                holds = value is None or value not in patterns
-            elif operator in ("StringNotLike", "ArnNotLike"):
-                holds = value is None or not any(fnmatchcase(value, p) for p in patterns)
-            elif operator == "Null":  # "true": the key is absent; "false": it is present
-                holds = all((value is None) == (p.lower() == "true") for p in patterns)
-            elif operator == "Bool":
-                holds = value is not None and value.lower() in [p.lower() for p in patterns]
-            else:
-                raise NotImplementedError(f"condition operator {operator} is not modelled")
-            if not holds:
-                return False
-    return True
+    return all(
+        _operator_holds(operator, request.key(name), expected)
+        for operator, keys in condition.items()
+        for name, expected in keys.items()
+    )
 
 
 def _principal_matches(principal: Any, request: Request) -> bool:
@@ -60,6 +74,8 @@ def _principal_matches(principal: Any, request: Request) -> bool:
         return True
     if principal == "*":
         return True
+    if request.principal_arn.count(":") < 5:
+        return False
     account = request.principal_arn.split(":")[4]
     for arn in listed(principal.get("AWS", [])):
         if arn == "*" or arn == request.principal_arn or arn.endswith(f"::{account}:root"):
@@ -117,3 +133,13 @@ def may_assume(trust: Mapping[str, Any], principal_arn: str) -> bool:
         and _condition_holds(statement.get("Condition", {}), request)
         for statement in listed(trust["Statement"])
     )
+
+
+def denies(
+    policy: Mapping[str, Any], action: str, resource: str, context: Mapping[str, str]
+) -> bool:
+    """Whether an explicit Deny of `policy` (a bucket policy's, or a service control policy's,
+    whose statements name no principal) applies to this request; `context` holds the
+    request's keys, `aws:PrincipalArn` among them."""
+    request = Request(context.get("aws:PrincipalArn", ""), action, resource, context)
+    return _matching(policy, "Deny", request)

@@ -7,7 +7,6 @@ from typing import Any
 
 from components import policies
 from policy import rules
-from tests.iam_deny import denies
 from tests.infra.harness import (
     LOGGING_ACCOUNT_ID,
     ORG_ID,
@@ -16,6 +15,7 @@ from tests.infra.harness import (
     deploy_role_arn,
     run_program,
 )
+from tests.infra.iam_evaluator import denies
 
 BUCKET = "aws:s3/bucket:Bucket"
 KEY = "aws:kms/key:Key"

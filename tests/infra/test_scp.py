@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.iam_deny import denies
 from tests.infra.harness import DEPLOY_ROLE, LOGGING_ACCOUNT_ID, ORG_ID, Run, run_program
+from tests.infra.iam_evaluator import denies
 from tests.infra.test_organization_templates import CONFIGS, REGIONS, rendered, resolve
 
 SCP_DIR = Path(__file__).resolve().parents[2] / "deploy" / "scp"
