@@ -51,11 +51,12 @@ def versioned_private_bucket(
     region: str,
     encryption: aws.s3.BucketServerSideEncryptionConfigurationRuleArgs,
     opts: ResourceOptions,
+    suffixed: bool = True,
 ) -> tuple[aws.s3.BucketPublicAccessBlock, aws.s3.BucketVersioning]:
     """`private_bucket`, versioned (`<name>-versioning`) and encrypted by default with
     `encryption` (`<name>-encryption`); return the public access block and the versioning,
     which Object Lock and lifecycle rules must follow."""
-    public_access = private_bucket(name, bucket, region=region, opts=opts)
+    public_access = private_bucket(name, bucket, region=region, opts=opts, suffixed=suffixed)
     versioning = aws.s3.BucketVersioning(
         f"{name}-versioning",
         region=region,

@@ -18,7 +18,7 @@ import pulumi_aws as aws
 from pulumi import Output, ResourceOptions
 
 from components import policies
-from components.buckets import private_bucket
+from components.buckets import versioned_private_bucket
 
 HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
 RUNTIME = "python3.13"
@@ -81,31 +81,20 @@ def code_bucket(
     nothing runs that code)."""
     kept = ResourceOptions(parent=parent, retain_on_delete=True)
     bucket = aws.s3.Bucket(prefix, region=region, opts=kept)
-    blocks = private_bucket(prefix, bucket, region=region, opts=kept, suffixed=False)
-    versioning = aws.s3.BucketVersioning(
-        f"{prefix}-versioning",
-        region=region,
-        bucket=bucket.id,
-        versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
-            status="Enabled"
-        ),
-        opts=kept,
-    )
     # Encrypted by default like every bucket the pack admits (policy/rules.py); SSE-S3, since
     # Lambda, Signer and every account of the organisation read the code with their own
     # credentials, and an SSE-KMS object would need each of them granted the key.
-    aws.s3.BucketServerSideEncryptionConfiguration(
-        f"{prefix}-encryption",
+    blocks, versioning = versioned_private_bucket(
+        prefix,
+        bucket,
         region=region,
-        bucket=bucket.id,
-        rules=[
-            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="AES256"
-                )
+        encryption=aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+            apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="AES256"
             )
-        ],
+        ),
         opts=kept,
+        suffixed=False,
     )
     policy = aws.s3.BucketPolicy(
         prefix,
