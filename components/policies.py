@@ -30,6 +30,28 @@ def document(*statements: Statement) -> Policy:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
+def key_through_s3(
+    kms_key_arn: str,
+    region: str,
+    bucket_arn: str,
+    objects: str,
+    actions: Sequence[str] = ("kms:Decrypt", "kms:GenerateDataKey"),
+) -> Statement:
+    """The archive key, for `objects` of `bucket_arn` through S3 only (kms:ViaService). With an
+    S3 Bucket Key the encryption context is the bucket's ARN, else the object's ("Encryption
+    context", https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html)."""
+    return {
+        "Sid": "KeyThroughS3",
+        "Effect": "Allow",
+        "Action": list(actions) if len(actions) > 1 else actions[0],
+        "Resource": kms_key_arn,
+        "Condition": {
+            "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
+            "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, objects]},
+        },
+    }
+
+
 def partition_for(region: str) -> str:
     """The ARN partition of a region."""
     if region.startswith("cn-"):
@@ -160,17 +182,7 @@ def firehose_delivery_policy(
             "Action": ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
             "Resource": objects,
         },
-        {
-            "Sid": "KeyThroughS3",
-            "Effect": "Allow",
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-            "Resource": kms_key_arn,
-            "Condition": {
-                "StringEquals": {"kms:ViaService": f"s3.{bucket_region}.amazonaws.com"},
-                # With an S3 Bucket Key the context is the bucket's ARN, else the object's.
-                "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, objects]},
-            },
-        },
+        key_through_s3(kms_key_arn, bucket_region, bucket_arn, objects),
         {
             "Sid": "ErrorLogs",
             "Effect": "Allow",
@@ -431,17 +443,9 @@ def history_writer_policy(
     objects = history_objects(bucket_arn, s3_prefix)
     return document(
         {"Sid": "HistoryObjects", "Effect": "Allow", "Action": "s3:PutObject", "Resource": objects},
-        {
-            "Sid": "KeyThroughS3",
-            "Effect": "Allow",
-            "Action": "kms:GenerateDataKey",
-            "Resource": kms_key_arn,
-            "Condition": {
-                "StringEquals": {"kms:ViaService": f"s3.{bucket_region}.amazonaws.com"},
-                # With an S3 Bucket Key the context is the bucket's ARN, else the object's.
-                "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, objects]},
-            },
-        },
+        key_through_s3(
+            kms_key_arn, bucket_region, bucket_arn, objects, actions=["kms:GenerateDataKey"]
+        ),
     )
 
 
@@ -1072,16 +1076,7 @@ def coverage_function_policy(
             "Action": "s3:PutObject",
             "Resource": reports,
         },
-        {
-            "Sid": "KeyThroughS3",
-            "Effect": "Allow",
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-            "Resource": kms_key_arn,
-            "Condition": {
-                "StringEquals": {"kms:ViaService": f"s3.{bucket_region}.amazonaws.com"},
-                "StringLike": {"kms:EncryptionContext:aws:s3:arn": [bucket_arn, reports]},
-            },
-        },
+        key_through_s3(kms_key_arn, bucket_region, bucket_arn, reports),
         {
             "Sid": "PublishCoverage",
             "Effect": "Allow",
