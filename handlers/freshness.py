@@ -503,8 +503,11 @@ def heartbeats_in(lines: Iterable[bytes], written: datetime) -> Iterator[tuple[s
 def read_heartbeats(
     s3: S3Client, bucket: str, key: str, written: datetime
 ) -> list[tuple[str, datetime]]:
-    """The heartbeats of one object of the heartbeat partition: the newest per account."""
-    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    """The heartbeats of one object of the heartbeat partition: the newest per account, none
+    later than the object's time as S3 keeps it (whatever a queue message says)."""
+    response = s3.get_object(Bucket=bucket, Key=key)
+    written = min(written, response["LastModified"])
+    body = response["Body"]
     newest: dict[str, datetime] = {}
     try:
         for owner, sent in heartbeats_in(_lines(body.iter_chunks(1 << 20)), written):

@@ -1121,6 +1121,15 @@ def validate_notifications_inside(
                 )
 
 
+# The partition key every json archive stream extracts (handlers/heartbeat.py
+# partition_key_query; the pack keeps its own copy, as it runs from the base commit): the
+# envelope's owner, heartbeats and control messages together. Another query could file one
+# account's records under another's, or under the heartbeat partition, out of `read --account`
+# and Athena's sight.
+PARTITION_KEY_QUERY = (
+    '{owner: (if .messageType == "CONTROL_MESSAGE" or .logGroup == "/central-logging/heartbeat" '
+    'then "heartbeat" else .owner end)}'
+)
 # Processors that only decompress, extract the partition key and delimit records.
 FIREHOSE_PROCESSORS = frozenset(
     {"Decompression", "MetadataExtraction", "AppendDelimiterToRecord", "RecordDeAggregation"}
@@ -1154,6 +1163,20 @@ def validate_firehose_delivers_to_the_archive(
             report_violation(
                 f"Delivery stream {name} transforms records with {', '.join(odd)}; whoever "
                 "controls a transform rewrites or drops the logs before the archive.",
+                resource.urn,
+            )
+        queries = [
+            parameter.get("parameterValue")
+            for p in _items(processors)
+            if p.get("type") == "MetadataExtraction"
+            for parameter in _items(p.get("parameters"))
+            if parameter.get("parameterName") == "MetadataExtractionQuery"
+        ]
+        if any(query != PARTITION_KEY_QUERY for query in queries):
+            report_violation(
+                f"Delivery stream {name} partitions records by {queries}, not by the "
+                f"envelope's owner ({PARTITION_KEY_QUERY}): records would be filed under "
+                "another partition than their account's.",
                 resource.urn,
             )
         for key in ("bucketArn",):

@@ -183,6 +183,25 @@ def test_one_object_holds_the_heartbeats_of_many_accounts(
     }
 
 
+def test_a_heartbeat_is_its_records_owners_whatever_its_message_says(
+    aws: FakeAws, archive: Archive, s3: Any
+) -> None:
+    """A member administrator writes into its own heartbeat group a message naming another
+    account and dated ahead, and the notification is dated later than S3 wrote the object:
+    the heartbeat is the owner's, as of S3's time."""
+    written = NOW - timedelta(minutes=3)
+    # Dated ahead by the sender too: only S3's own time of the object bounds it.
+    envelope = json.loads(heartbeat_envelopes((FRESH, written + timedelta(hours=2))))
+    envelope["logEvents"][0]["message"] = json.dumps({"heartbeat": True, "account": STALE})
+    key = heartbeat_key(REGION, written, "claims")
+    archive.put(key, written, json.dumps(envelope).encode() + b"\n")
+
+    with aws.iam.enforced():
+        freshness.fold(s3, settings(), sqs_event(notification(key, NOW + timedelta(hours=1))), NOW)
+
+    assert state(archive)["deliveries"] == {f"{FRESH}/{REGION}": iso(written)}
+
+
 def test_a_message_that_is_no_event_is_left_for_the_dead_letter_queue_alone(
     aws: FakeAws, archive: Archive, s3: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:

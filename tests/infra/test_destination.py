@@ -548,12 +548,13 @@ def test_heartbeats_and_control_messages_share_one_partition_others_keep_their_o
     # Only fields CloudWatch Logs sets decide: a message text changes nothing.
     lookalike = {**data, "logEvents": [{"message": '{"heartbeat": true}'}]}
 
-    for record, partition in [
+    expected = [
         (data, "111111111111"),
         (heartbeat, "heartbeat"),
         (control, "heartbeat"),
         (forged, "CloudwatchLogs"),
         (lookalike, "111111111111"),
-    ]:
-        assert jq(query, record) == {"owner": partition}
-        assert partition_of(record) == partition
+    ]
+    assert [partition_of(record) for record, _ in expected] == [p for _, p in expected]
+    # As Firehose runs it (skipped where no jq 1.6 binary is installed).
+    assert [jq(query, record) for record, _ in expected] == [{"owner": p} for _, p in expected]

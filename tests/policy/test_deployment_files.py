@@ -13,6 +13,7 @@ import jsonschema
 import pytest
 
 from components.config import EXPIRE_DAYS_FLOOR
+from handlers.heartbeat import partition_key_query
 from policy import rules
 from tests.infra.stacks import render
 from tests.infra.test_deploy_permissions import CONFIGS, run_stack
@@ -46,6 +47,10 @@ def test_the_acknowledgements_fit_the_rule_s_config_schema() -> None:
 
 def test_the_pack_and_the_config_share_the_expiry_floor() -> None:
     assert rules.EXPIRE_DAYS_FLOOR == EXPIRE_DAYS_FLOOR
+
+
+def test_the_pack_and_the_streams_share_the_partition_key_query() -> None:
+    assert partition_key_query() == rules.PARTITION_KEY_QUERY
 
 
 @pytest.mark.parametrize("name", ["logging", "member", "management", "organization"])

@@ -1427,6 +1427,19 @@ STACK_HOLES: dict[
         "http_endpoint",
         None,
     ),
+    "firehose-partitioned-by-another-key": (
+        "firehose-delivers-to-the-archive",
+        "logging-organization",
+        with_changed(
+            rules.FIREHOSE,
+            *FIREHOSE,
+            lambda r: firehose_config(r)["processingConfiguration"]["processors"][1]["parameters"][
+                0
+            ].update(parameterValue='{owner: "heartbeat"}'),
+        ),
+        "partitions records by",
+        None,
+    ),
     "firehose-backup-copy": (
         "firehose-delivers-to-the-archive",
         "logging-organization",
