@@ -35,6 +35,7 @@ object name (DELIVERY_STREAMS: region -> stream name), from any object, and says
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import math
 import os
@@ -437,40 +438,16 @@ def region_of(settings: FreshnessSettings, bucket: str, key: str) -> str | None:
     return found["region"] if found["region"] in settings.regions else None
 
 
-def _lines(body: Iterable[bytes]) -> Iterator[bytes]:
-    """The lines of a gzip stream, each at most MAX_HEARTBEAT_LINE bytes (longer ones are
-    dropped), holding only one line and one chunk in memory."""
-    decompressor = _Gunzip()
-    pending = b""
-    skipping = False
-    for chunk in body:
-        for data in decompressor.feed(chunk):
-            start = 0
-            while (end := data.find(b"\n", start)) >= 0:
-                if not skipping and len(pending) + end - start <= MAX_HEARTBEAT_LINE:
-                    yield pending + data[start:end]
-                pending, skipping, start = b"", False, end + 1
-            if not skipping:
-                pending += data[start:]
-                if len(pending) > MAX_HEARTBEAT_LINE:
-                    pending, skipping = b"", True
-    if pending and not skipping:
-        yield pending
-
-
-class _Gunzip:
-    """Decompresses concatenated gzip members (as Firehose and `cat` of gzip files make)."""
-
-    def __init__(self) -> None:
-        self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
-
-    def feed(self, chunk: bytes) -> Iterator[bytes]:
-        while chunk:
-            yield self._inflate.decompress(chunk)
-            if not self._inflate.eof:
-                return
-            chunk = self._inflate.unused_data
-            self._inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
+def _lines(stream: Any) -> Iterator[bytes]:
+    """The lines of a gzip stream (anything with `read`; concatenated members too), each at
+    most MAX_HEARTBEAT_LINE bytes: longer ones are read past, never held whole."""
+    with gzip.GzipFile(fileobj=stream) as text:
+        while line := text.readline(MAX_HEARTBEAT_LINE + 1):
+            if len(line) <= MAX_HEARTBEAT_LINE:
+                yield line
+                continue
+            while line and not line.endswith(b"\n"):
+                line = text.readline(MAX_HEARTBEAT_LINE + 1)
 
 
 def heartbeats_in(lines: Iterable[bytes], written: datetime) -> Iterator[tuple[str, datetime]]:
@@ -510,7 +487,7 @@ def read_heartbeats(
     body = response["Body"]
     newest: dict[str, datetime] = {}
     try:
-        for owner, sent in heartbeats_in(_lines(body.iter_chunks(1 << 20)), written):
+        for owner, sent in heartbeats_in(_lines(body), written):
             if owner not in newest or sent > newest[owner]:
                 newest[owner] = sent
     finally:
