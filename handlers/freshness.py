@@ -108,7 +108,7 @@ _HEARTBEAT_KEY = re.compile(
     r"year=\d{4}/month=\d{2}/day=\d{2}/(?P<name>[^/]+)"
 )
 # A heartbeat envelope is a few hundred bytes; longer lines (someone writing bulk into a
-# heartbeat group) are skipped unread, so one sender cannot make the fold slow or large.
+# heartbeat group) are skipped unparsed, so one sender cannot make the fold slow or large.
 MAX_HEARTBEAT_LINE = 64 * 1024
 _RAW_KEY = re.compile(r"\d{4}/\d{2}/\d{2}/\d{2}/(?P<name>[^/]+)")
 # S3's conditional-write refusals: 412 when the ETag no longer matches (or the object now
