@@ -30,7 +30,7 @@ import boto3
 import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
-from handlers.freshness import silence_noticed_seconds
+from handlers.freshness import CHECK_PERIOD_SECONDS, LISTING_WINDOW, silence_noticed_seconds
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -134,10 +134,10 @@ FRESHNESS_MEMORY_GB = 512 / 1024
 FRESHNESS_FOLD_SECONDS = 0.3
 FRESHNESS_SECONDS_PER_1000_HEARTBEATS = 0.05
 FRESHNESS_RUN_SECONDS = 0.5
-FRESHNESS_RUNS_PER_DAY = 1440
+FRESHNESS_RUNS_PER_DAY = SECONDS_PER_DAY // CHECK_PERIOD_SECONDS
 # Listing (an existing bucket): each run lists today's (and near midnight yesterday's)
 # heartbeat folder of every region and reads the objects of the last 10 minutes.
-LISTING_WINDOW_SECONDS = 600
+LISTING_WINDOW_SECONDS = LISTING_WINDOW.total_seconds()
 # Alarms the logging stack declares per covered region (Firehose delivery failing, data stale,
 # records throttled, active partitions; Kinesis adds iterator age and write throttling), and
 # the archive-stale alarm. Member alarms, per account-region, when memberAlarms is on.
