@@ -148,6 +148,14 @@ def test_only_the_delivery_roles_write_under_the_archive_prefix() -> None:
         )
     for other in (DEPLOYER, MEMBER_ROLE, None):
         assert denied(policy, other, "s3:PutObject", forged)
+    # A forged heartbeat object would keep a dark account fresh: the heartbeat partition is
+    # under the prefix like any other, written by the delivery roles alone.
+    beat = (
+        f"{bucket}/CentralizedAccountsLog/account=heartbeat/region=eu-west-1/year=2026/month=01/"
+        "day=01/CentralLogDestination-eu-west-1-1-2026-01-01-00-00-00-x.json.gz"
+    )
+    assert all(denied(policy, other, "s3:PutObject", beat) for other in (DEPLOYER, MEMBER_ROLE))
+    assert not denied(policy, writers[0], "s3:PutObject", beat)
     destination_roles = [
         r.state["arn"] for r in run.of_type(ROLE) if r.name.endswith("-destination")
     ]
